@@ -1,0 +1,54 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import formbody from '@fastify/formbody';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import websocket from '@fastify/websocket';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { Container } from './container.js';
+import { AppError } from './core/errors.js';
+import { installErrorHandling } from './http/errors.js';
+import { opsRoutes } from './http/ops.js';
+
+/** Media frames larger than this close the socket with 1009 (DESIGN §8). */
+export const MEDIA_MAX_PAYLOAD_BYTES = 64 * 1024;
+
+/** Builds the Fastify instance; never listens (tests use inject / injectWS). */
+export async function buildApp(container: Container): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: container.logger as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: 2 * 1024 * 1024,
+    // Close idle keep-alive sockets promptly on shutdown.
+    forceCloseConnections: 'idle',
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  installErrorHandling(app);
+
+  await app.register(formbody);
+  await app.register(websocket, {
+    options: { maxPayload: MEDIA_MAX_PAYLOAD_BYTES, perMessageDeflate: false },
+  });
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Voice agent runtime API', version: '1' },
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      },
+      security: [{ bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  // Designed shutdown: new HTTP work gets 503 while the server drains.
+  app.addHook('onRequest', async (req) => {
+    if (container.readiness.shuttingDown && !req.url.startsWith('/health')) {
+      throw new AppError('SHUTTING_DOWN', 'server is shutting down');
+    }
+  });
+
+  await app.register(opsRoutes, { container });
+
+  return app;
+}

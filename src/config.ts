@@ -1,0 +1,121 @@
+import { z } from 'zod';
+
+/**
+ * The only reader of process.env. One schema, parsed once at start; a bad value
+ * stops the start with a message naming the variable (DESIGN §3).
+ */
+
+const bool = (def: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])
+    .default(def ? 'true' : 'false')
+    .transform((v) => ['true', '1', 'yes', 'on'].includes(v));
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const origin = (name: string) =>
+  optionalString.superRefine((v, ctx) => {
+    if (v === undefined) return;
+    try {
+      const u = new URL(v);
+      if (!['http:', 'https:', 'ws:', 'wss:'].includes(u.protocol)) throw new Error('protocol');
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `${name} must be an absolute http(s) URL` });
+    }
+  });
+
+const e164 = /^\+[1-9]\d{6,14}$/;
+
+export const configSchema = z
+  .object({
+    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    HOST: z.string().min(1).default('0.0.0.0'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    PUBLIC_URL: origin('PUBLIC_URL'),
+    DATABASE_URL: z
+      .string()
+      .default('sqlite:./data/runtime.db')
+      .refine((v) => v.startsWith('sqlite:') || /^postgres(ql)?:\/\//.test(v), {
+        message: 'must be sqlite:<path> or postgres://…',
+      }),
+    REDIS_URL: optionalString.refine((v) => v === undefined || /^rediss?:\/\//.test(v), {
+      message: 'must be redis://… or rediss://…',
+    }),
+    ROLE: z.enum(['all', 'worker']).default('all'),
+    WORKERS: z.enum(['on', 'off']).default('on'),
+    ADMIN_API_KEY: optionalString,
+    SECRET_KEY: optionalString.refine((v) => v === undefined || v.length >= 16, {
+      message: 'must be at least 16 characters',
+    }),
+    SEAT_LIMIT: optionalString.transform((v, ctx) => {
+      if (v === undefined) return undefined;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n <= 0) {
+        ctx.addIssue({ code: 'custom', message: 'must be a positive whole number' });
+        return z.NEVER;
+      }
+      return n;
+    }),
+    PHONE_NUMBERS: optionalString.transform((v, ctx) => {
+      const out: Record<string, string> = {};
+      if (!v) return out;
+      for (const pair of v.split(',').map((s) => s.trim()).filter(Boolean)) {
+        const [num, slug] = pair.split('=').map((s) => s?.trim());
+        if (!num || !slug || !e164.test(num)) {
+          ctx.addIssue({ code: 'custom', message: `bad entry "${pair}": expected +E164=slug` });
+          return z.NEVER;
+        }
+        out[num] = slug;
+      }
+      return out;
+    }),
+    TWILIO_ACCOUNT_SID: optionalString.refine((v) => v === undefined || /^AC[0-9a-fA-F]{32}$/.test(v), {
+      message: 'must be AC followed by 32 hex digits',
+    }),
+    TWILIO_AUTH_TOKEN: optionalString,
+    TWILIO_API_BASE_URL: origin('TWILIO_API_BASE_URL'),
+    TWILIO_VALIDATE_SIGNATURE: bool(true),
+    DEEPGRAM_API_KEY: optionalString,
+    DEEPGRAM_BASE_URL: origin('DEEPGRAM_BASE_URL'),
+    OPENAI_API_KEY: optionalString,
+    OPENAI_BASE_URL: origin('OPENAI_BASE_URL'),
+    OPENAI_MODEL: z.string().min(1).default('gpt-4o-mini'),
+    ELEVENLABS_API_KEY: optionalString,
+    ELEVENLABS_BASE_URL: origin('ELEVENLABS_BASE_URL'),
+    ELEVENLABS_VOICE_ID: z.string().min(1).default('21m00Tcm4TlvDq8ikWAM'),
+    ELEVENLABS_MODEL_ID: z.string().min(1).default('eleven_flash_v2_5'),
+    FLOWS_DIR: z.string().min(1).default('./flows'),
+  })
+  .transform((c) => ({
+    ...c,
+    PUBLIC_URL: (c.PUBLIC_URL ?? `http://localhost:${c.PORT}`).replace(/\/+$/, ''),
+  }));
+
+export type Config = z.output<typeof configSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: { variable: string; message: string }[]) {
+    super(
+      'Invalid configuration:\n' + problems.map((p) => `  ${p.variable}: ${p.message}`).join('\n'),
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => ({ variable: String(i.path[0] ?? '?'), message: i.message })),
+    );
+  }
+  return parsed.data;
+}
+
+/** Stream URL Twilio connects to: PUBLIC_URL with https→wss, http→ws. */
+export function streamUrl(config: Pick<Config, 'PUBLIC_URL'>): string {
+  return config.PUBLIC_URL.replace(/^http/, 'ws') + '/twilio/stream';
+}

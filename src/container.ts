@@ -1,0 +1,53 @@
+import type { Config } from './config.js';
+import { systemClock, type Clock } from './core/clock.js';
+import type { Logger } from './core/logger.js';
+
+/**
+ * The one place that picks implementations: SQLite or PostgreSQL, memory or
+ * Redis, real or fake providers. Everything else receives what it needs.
+ */
+export interface Readiness {
+  /** Names of start-up tasks still running (migrations, cache warm-up, …). */
+  pending: Set<string>;
+  shuttingDown: boolean;
+}
+
+export interface Container {
+  config: Config;
+  logger: Logger;
+  clock: Clock;
+  readiness: Readiness;
+  /** Closers run in reverse order of registration on shutdown. */
+  onClose(fn: () => Promise<void> | void): void;
+  close(): Promise<void>;
+}
+
+export interface ContainerOverrides {
+  clock?: Clock;
+}
+
+export async function createContainer(
+  config: Config,
+  logger: Logger,
+  overrides: ContainerOverrides = {},
+): Promise<Container> {
+  const closers: (() => Promise<void> | void)[] = [];
+  const container: Container = {
+    config,
+    logger,
+    clock: overrides.clock ?? systemClock,
+    readiness: { pending: new Set(), shuttingDown: false },
+    onClose: (fn) => closers.push(fn),
+    async close() {
+      container.readiness.shuttingDown = true;
+      for (const fn of closers.reverse()) {
+        try {
+          await fn();
+        } catch (err) {
+          logger.error({ err }, 'error while closing');
+        }
+      }
+    },
+  };
+  return container;
+}

@@ -1,0 +1,76 @@
+import { pino, type Logger, type LoggerOptions } from 'pino';
+
+export type { Logger };
+
+/**
+ * Secrets and phone numbers never reach the logs: keys by name are censored and
+ * any E.164-looking string is masked to its country code and last four digits.
+ */
+const SECRET_PATHS = [
+  'password',
+  'token',
+  'apiKey',
+  'authToken',
+  'secret',
+  'authorization',
+  'key',
+  '*.password',
+  '*.token',
+  '*.apiKey',
+  '*.authToken',
+  '*.secret',
+  '*.key',
+  '*.authorization',
+  'req.headers.authorization',
+  'req.headers["x-twilio-signature"]',
+  'headers.authorization',
+  'config.TWILIO_AUTH_TOKEN',
+  'config.OPENAI_API_KEY',
+  'config.DEEPGRAM_API_KEY',
+  'config.ELEVENLABS_API_KEY',
+  'config.ADMIN_API_KEY',
+  'config.SECRET_KEY',
+];
+
+const PHONE = /\+[1-9]\d{6,14}/g;
+const HAS_PHONE = /\+[1-9]\d{6,14}/;
+
+export function maskPhone(value: string): string {
+  return value.replace(PHONE, (m) => {
+    const cc = m.length > 11 ? m.slice(1, m.length - 10) : m.slice(1, 2);
+    return `+${cc}****${m.slice(-4)}`;
+  });
+}
+
+function maskDeep(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return HAS_PHONE.test(value) ? maskPhone(value) : value;
+  if (depth > 6 || value === null || typeof value !== 'object') return value;
+  if (value instanceof Error) return value;
+  if (Array.isArray(value)) return value.map((v) => maskDeep(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = maskDeep(v, depth + 1);
+  return out;
+}
+
+export function loggerOptions(level: string): LoggerOptions {
+  return {
+    level,
+    redact: { paths: SECRET_PATHS, censor: '[redacted]' },
+    formatters: {
+      log: (obj) => maskDeep(obj) as Record<string, unknown>,
+    },
+    hooks: {
+      logMethod(args, method) {
+        // Mask phone numbers in the message string too.
+        const masked = args.map((a) => (typeof a === 'string' ? maskPhone(a) : a));
+        return method.apply(this, masked as Parameters<typeof method>);
+      },
+    },
+  };
+}
+
+export function createLogger(level = 'info', destination?: pino.DestinationStream): Logger {
+  return destination ? pino(loggerOptions(level), destination) : pino(loggerOptions(level));
+}
+
+export const silentLogger: Logger = pino({ level: 'silent' });

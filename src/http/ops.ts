@@ -1,0 +1,14 @@
+import type { FastifyInstance } from 'fastify';
+import type { Container } from '../container.js';
+
+/** Unauthenticated operational routes: liveness and readiness. */
+export async function opsRoutes(app: FastifyInstance, { container }: { container: Container }) {
+  app.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+
+  app.get('/ready', { schema: { hide: true } }, async (_req, reply) => {
+    const { pending, shuttingDown } = container.readiness;
+    if (shuttingDown) return reply.code(503).send({ status: 'shutting_down' });
+    if (pending.size > 0) return reply.code(503).send({ status: 'starting', pending: [...pending] });
+    return { status: 'ready' };
+  });
+}

@@ -1,0 +1,37 @@
+/**
+ * The live speech-to-text port: μ-law 8 kHz in, transcript events out.
+ * Times are seconds of audio since the start of the call's audio.
+ */
+export type SttEvent =
+  | {
+      type: 'transcript';
+      text: string;
+      isFinal: boolean;
+      speechFinal: boolean;
+      /** Audio time of the span's start and end, seconds. */
+      start: number;
+      end: number;
+      /** Audio time of the last word's end, seconds (for endpointMs). */
+      lastWordEnd?: number;
+    }
+  | { type: 'speech_started'; timestamp: number }
+  | { type: 'utterance_end'; lastWordEnd: number }
+  | { type: 'reconnecting'; attempt: number }
+  | { type: 'reconnected'; attempt: number }
+  | { type: 'failed'; reason: string };
+
+export interface SttOptions {
+  language: string;
+  model?: string;
+  endpointingMs?: number;
+}
+
+export interface SttSession {
+  /** Raw μ-law bytes exactly as received from the phone. */
+  sendAudio(mulaw: Uint8Array): void;
+  close(): Promise<void>;
+}
+
+export interface SttPort {
+  open(options: SttOptions, onEvent: (event: SttEvent) => void, signal?: AbortSignal): SttSession;
+}

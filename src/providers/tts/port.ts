@@ -1,0 +1,37 @@
+/**
+ * The text-to-speech port: text in, μ-law 8 kHz audio chunks out (any sizes;
+ * the playout re-frames them).
+ */
+export interface VoiceSpec {
+  voiceId: string;
+  modelId: string;
+  language: string;
+  stability?: number;
+  similarityBoost?: number;
+  speed?: number;
+}
+
+export interface TtsRequest {
+  /** Text after pronunciations. */
+  text: string;
+  voice: VoiceSpec;
+  signal?: AbortSignal;
+}
+
+export interface TtsPort {
+  /** Streams `ulaw_8000` bytes. Throws TtsError; ends quietly on abort. */
+  synthesize(request: TtsRequest): AsyncIterable<Uint8Array>;
+}
+
+export type TtsErrorKind = 'not_configured' | 'http' | 'first_byte_timeout' | 'stall' | 'connection';
+
+export class TtsError extends Error {
+  constructor(
+    readonly kind: TtsErrorKind,
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = 'TtsError';
+  }
+}
