@@ -10,6 +10,11 @@ export interface SayOptions {
   interruptible: boolean;
   /** Text renders without per-call variables, so the audio may come from the phrase cache. */
   cacheable: boolean;
+  /**
+   * A gather prompt: a key press stops it (like a barge-in) and the digits are
+   * kept for the next `listen`. Elsewhere key presses are only queued.
+   */
+  stopOnDtmf?: boolean;
   signal?: AbortSignal;
 }
 
@@ -17,14 +22,15 @@ export interface SayResult {
   outcome: SayOutcome;
   /** What the caller actually heard; for an interruption, ends in "…". */
   heardText: string;
-  /** DTMF pressed while this prompt played (only when `listenForDtmf`). */
-  dtmf?: string;
 }
 
 export interface ListenOptions {
   /** Accept caller speech. */
   speech: boolean;
-  /** Accept keypad input; `true` for single key presses collected until a terminator / max. */
+  /**
+   * Accept keypad input, collected until the terminator or `max` digits; queued
+   * digits (pressed earlier) count. An inter-digit pause of `timeoutMs` ends it.
+   */
   dtmf?: { min: number; max: number; terminator: '#' | '*' | 'none' } | false;
   /** How long to wait for input once listening starts (silence timer). */
   timeoutMs: number;
