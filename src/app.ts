@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -16,7 +16,8 @@ export const MEDIA_MAX_PAYLOAD_BYTES = 64 * 1024;
 export async function buildApp(container: Container): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: container.logger as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Per-request logs would drown the call logs; routes log what matters.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 2 * 1024 * 1024,
     // Close idle keep-alive sockets promptly on shutdown.
     forceCloseConnections: 'idle',
