@@ -1,0 +1,138 @@
+/**
+ * The call record (DESIGN §8): one per CallSid, created idempotently by
+ * /twilio/voice. Its `state` moves only through the one transition table below;
+ * anything else is logged and ignored by the caller of `transition`.
+ */
+import type { UnavailableBehaviour } from '../agents/directory.js';
+
+export type CallState = 'connecting' | 'ai' | 'transferring' | 'human' | 'ended';
+
+export type CallSignal =
+  /** A media stream `start` passed the token check. */
+  | 'stream_started'
+  /** The AI hands the caller to a person (cold dial, warm later). */
+  | 'transfer_requested'
+  /** A person answered. */
+  | 'transfer_connected'
+  /** The call goes back to the AI (failed dial, transfer-to-ai): a new stream is expected. */
+  | 'resume_ai'
+  | 'end';
+
+export const CALL_TRANSITIONS: Readonly<Record<CallState, Partial<Record<CallSignal, CallState>>>> = {
+  connecting: { stream_started: 'ai', end: 'ended' },
+  ai: { transfer_requested: 'transferring', end: 'ended' },
+  transferring: { transfer_connected: 'human', resume_ai: 'connecting', end: 'ended' },
+  human: { resume_ai: 'connecting', end: 'ended' },
+  ended: {},
+};
+
+/** The next state, or undefined when the signal is illegal in this state. */
+export function nextState(state: CallState, signal: CallSignal): CallState | undefined {
+  return CALL_TRANSITIONS[state][signal];
+}
+
+/** What `/twilio/stream-ended` (the Connect action) should answer once the stream closes. */
+export type NextStep =
+  | { kind: 'hangup' }
+  /** Say the text, then hang up (fallback message when even its audio is missing). */
+  | { kind: 'say'; text: string; language?: string }
+  /** Cold transfer: `<Dial>` with action /twilio/dial-result. */
+  | { kind: 'dial'; number: string; timeoutSeconds?: number }
+  | { kind: 'unavailable'; behaviour: UnavailableBehaviour }
+  /** Stream to the AI again (a failed transfer resumes the saved snapshot). */
+  | { kind: 'stream' };
+
+export interface StreamEntry {
+  streamSid: string;
+  /** Wall-clock epoch ms. */
+  startedAt: number;
+  endedAt?: number;
+  /** Why the socket closed: stop, closed, too_large, … */
+  endReason?: string;
+}
+
+export type CallHandler =
+  | { kind: 'ai'; agentId: string; version: number }
+  | { kind: 'human'; number?: string; queue?: string }
+  | { kind: 'none' };
+
+export type CallDirection = 'inbound' | 'outbound';
+
+export interface CallOutcome {
+  /** completed, transferred, unavailable, no_stream, media_error, max_duration, tts_failed, … */
+  kind: string;
+  detail?: string;
+}
+
+export interface TurnRecord {
+  role: 'caller' | 'agent';
+  text: string;
+  /** Wall-clock epoch ms. */
+  at: number;
+  interrupted?: boolean;
+  nodeId?: string;
+  via?: 'speech' | 'dtmf';
+  metrics?: Record<string, number>;
+}
+
+/** A pending transfer awaiting `/twilio/dial-result`: where the flow resumes if nobody answers. */
+export interface PendingTransfer {
+  nodeId: string;
+  target: { number: string } | { queue: string };
+  onUnavailable?: string;
+}
+
+export interface CallRecord {
+  callSid: string;
+  accountSid: string;
+  agentId: string;
+  slug: string;
+  /** The version pinned at call start; a resumed AI uses the same one. */
+  version: number;
+  from: string;
+  to: string;
+  direction: CallDirection;
+  state: CallState;
+  handler: CallHandler;
+  streams: StreamEntry[];
+  nextStep?: NextStep;
+  /** The interpreter's JSON snapshot after its last step. */
+  snapshot?: unknown;
+  pendingTransfer?: PendingTransfer;
+  outcome?: CallOutcome;
+  turns: TurnRecord[];
+  metrics: {
+    framesIn: number;
+    framesOut: number;
+    ignoredFrames: number;
+    bargeIns: number;
+    ttsRequests: number;
+    cachedPhrases: number;
+  };
+  /** Wall-clock epoch ms. */
+  createdAt: number;
+  endedAt?: number;
+}
+
+export function newCallRecord(init: {
+  callSid: string;
+  accountSid: string;
+  agentId: string;
+  slug: string;
+  version: number;
+  from: string;
+  to: string;
+  direction: CallDirection;
+  nowMs: number;
+}): CallRecord {
+  const { nowMs, ...rest } = init;
+  return {
+    ...rest,
+    state: 'connecting',
+    handler: { kind: 'ai', agentId: init.agentId, version: init.version },
+    streams: [],
+    turns: [],
+    metrics: { framesIn: 0, framesOut: 0, ignoredFrames: 0, bargeIns: 0, ttsRequests: 0, cachedPhrases: 0 },
+    createdAt: nowMs,
+  };
+}

@@ -1,0 +1,203 @@
+import type { Clock, TimerHandle } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import {
+  newCallRecord,
+  nextState,
+  type CallRecord,
+  type CallSignal,
+  type NextStep,
+  type PendingTransfer,
+  type TurnRecord,
+} from './call-record.js';
+import type { CallEventBus, CallEventInput } from './events.js';
+import type { CallRepository } from './repository.js';
+
+/**
+ * If Twilio has not opened the media stream this long after we returned
+ * Connect/Stream TwiML, the call is treated as ended: either the caller hung up
+ * while ringing or Twilio cannot reach our WebSocket, and nothing else will
+ * ever close the record.
+ */
+export const STREAM_START_TIMEOUT_MS = 10_000;
+
+/** Twilio's final call statuses (PROTOCOLS §1.1). */
+export const FINAL_CALL_STATUSES = new Set(['completed', 'busy', 'failed', 'no-answer', 'canceled']);
+
+/**
+ * The call ledger: every change to a call record goes through here, so the
+ * transition table is enforced in one place and each change is an event.
+ */
+export class Calls {
+  private readonly startTimers = new Map<string, TimerHandle>();
+
+  constructor(
+    readonly repository: CallRepository,
+    readonly bus: CallEventBus,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+  ) {}
+
+  emit(event: CallEventInput): void {
+    this.bus.publish({ ...event, at: this.clock.wallNow() } as Parameters<CallEventBus['publish']>[0]);
+  }
+
+  get(callSid: string): Promise<CallRecord | undefined> {
+    return this.repository.get(callSid);
+  }
+
+  /** Idempotent: a retried webhook for the same CallSid gets the existing record. */
+  async open(init: Omit<Parameters<typeof newCallRecord>[0], 'nowMs'>): Promise<{ record: CallRecord; created: boolean }> {
+    const result = await this.repository.createIfAbsent(newCallRecord({ ...init, nowMs: this.clock.wallNow() }));
+    if (result.created) {
+      this.emit({
+        type: 'call.started',
+        callSid: init.callSid,
+        agentId: init.agentId,
+        slug: init.slug,
+        version: init.version,
+        direction: init.direction,
+      });
+    }
+    return result;
+  }
+
+  /** Applies a state signal; illegal ones are logged and ignored (returns false). */
+  async signal(callSid: string, signal: CallSignal): Promise<boolean> {
+    let from: CallRecord['state'] | undefined;
+    let to: CallRecord['state'] | undefined;
+    await this.repository.update(callSid, (r) => {
+      from = r.state;
+      to = nextState(r.state, signal);
+      if (to) r.state = to;
+    });
+    if (from === undefined) {
+      this.logger.warn({ callSid, signal }, 'state signal for an unknown call ignored');
+      return false;
+    }
+    if (!to) {
+      if (from !== 'ended') this.logger.warn({ callSid, signal, state: from }, 'illegal call state signal ignored');
+      return false;
+    }
+    this.emit({ type: 'call.state', callSid, from, to, signal });
+    return true;
+  }
+
+  /** Starts the 10 s wait for the stream `start` after Connect/Stream TwiML is returned. */
+  armStreamStart(callSid: string): void {
+    this.startTimers.get(callSid)?.cancel();
+    this.startTimers.set(
+      callSid,
+      this.clock.setTimeout(() => {
+        this.startTimers.delete(callSid);
+        void this.end(callSid, 'no_stream', 'no_stream');
+      }, STREAM_START_TIMEOUT_MS),
+    );
+  }
+
+  async streamStarted(callSid: string, streamSid: string): Promise<boolean> {
+    this.startTimers.get(callSid)?.cancel();
+    this.startTimers.delete(callSid);
+    const ok = await this.signal(callSid, 'stream_started');
+    if (!ok) return false;
+    await this.repository.update(callSid, (r) => {
+      r.streams.push({ streamSid, startedAt: this.clock.wallNow() });
+      r.nextStep = undefined;
+      r.pendingTransfer = undefined;
+    });
+    this.emit({ type: 'stream.started', callSid, streamSid });
+    return true;
+  }
+
+  /**
+   * A stream closed. With no `nextStep` and the AI still in charge, nothing will
+   * follow, so the call ends here (a `stop` means the caller hung up; a bare
+   * close means the socket failed).
+   */
+  async streamEnded(callSid: string, streamSid: string, reason: string): Promise<void> {
+    let endCall = false;
+    const r = await this.repository.update(callSid, (r) => {
+      const s = r.streams.find((x) => x.streamSid === streamSid);
+      if (s && s.endedAt === undefined) {
+        s.endedAt = this.clock.wallNow();
+        s.endReason = reason;
+      }
+      endCall = r.nextStep === undefined && (r.state === 'ai' || r.state === 'connecting');
+    });
+    if (!r) return;
+    this.emit({ type: 'stream.ended', callSid, streamSid, reason });
+    if (endCall) await this.end(callSid, reason === 'stop' ? 'caller_hangup' : reason, reason === 'stop' ? 'completed' : 'media_error');
+  }
+
+  async setNextStep(callSid: string, step: NextStep | undefined): Promise<void> {
+    await this.repository.update(callSid, (r) => {
+      r.nextStep = step;
+    });
+    if (step) this.emit({ type: 'next_step.set', callSid, step });
+  }
+
+  async setPendingTransfer(callSid: string, pending: PendingTransfer | undefined): Promise<void> {
+    await this.repository.update(callSid, (r) => {
+      r.pendingTransfer = pending;
+    });
+  }
+
+  async saveSnapshot(callSid: string, snapshot: unknown): Promise<void> {
+    await this.repository.update(callSid, (r) => {
+      r.snapshot = snapshot;
+    });
+  }
+
+  async addTurn(callSid: string, turn: TurnRecord): Promise<void> {
+    await this.repository.update(callSid, (r) => {
+      r.turns.push(turn);
+    });
+  }
+
+  async bumpMetrics(callSid: string, delta: Partial<CallRecord['metrics']>): Promise<void> {
+    await this.repository.update(callSid, (r) => {
+      for (const [k, v] of Object.entries(delta) as [keyof CallRecord['metrics'], number][]) r.metrics[k] += v;
+    });
+  }
+
+  /**
+   * Ends the call once: whichever of the status callback, a `stop` without a
+   * next step, the start timeout or the pipeline comes first wins; later calls
+   * are no-ops. Returns whether this call did the ending.
+   */
+  async end(callSid: string, reason: string, outcome = 'completed'): Promise<boolean> {
+    this.startTimers.get(callSid)?.cancel();
+    this.startTimers.delete(callSid);
+    let from: CallRecord['state'] | undefined;
+    let finalOutcome = outcome;
+    await this.repository.update(callSid, (r) => {
+      from = r.state;
+      if (r.state === 'ended') return;
+      r.state = 'ended';
+      r.endedAt = this.clock.wallNow();
+      r.outcome = r.outcome ?? { kind: outcome, detail: reason };
+      finalOutcome = r.outcome.kind;
+      const open = r.streams.at(-1);
+      if (open && open.endedAt === undefined) {
+        open.endedAt = r.endedAt;
+        open.endReason = open.endReason ?? reason;
+      }
+    });
+    if (from === undefined || from === 'ended') return false;
+    this.emit({ type: 'call.state', callSid, from, to: 'ended', signal: 'end' });
+    this.emit({ type: 'call.ended', callSid, reason, outcome: finalOutcome });
+    return true;
+  }
+
+  /** Sets the outcome before the end (e.g. `transferred`) so `end` keeps it. */
+  async setOutcome(callSid: string, kind: string, detail?: string): Promise<void> {
+    await this.repository.update(callSid, (r) => {
+      r.outcome = detail === undefined ? { kind } : { kind, detail };
+    });
+  }
+
+  /** Cancels timers (shutdown). */
+  close(): void {
+    for (const t of this.startTimers.values()) t.cancel();
+    this.startTimers.clear();
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * Typed call events (DESIGN §8). Every change to a call is one of these on the
+ * bus; history, metrics and the live feed all read them. Names are stable.
+ */
+import type { CallState, NextStep } from './call-record.js';
+
+interface Base {
+  callSid: string;
+  /** Wall-clock epoch ms. */
+  at: number;
+}
+
+export type CallEvent =
+  | (Base & { type: 'call.started'; agentId: string; slug: string; version: number; direction: 'inbound' | 'outbound' })
+  | (Base & { type: 'call.state'; from: CallState; to: CallState; signal: string })
+  | (Base & { type: 'stream.started'; streamSid: string })
+  | (Base & { type: 'stream.ended'; streamSid: string; reason: string })
+  | (Base & { type: 'stream.rejected'; reason: string })
+  | (Base & { type: 'turn.caller'; text: string; via: 'speech' | 'dtmf'; metrics?: Record<string, number> })
+  | (Base & {
+      type: 'turn.agent';
+      text: string;
+      heardText: string;
+      outcome: 'played' | 'interrupted' | 'aborted';
+      cached: boolean;
+      nodeId?: string;
+    })
+  | (Base & { type: 'node.entered'; nodeId: string; nodeType?: string })
+  | (Base & { type: 'barge_in'; heardText: string; reason: 'speech' | 'dtmf' })
+  | (Base & { type: 'dtmf'; digit: string })
+  | (Base & { type: 'silence.reprompt' })
+  | (Base & { type: 'transfer.requested'; mode: 'warm' | 'cold'; target: { number: string } | { queue: string }; nodeId: string })
+  | (Base & { type: 'transfer.degraded'; requested: 'warm'; ranAs: 'cold' | 'unavailable'; reason: string; nodeId: string })
+  | (Base & { type: 'transfer.result'; status: string; answered: boolean })
+  | (Base & { type: 'next_step.set'; step: NextStep })
+  | (Base & { type: 'tts.failed'; text: string; error: string; fallback: 'cached' | 'twiml' | 'none' })
+  | (Base & { type: 'media.ignored'; reason: string; count: number })
+  | (Base & { type: 'call.ended'; reason: string; outcome: string });
+
+export type CallEventType = CallEvent['type'];
+
+/** Distributes an event type over the union so `Omit` keeps each variant's fields. */
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+export type CallEventInput = DistributiveOmit<CallEvent, 'at'>;
+
+export type CallEventListener = (event: CallEvent) => void;
+
+/** The in-process bus; a Redis pub/sub bridge can subscribe to it when scaled out. */
+export interface CallEventBus {
+  publish(event: CallEvent): void;
+  subscribe(listener: CallEventListener): () => void;
+}
+
+export class MemoryCallEventBus implements CallEventBus {
+  private readonly listeners = new Set<CallEventListener>();
+
+  publish(event: CallEvent): void {
+    for (const l of this.listeners) {
+      // A failing subscriber must not break the call that published.
+      try {
+        l(event);
+      } catch {
+        /* ignored on purpose */
+      }
+    }
+  }
+
+  subscribe(listener: CallEventListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}

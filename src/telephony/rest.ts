@@ -1,0 +1,47 @@
+import twilio from 'twilio';
+import RequestClient from 'twilio/lib/base/RequestClient.js';
+import type { Config } from '../config.js';
+import { notConfigured } from '../core/errors.js';
+import type { CallControl, CallUpdate } from '../calls/call-control.js';
+
+/**
+ * The Twilio REST client. The SDK has no base-URL option (PROTOCOLS §1.8), so
+ * TWILIO_API_BASE_URL is honoured by a RequestClient subclass that rewrites the
+ * origin of every request and keeps the SDK's auth, form encoding and errors.
+ */
+export class BaseUrlRequestClient extends RequestClient {
+  constructor(private readonly baseUrl: string) {
+    super({ timeout: REST_TIMEOUT_MS });
+  }
+
+  override request<TData>(opts: RequestClient.RequestOptions<TData>) {
+    const u = new URL(opts.uri);
+    return super.request<TData>({ ...opts, uri: new URL(u.pathname + u.search, this.baseUrl).toString() });
+  }
+}
+
+/** A call update that takes longer than this is failing; the caller waits on it. */
+const REST_TIMEOUT_MS = 10_000;
+
+export type TwilioRestConfig = Pick<Config, 'TWILIO_ACCOUNT_SID' | 'TWILIO_AUTH_TOKEN' | 'TWILIO_API_BASE_URL'>;
+
+export function createTwilioClient(config: TwilioRestConfig): twilio.Twilio {
+  if (!config.TWILIO_ACCOUNT_SID) throw notConfigured('TWILIO_ACCOUNT_SID', 'the Twilio REST API');
+  if (!config.TWILIO_AUTH_TOKEN) throw notConfigured('TWILIO_AUTH_TOKEN', 'the Twilio REST API');
+  const httpClient = config.TWILIO_API_BASE_URL
+    ? new BaseUrlRequestClient(config.TWILIO_API_BASE_URL)
+    : new RequestClient({ timeout: REST_TIMEOUT_MS });
+  return twilio(config.TWILIO_ACCOUNT_SID, config.TWILIO_AUTH_TOKEN, { httpClient });
+}
+
+/** CallControl over the Twilio REST API; the client is built on first use so a missing key fails only that use. */
+export class TwilioCallControl implements CallControl {
+  private client: twilio.Twilio | undefined;
+
+  constructor(private readonly config: TwilioRestConfig) {}
+
+  async updateCall(callSid: string, update: CallUpdate): Promise<void> {
+    this.client ??= createTwilioClient(this.config);
+    await this.client.calls(callSid).update(update);
+  }
+}

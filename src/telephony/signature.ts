@@ -1,0 +1,42 @@
+import twilio from 'twilio';
+import type { Config } from '../config.js';
+
+/**
+ * X-Twilio-Signature checks (PROTOCOLS §1.2). The URL is always rebuilt from the
+ * configured PUBLIC_URL, never from Host / X-Forwarded-*: tunnels and proxies
+ * rewrite those, and trusting them would let a caller choose what gets signed.
+ */
+export type SignatureConfig = Pick<Config, 'PUBLIC_URL' | 'TWILIO_AUTH_TOKEN' | 'TWILIO_VALIDATE_SIGNATURE'>;
+
+/** The https URL Twilio requested: PUBLIC_URL + path + query, exactly as received. */
+export function webhookUrl(publicUrl: string, pathAndQuery: string): string {
+  return publicUrl + pathAndQuery;
+}
+
+/** The Media Streams upgrade is signed over the wss:// form of the URL, without parameters. */
+export function websocketUrl(publicUrl: string, pathAndQuery: string): string {
+  return publicUrl.replace(/^http/, 'ws') + pathAndQuery.split('?')[0];
+}
+
+export type SignatureVerdict = 'valid' | 'disabled' | 'missing' | 'invalid' | 'no_auth_token';
+
+export function checkSignature(
+  config: SignatureConfig,
+  signature: string | string[] | undefined,
+  url: string,
+  params: Record<string, unknown>,
+): SignatureVerdict {
+  if (!config.TWILIO_VALIDATE_SIGNATURE) return 'disabled';
+  // Without the auth token nothing can be verified, so nothing is accepted.
+  if (!config.TWILIO_AUTH_TOKEN) return 'no_auth_token';
+  const sig = Array.isArray(signature) ? signature[0] : signature;
+  if (!sig) return 'missing';
+  return twilio.validateRequest(config.TWILIO_AUTH_TOKEN, sig, url, params) ? 'valid' : 'invalid';
+}
+
+export const isAccepted = (v: SignatureVerdict): boolean => v === 'valid' || v === 'disabled';
+
+/** For tests and the simulator: the signature Twilio would send. */
+export function expectedSignature(authToken: string, url: string, params: Record<string, unknown>): string {
+  return twilio.getExpectedTwilioSignature(authToken, url, params);
+}
