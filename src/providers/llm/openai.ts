@@ -1,0 +1,320 @@
+import OpenAI, { APIConnectionError, APIError, APIUserAbortError } from 'openai';
+import type {
+  ChatCompletionChunk,
+  ChatCompletionCreateParamsStreaming,
+  ChatCompletionMessageParam,
+  ChatCompletionTool,
+} from 'openai/resources/chat/completions';
+import type { Config } from '../../config.js';
+import { systemClock, type Clock, type TimerHandle } from '../../core/clock.js';
+import type { Logger } from '../../core/logger.js';
+import {
+  LlmError,
+  type LlmMessage,
+  type LlmPort,
+  type LlmRequest,
+  type LlmStreamEvent,
+  type LlmToolCall,
+  type LlmToolDef,
+} from './port.js';
+import { backoffMs, decideRetry, kindForStatus, retryAfterMs } from './retry.js';
+
+/**
+ * The OpenAI chat-completions adapter (any OpenAI-compatible server works through
+ * the base URL). The SDK's own `timeout` ends once response headers arrive and
+ * its retries would happily replay a half-spoken answer, so both are ours here.
+ */
+
+/** Silence before the first word of a reply becomes dead air; past this the flow's fallback serves the caller better (DESIGN §8). */
+export const LLM_FIRST_TOKEN_TIMEOUT_MS = 4_000;
+/** A stream that goes quiet mid-sentence is hung; 3 s is far beyond normal inter-token gaps (DESIGN §8). */
+export const LLM_CHUNK_TIMEOUT_MS = 3_000;
+/** One try plus two retries: more cannot fit in the first-token budget anyway. */
+export const LLM_MAX_ATTEMPTS = 3;
+/** First backoff step; doubled per retry (200 → 400 ms) so two retries still leave time to answer. */
+export const LLM_BACKOFF_MS = 200;
+/**
+ * The SDK's header timeout only backstops our own first-token timer (which runs
+ * on the injectable clock); it must never be the one that fires in production.
+ */
+const SDK_HEADER_TIMEOUT_SLACK_MS = 1_000;
+
+export const OPENAI_DEFAULT_MODEL = 'gpt-4o-mini';
+
+export interface OpenAiLlmOptions {
+  /** Missing → every `stream` fails with `not_configured`; constructing never throws. */
+  apiKey?: string | undefined;
+  /** Includes `/v1`; defaults to OpenAI's. */
+  baseUrl?: string | undefined;
+  model?: string;
+  clock?: Clock;
+  firstTokenTimeoutMs?: number;
+  chunkTimeoutMs?: number;
+  maxAttempts?: number;
+  backoffMs?: number;
+  /** Jitter source, injectable for tests. */
+  random?: () => number;
+  logger?: Logger;
+}
+
+type TimeoutKind = 'first_token_timeout' | 'stall';
+
+export class OpenAiLlm implements LlmPort {
+  readonly model: string;
+  private readonly client: OpenAI | undefined;
+  private readonly clock: Clock;
+  private readonly firstTokenTimeoutMs: number;
+  private readonly chunkTimeoutMs: number;
+  private readonly maxAttempts: number;
+  private readonly backoffBaseMs: number;
+  private readonly random: () => number;
+  private readonly logger: Logger | undefined;
+
+  constructor(options: OpenAiLlmOptions) {
+    this.model = options.model ?? OPENAI_DEFAULT_MODEL;
+    this.clock = options.clock ?? systemClock;
+    this.firstTokenTimeoutMs = options.firstTokenTimeoutMs ?? LLM_FIRST_TOKEN_TIMEOUT_MS;
+    this.chunkTimeoutMs = options.chunkTimeoutMs ?? LLM_CHUNK_TIMEOUT_MS;
+    this.maxAttempts = Math.max(1, options.maxAttempts ?? LLM_MAX_ATTEMPTS);
+    this.backoffBaseMs = options.backoffMs ?? LLM_BACKOFF_MS;
+    this.random = options.random ?? Math.random;
+    this.logger = options.logger;
+    this.client = options.apiKey
+      ? new OpenAI({
+          apiKey: options.apiKey,
+          ...(options.baseUrl ? { baseURL: options.baseUrl } : {}),
+          maxRetries: 0,
+          timeout: this.firstTokenTimeoutMs + SDK_HEADER_TIMEOUT_SLACK_MS,
+        })
+      : undefined;
+  }
+
+  get configured(): boolean {
+    return this.client !== undefined;
+  }
+
+  async *stream(request: LlmRequest): AsyncGenerator<LlmStreamEvent, void, undefined> {
+    const client = this.client;
+    if (!client) throw new LlmError('not_configured', 'The LLM needs OPENAI_API_KEY to be set');
+    const outer = request.signal;
+    if (outer?.aborted) return;
+
+    const body = this.buildBody(request);
+    const deadlineMs = this.clock.now() + this.firstTokenTimeoutMs;
+    let yielded = false;
+
+    for (let attempt = 1; ; attempt++) {
+      const attemptCtl = new AbortController();
+      const onOuterAbort = () => attemptCtl.abort(outer?.reason);
+      outer?.addEventListener('abort', onOuterAbort, { once: true });
+      let timedOut: TimeoutKind | undefined;
+      const fire = (kind: TimeoutKind) => {
+        timedOut ??= kind;
+        attemptCtl.abort(kind);
+      };
+      let firstTokenTimer: TimerHandle | undefined = this.clock.setTimeout(
+        () => fire('first_token_timeout'),
+        Math.max(0, deadlineMs - this.clock.now()),
+      );
+      let retryDelayMs = 0;
+      const gotFirstToken = () => {
+        firstTokenTimer?.cancel();
+        firstTokenTimer = undefined;
+      };
+
+      try {
+        const sdkStream = await client.chat.completions.create(body, { signal: attemptCtl.signal });
+        const chunks = sdkStream[Symbol.asyncIterator]();
+        const toolCalls = new ToolCallAssembler();
+        let finishReason: string | undefined;
+        let usage: { promptTokens: number; completionTokens: number } | undefined;
+
+        for (;;) {
+          // Armed only while we wait on the network, never while the consumer holds a yielded event.
+          const stallTimer = this.clock.setTimeout(() => fire('stall'), this.chunkTimeoutMs);
+          let next: IteratorResult<ChatCompletionChunk>;
+          try {
+            next = await chunks.next();
+          } finally {
+            stallTimer.cancel();
+          }
+          if (next.done) break;
+          const chunk = next.value;
+          if (chunk.usage) {
+            usage = { promptTokens: chunk.usage.prompt_tokens, completionTokens: chunk.usage.completion_tokens };
+          }
+          const choice = chunk.choices[0];
+          if (!choice) continue;
+          const delta = choice.delta;
+          if (delta?.tool_calls?.length) {
+            gotFirstToken();
+            for (const d of delta.tool_calls) toolCalls.add(d);
+          }
+          if (delta?.content) {
+            gotFirstToken();
+            yielded = true;
+            yield { type: 'text', text: delta.content };
+          }
+          if (choice.finish_reason && finishReason === undefined) {
+            finishReason = choice.finish_reason;
+            // Hand tool calls over now rather than after the usage chunk: the caller may act at once.
+            for (const call of toolCalls.drain()) {
+              yielded = true;
+              yield { type: 'tool_call', call };
+            }
+          }
+        }
+
+        // The SDK ends iteration silently when aborted mid-stream: tell the reasons apart here.
+        if (outer?.aborted) return;
+        if (timedOut) throw timeoutError(timedOut, this.firstTokenTimeoutMs, this.chunkTimeoutMs);
+        if (finishReason === undefined) {
+          throw new LlmError('connection', 'The LLM stream ended before the reply was finished');
+        }
+        yield { type: 'done', finishReason, ...(usage ? { usage } : {}) };
+        return;
+      } catch (err) {
+        if (outer?.aborted) return;
+        const error = toLlmError(err, timedOut, this.firstTokenTimeoutMs, this.chunkTimeoutMs);
+        const decision = decideRetry({
+          error,
+          yielded,
+          attempt,
+          maxAttempts: this.maxAttempts,
+          retryAfterMs: err instanceof APIError ? retryAfterMs(err.headers, this.clock.wallNow()) : undefined,
+          backoffMs: backoffMs(attempt, this.backoffBaseMs, this.random),
+          budgetLeftMs: deadlineMs - this.clock.now(),
+        });
+        if (!decision.retry) {
+          this.logger?.warn({ kind: error.kind, status: error.status, attempt, why: decision.reason }, 'llm request failed');
+          throw error;
+        }
+        this.logger?.info({ kind: error.kind, status: error.status, attempt, delayMs: Math.round(decision.delayMs) }, 'llm request retrying');
+        retryDelayMs = decision.delayMs;
+      } finally {
+        firstTokenTimer?.cancel();
+        outer?.removeEventListener('abort', onOuterAbort);
+        // Consumer stopped early, an error, or done: in every case release the socket.
+        attemptCtl.abort('done');
+      }
+      try {
+        await this.clock.sleep(retryDelayMs, outer);
+      } catch {
+        return; // aborted while backing off: quiet, like any intended abort
+      }
+    }
+  }
+
+  private buildBody(request: LlmRequest): ChatCompletionCreateParamsStreaming {
+    return {
+      model: request.model ?? this.model,
+      messages: request.messages.map(toSdkMessage),
+      stream: true,
+      stream_options: { include_usage: true },
+      ...(request.tools?.length ? { tools: request.tools.map(toSdkTool) } : {}),
+      ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
+      // OpenAI rejects json_object unless a message mentions "JSON"; callers word their prompt accordingly.
+      ...(request.json ? { response_format: { type: 'json_object' as const } } : {}),
+    };
+  }
+}
+
+/** Tool-call fragments arrive keyed by index; id and name come once, arguments in pieces. */
+class ToolCallAssembler {
+  private readonly byIndex = new Map<number, { id: string; name: string; arguments: string }>();
+
+  add(delta: ChatCompletionChunk.Choice.Delta.ToolCall): void {
+    let call = this.byIndex.get(delta.index);
+    if (!call) {
+      call = { id: '', name: '', arguments: '' };
+      this.byIndex.set(delta.index, call);
+    }
+    if (delta.id) call.id = delta.id;
+    if (delta.function?.name) call.name += delta.function.name;
+    if (delta.function?.arguments) call.arguments += delta.function.arguments;
+  }
+
+  drain(): LlmToolCall[] {
+    const calls = [...this.byIndex.entries()]
+      .sort(([a], [b]) => a - b)
+      // Some compatible servers omit ids; the tool result still needs one to refer to.
+      .map(([index, c]) => ({ id: c.id || `call_${index}`, name: c.name, arguments: c.arguments }));
+    this.byIndex.clear();
+    return calls;
+  }
+}
+
+function toSdkMessage(m: LlmMessage): ChatCompletionMessageParam {
+  switch (m.role) {
+    case 'system':
+      return { role: 'system', content: m.content };
+    case 'user':
+      return { role: 'user', content: m.content };
+    case 'assistant':
+      if (m.toolCalls?.length) {
+        return {
+          role: 'assistant',
+          content: m.content === '' ? null : m.content,
+          tool_calls: m.toolCalls.map((c) => ({
+            id: c.id,
+            type: 'function' as const,
+            function: { name: c.name, arguments: c.arguments },
+          })),
+        };
+      }
+      return { role: 'assistant', content: m.content };
+    case 'tool':
+      return { role: 'tool', tool_call_id: m.toolCallId, content: m.content };
+  }
+}
+
+function toSdkTool(t: LlmToolDef): ChatCompletionTool {
+  return { type: 'function', function: { name: t.name, description: t.description, parameters: t.parameters } };
+}
+
+function timeoutError(kind: TimeoutKind, firstTokenTimeoutMs: number, chunkTimeoutMs: number): LlmError {
+  return kind === 'first_token_timeout'
+    ? new LlmError(kind, `No reply from the LLM within ${firstTokenTimeoutMs} ms`)
+    : new LlmError(kind, `The LLM stream stalled for ${chunkTimeoutMs} ms`);
+}
+
+function toLlmError(
+  err: unknown,
+  timedOut: TimeoutKind | undefined,
+  firstTokenTimeoutMs: number,
+  chunkTimeoutMs: number,
+): LlmError {
+  if (err instanceof LlmError) return err;
+  // Our own timers abort through the signal, which the SDK reports as a user abort.
+  if (timedOut) return timeoutError(timedOut, firstTokenTimeoutMs, chunkTimeoutMs);
+  if (err instanceof APIUserAbortError) return new LlmError('connection', 'The LLM request was aborted');
+  if (err instanceof APIConnectionError) return new LlmError('connection', `Could not reach the LLM: ${err.message}`);
+  if (err instanceof APIError) {
+    const detail = err.message || 'no message';
+    // A status-less APIError is an `error` event inside the stream: the server failed mid-reply.
+    if (err.status === undefined) return new LlmError('server_error', `The LLM failed mid-stream: ${detail}`);
+    return new LlmError(kindForStatus(err.status), `The LLM answered ${err.status}: ${detail}`, err.status);
+  }
+  if (err instanceof SyntaxError) return new LlmError('server_error', `The LLM sent malformed data: ${err.message}`);
+  const message = err instanceof Error ? err.message : String(err);
+  // Sockets cut mid-body surface from undici as a plain TypeError ("terminated").
+  return new LlmError('connection', `The LLM connection failed: ${message}`);
+}
+
+/**
+ * Builds the LLM from configuration. Without OPENAI_API_KEY the adapter still
+ * exists (so the app starts) and fails each request with `not_configured`.
+ */
+export function createLlmFromConfig(
+  config: Pick<Config, 'OPENAI_API_KEY' | 'OPENAI_BASE_URL' | 'OPENAI_MODEL'>,
+  clock: Clock = systemClock,
+  logger?: Logger,
+): OpenAiLlm {
+  return new OpenAiLlm({
+    apiKey: config.OPENAI_API_KEY,
+    baseUrl: config.OPENAI_BASE_URL,
+    model: config.OPENAI_MODEL,
+    clock,
+    ...(logger ? { logger } : {}),
+  });
+}
