@@ -372,7 +372,10 @@ function words(text: string): string[] {
 
 /** Crude stemming so "transfer"/"transferred"/"transferring" meet. */
 function stem(w: string): string {
-  return w.replace(/(ing|ed|es|s)$/, '');
+  return w
+    .replace(/(ing|ed|s)$/, '')
+    .replace(/e$/, '')
+    .replace(/([b-df-hj-np-tv-z])\1$/, '$1');
 }
 
 function lastOf(messages: FakeChatMessage[], role: string): FakeChatMessage | undefined {
