@@ -48,9 +48,14 @@ describe('fake OpenAI wire rules', () => {
     expect(res.headers.get('content-type')).toContain('text/event-stream');
     const events = (await res.text()).split('\n\n').filter(Boolean);
     expect(events.at(-1)).toBe('data: [DONE]');
-    const json = events.slice(0, -1).map((e) => JSON.parse(e.replace(/^data: /, '')) as Record<string, any>);
-    expect(json[0]!.choices[0].delta).toMatchObject({ role: 'assistant', content: '' });
-    expect(json.slice(1, 3).map((c) => c.choices[0].delta.content)).toEqual(['Hi', ' there']);
+    interface Chunk {
+      object: string;
+      model: string;
+      choices: { delta: { content?: string }; finish_reason: string | null }[];
+    }
+    const json = events.slice(0, -1).map((e) => JSON.parse(e.replace(/^data: /, '')) as Chunk);
+    expect(json[0]!.choices[0]?.delta).toMatchObject({ role: 'assistant', content: '' });
+    expect(json.slice(1, 3).map((c) => c.choices[0]?.delta.content)).toEqual(['Hi', ' there']);
     expect(json[3]!.choices[0]).toMatchObject({ delta: {}, finish_reason: 'stop' });
     expect(json[4]).toMatchObject({ choices: [], usage: { total_tokens: expect.any(Number) } });
     expect(json[0]).toMatchObject({ object: 'chat.completion.chunk', model: 'm' });
