@@ -1,0 +1,27 @@
+import type { TransferTarget } from './port.js';
+
+/**
+ * What the interpreter reports while it runs. Channels turn these into call
+ * events (history, live feed, metrics); the text chat prints them.
+ */
+export type RunOutcome = 'completed' | 'transferred' | 'hangup' | 'max_duration' | 'failed' | 'closed' | 'aborted';
+
+export interface RunResult {
+  outcome: RunOutcome;
+  /** Why, in a word: `silence`, `caller`, `llm_failed`, `gather_failed`, `loop`, an abort reason, … */
+  reason?: string;
+  /** The node the run stopped in (undefined only when it never entered one). */
+  lastNodeId?: string;
+}
+
+export type FlowEvent =
+  | { type: 'node.entered'; nodeId: string; nodeType: string; from?: string; resumed?: boolean }
+  | { type: 'variable.set'; name: string; value: unknown; nodeId?: string }
+  | { type: 'turn.agent'; nodeId: string; text: string; heardText: string; interrupted: boolean }
+  | { type: 'turn.caller'; nodeId: string; text?: string; digits?: string }
+  | { type: 'llm.failed'; nodeId: string; kind: string; message: string }
+  | { type: 'tool.called'; nodeId: string; name: string; status: number | 'timeout' | 'network' | 'error'; ms: number }
+  | { type: 'transfer.requested'; nodeId: string; target: TransferTarget; mode: 'warm' | 'cold' }
+  | { type: 'flow.ended'; outcome: RunOutcome; reason?: string; nodeId?: string };
+
+export type FlowEventType = FlowEvent['type'];

@@ -1,0 +1,106 @@
+import type { Clock } from '../core/clock.js';
+import { lookup, render, renderDeep, type Variables } from './template.js';
+
+/**
+ * One templated HTTP request, shared by the `http` node and conversation tools.
+ * Never throws: every failure (bad URL, network, timeout, non-2xx) comes back as
+ * a typed result so the flow can take its error edge.
+ */
+export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
+
+export interface HttpRequestSpec {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  url: string;
+  headers: Record<string, string>;
+  body?: unknown;
+  timeoutMs: number;
+  save: Record<string, string>;
+}
+
+export type HttpOutcome =
+  | { ok: true; status: number; data: unknown; saved: Record<string, unknown>; ms: number }
+  | { ok: false; error: 'bad_url' | 'network' | 'timeout' | 'status' | 'aborted'; status?: number; data?: unknown; message: string; ms: number };
+
+/** Replies larger than this are cut before they reach variables or the LLM. */
+export const MAX_RESPONSE_CHARS = 256 * 1024;
+
+export function renderRequest(spec: HttpRequestSpec, vars: Variables): { method: string; url: string; headers: Record<string, string>; body?: string } {
+  const url = render(spec.url, vars);
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(spec.headers)) headers[k] = render(v, vars);
+  const withBody = spec.body !== undefined && spec.method !== 'GET' && spec.method !== 'DELETE';
+  if (withBody && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) {
+    headers['content-type'] = 'application/json';
+  }
+  return {
+    method: spec.method,
+    url,
+    headers,
+    ...(withBody ? { body: JSON.stringify(renderDeep(spec.body, vars)) } : {}),
+  };
+}
+
+/** Values picked from the reply by dotted path; "" or "." is the whole reply. */
+export function pickSaved(save: Record<string, string>, data: unknown): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, path] of Object.entries(save)) {
+    const value = path === '' || path === '.' ? data : lookup({ $: data }, `$.${path}`);
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
+}
+
+export async function performHttpRequest(
+  spec: HttpRequestSpec,
+  vars: Variables,
+  deps: { fetch: FetchLike; clock: Clock; signal?: AbortSignal },
+): Promise<HttpOutcome> {
+  const started = deps.clock.now();
+  const ms = () => Math.round(deps.clock.now() - started);
+  const req = renderRequest(spec, vars);
+  let parsed: URL;
+  try {
+    parsed = new URL(req.url);
+  } catch {
+    return { ok: false, error: 'bad_url', message: `not a URL: ${req.url}`, ms: ms() };
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    return { ok: false, error: 'bad_url', message: `only http and https URLs are allowed`, ms: ms() };
+  }
+
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = deps.clock.setTimeout(() => {
+    timedOut = true;
+    controller.abort(new Error('timeout'));
+  }, spec.timeoutMs);
+  const onAbort = () => controller.abort(deps.signal?.reason);
+  if (deps.signal?.aborted) onAbort();
+  deps.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const res = await deps.fetch(parsed.toString(), {
+      method: req.method,
+      headers: req.headers,
+      ...(req.body !== undefined ? { body: req.body } : {}),
+      signal: controller.signal,
+    });
+    const raw = (await res.text()).slice(0, MAX_RESPONSE_CHARS);
+    let data: unknown = raw;
+    try {
+      data = raw ? JSON.parse(raw) : null;
+    } catch {
+      // Not JSON: keep the text; `save` paths into it find nothing.
+    }
+    if (res.status < 200 || res.status >= 300) {
+      return { ok: false, error: 'status', status: res.status, data, message: `HTTP ${res.status}`, ms: ms() };
+    }
+    return { ok: true, status: res.status, data, saved: pickSaved(spec.save, data), ms: ms() };
+  } catch (err) {
+    if (timedOut) return { ok: false, error: 'timeout', message: `no reply within ${spec.timeoutMs} ms`, ms: ms() };
+    if (deps.signal?.aborted) return { ok: false, error: 'aborted', message: 'aborted', ms: ms() };
+    return { ok: false, error: 'network', message: err instanceof Error ? err.message : String(err), ms: ms() };
+  } finally {
+    timer.cancel();
+    deps.signal?.removeEventListener('abort', onAbort);
+  }
+}
