@@ -1,6 +1,7 @@
 import type { Config } from './config.js';
 import { systemClock, type Clock } from './core/clock.js';
 import type { Logger } from './core/logger.js';
+import { createPersistence, type Persistence } from './store/wiring.js';
 
 /**
  * The one place that picks implementations: SQLite or PostgreSQL, memory or
@@ -17,6 +18,8 @@ export interface Container {
   logger: Logger;
   clock: Clock;
   readiness: Readiness;
+  /** SQL store, agents, numbers, API keys, the agent directory and SECRET_KEY (src/store/wiring.ts). */
+  persistence: Persistence;
   /** Closers run in reverse order of registration on shutdown. */
   onClose(fn: () => Promise<void> | void): void;
   close(): Promise<void>;
@@ -32,11 +35,17 @@ export async function createContainer(
   overrides: ContainerOverrides = {},
 ): Promise<Container> {
   const closers: (() => Promise<void> | void)[] = [];
+  const clock = overrides.clock ?? systemClock;
+  const readiness: Readiness = { pending: new Set(), shuttingDown: false };
+  // Migrations and the flows/ import finish before the container is handed out.
+  const persistence = await createPersistence({ config, logger, clock, pending: readiness.pending });
+  closers.push(() => persistence.close());
   const container: Container = {
     config,
     logger,
-    clock: overrides.clock ?? systemClock,
-    readiness: { pending: new Set(), shuttingDown: false },
+    clock,
+    readiness,
+    persistence,
     onClose: (fn) => closers.push(fn),
     async close() {
       container.readiness.shuttingDown = true;

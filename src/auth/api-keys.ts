@@ -1,0 +1,140 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Clock } from '../core/clock.js';
+import { AppError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { Page, PageRequest } from '../agents/types.js';
+import type { Authenticator, Principal, Role } from './roles.js';
+
+/**
+ * API keys: high-entropy random strings shown once and stored as sha256 (a slow
+ * hash buys nothing against 256 random bits), with a short prefix kept so people
+ * can tell their keys apart.
+ */
+export interface ApiKeyRecord {
+  id: string;
+  name: string;
+  role: Role;
+  prefix: string;
+  createdBy: string | null;
+  createdAtMs: number;
+  lastUsedAtMs: number | null;
+}
+
+export interface NewApiKey {
+  id: string;
+  name: string;
+  role: Role;
+  prefix: string;
+  hash: string;
+  createdBy: string | null;
+  nowMs: number;
+}
+
+export interface ApiKeyStore {
+  insert(key: NewApiKey): Promise<ApiKeyRecord>;
+  list(page: PageRequest): Promise<Page<ApiKeyRecord>>;
+  findByHash(hash: string): Promise<ApiKeyRecord | undefined>;
+  countByRole(role: Role): Promise<number>;
+  touch(id: string, nowMs: number): Promise<void>;
+  delete(id: string): Promise<boolean>;
+}
+
+/** Guard row so only one of several processes starting together generates the bootstrap key. */
+export interface OnceGuard {
+  getOrInsert(key: string, candidate: string, nowMs: number): Promise<{ value: string; created: boolean }>;
+}
+
+const KEY_PREFIX = 'vak_';
+const DISPLAY_PREFIX_CHARS = 12;
+/** last_used_at is informative only; writing it on every request would make reads write. */
+const TOUCH_INTERVAL_MS = 60_000;
+
+export function hashApiKey(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('hex');
+}
+
+export function generateApiKey(): string {
+  return KEY_PREFIX + randomBytes(32).toString('base64url');
+}
+
+export class ApiKeyService implements Authenticator {
+  private readonly lastTouch = new Map<string, number>();
+
+  constructor(
+    private readonly store: ApiKeyStore,
+    private readonly clock: Clock,
+    private readonly newId: (prefix: string, nowMs: number) => string,
+  ) {}
+
+  /** Creates a key; the plain key is in the result and nowhere else, ever. */
+  async create(input: { name: string; role: Role }, createdBy: string | null): Promise<{ record: ApiKeyRecord; key: string }> {
+    const key = generateApiKey();
+    const nowMs = this.clock.wallNow();
+    const record = await this.store.insert({
+      id: this.newId('key', nowMs),
+      name: input.name,
+      role: input.role,
+      prefix: key.slice(0, DISPLAY_PREFIX_CHARS),
+      hash: hashApiKey(key),
+      createdBy,
+      nowMs,
+    });
+    return { record, key };
+  }
+
+  list(page: PageRequest): Promise<Page<ApiKeyRecord>> {
+    return this.store.list(page);
+  }
+
+  async delete(id: string): Promise<void> {
+    if (!(await this.store.delete(id))) throw new AppError('NOT_FOUND', `no API key ${id}`);
+  }
+
+  async authenticate(token: string): Promise<Principal | undefined> {
+    const record = await this.store.findByHash(hashApiKey(token));
+    if (!record) return undefined;
+    const nowMs = this.clock.wallNow();
+    if ((this.lastTouch.get(record.id) ?? -Infinity) + TOUCH_INTERVAL_MS <= nowMs) {
+      this.lastTouch.set(record.id, nowMs);
+      await this.store.touch(record.id, nowMs);
+    }
+    return { kind: 'api-key', id: record.id, name: record.name, role: record.role };
+  }
+
+  /**
+   * DESIGN §3: a configured ADMIN_API_KEY is stored (hashed) as an admin key; with
+   * none configured and no admin key yet, one is generated and printed once.
+   */
+  async bootstrapAdmin(configured: string | undefined, guard: OnceGuard, logger: Logger): Promise<{ generated?: string }> {
+    const nowMs = this.clock.wallNow();
+    if (configured !== undefined) {
+      const hash = hashApiKey(configured);
+      if (!(await this.store.findByHash(hash))) {
+        try {
+          await this.store.insert({
+            id: this.newId('key', nowMs),
+            name: 'ADMIN_API_KEY',
+            role: 'admin',
+            prefix: configured.slice(0, Math.min(DISPLAY_PREFIX_CHARS, Math.floor(configured.length / 3))),
+            hash,
+            createdBy: 'system',
+            nowMs,
+          });
+        } catch (err) {
+          // Another process stored the same key a moment ago.
+          if (!(await this.store.findByHash(hash))) throw err;
+        }
+      }
+      return {};
+    }
+    if ((await this.store.countByRole('admin')) > 0) return {};
+    const { created } = await guard.getOrInsert('bootstrap_admin_key', String(nowMs), nowMs);
+    if (!created) return {};
+    const { key } = await this.create({ name: 'bootstrap admin', role: 'admin' }, 'system');
+    // Deliberately not under a redacted field name: this single line is how the operator learns the key.
+    logger.warn(
+      `No ADMIN_API_KEY set: generated an admin API key. It is shown only now; store it safely: ${key}`,
+    );
+    return { generated: key };
+  }
+}

@@ -1,0 +1,112 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { Kysely, PostgresAdapter, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import pg from 'pg';
+import type { DatabaseSchema } from './tables.js';
+
+/**
+ * Opens the SQL store named by DATABASE_URL (DESIGN §3): `sqlite:<path>` (relative
+ * paths resolve from the working directory) or `postgres://…`. Repositories are
+ * the same Kysely code on both.
+ */
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface Db {
+  db: Kysely<DatabaseSchema>;
+  dialect: Dialect;
+  /** PostgreSQL schema the tables live in (search_path), when not the default. */
+  schema?: string;
+  close(): Promise<void>;
+}
+
+export interface OpenDbOptions {
+  /** PostgreSQL only: use (and create) this schema through search_path; tests use their own. */
+  schema?: string;
+}
+
+/** Writers on another connection (another process) wait this long for SQLite's lock. */
+const SQLITE_BUSY_TIMEOUT_MS = 5_000;
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+// node-pg returns int8 (our epoch-ms timestamps and counts) as strings by default;
+// every value we store fits a double exactly, so parse it per pool, not globally.
+const PG_INT8_OID = 20;
+const pgTypes = {
+  getTypeParser: ((oid: number, format?: string) =>
+    oid === PG_INT8_OID && format !== 'binary'
+      ? (v: string) => Number(v)
+      : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+};
+
+export async function openDb(databaseUrl: string, options: OpenDbOptions = {}): Promise<Db> {
+  if (databaseUrl.startsWith('sqlite:')) return openSqlite(databaseUrl.slice('sqlite:'.length));
+  if (/^postgres(ql)?:\/\//.test(databaseUrl)) return openPostgres(databaseUrl, options.schema);
+  throw new Error(`DATABASE_URL must be sqlite:<path> or postgres://…`);
+}
+
+function openSqlite(rawPath: string): Db {
+  const path = rawPath.replace(/^\/\/(?=\/)/, ''); // accept sqlite:///abs/path as well
+  if (path === '' ) throw new Error('DATABASE_URL sqlite: needs a file path');
+  const inMemory = path === ':memory:';
+  const file = inMemory ? path : resolve(process.cwd(), path);
+  if (!inMemory) mkdirSync(dirname(file), { recursive: true });
+  const database = new Database(file);
+  database.pragma('journal_mode = WAL');
+  database.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+  database.pragma('foreign_keys = ON');
+  const db = new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database }) });
+  return { db, dialect: 'sqlite', close: () => db.destroy() };
+}
+
+async function openPostgres(url: string, schemaOption?: string): Promise<Db> {
+  const parsed = new URL(url);
+  const schema = schemaOption ?? parsed.searchParams.get('schema') ?? undefined;
+  parsed.searchParams.delete('schema');
+  if (schema !== undefined && !SCHEMA_NAME.test(schema)) {
+    throw new Error(`bad PostgreSQL schema name "${schema}"`);
+  }
+  if (schema !== undefined) {
+    // The schema must exist before connections use it in their search_path.
+    const admin = new pg.Client({ connectionString: parsed.toString() });
+    await admin.connect();
+    try {
+      await admin.query(`create schema if not exists "${schema}"`);
+    } finally {
+      await admin.end();
+    }
+  }
+  const pool = new pg.Pool({
+    connectionString: parsed.toString(),
+    types: pgTypes,
+    ...(schema !== undefined ? { options: `-c search_path="${schema}"` } : {}),
+  });
+  const db = new Kysely<DatabaseSchema>({ dialect: new PostgresDialect({ pool }) });
+  return { db, dialect: 'postgres', ...(schema !== undefined ? { schema } : {}), close: () => db.destroy() };
+}
+
+/** Which dialect a Kysely instance speaks (migrations pick column types with it). */
+export function dialectOf(db: Kysely<unknown>): Dialect {
+  return db.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite';
+}
+
+/** Drops a PostgreSQL schema and everything in it (tests clean up after themselves). */
+export async function dropPostgresSchema(url: string, schema: string): Promise<void> {
+  if (!SCHEMA_NAME.test(schema)) throw new Error(`bad PostgreSQL schema name "${schema}"`);
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`drop schema if exists "${schema}" cascade`);
+  } finally {
+    await client.end();
+  }
+}
+
+/** True when the error is a unique-constraint violation on either dialect. */
+export function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; message?: string } | undefined;
+  return e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
+export { sql };

@@ -1,0 +1,10 @@
+import type { Migration } from 'kysely';
+import * as initial from './0001_initial.js';
+
+/**
+ * Every migration, in order. A static list rather than a folder scan, so the
+ * bundle and tsx see the same set. Never edit a released entry; add a new one.
+ */
+export const migrations: Record<string, Migration> = {
+  '0001_initial': initial,
+};

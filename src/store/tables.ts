@@ -1,0 +1,89 @@
+/**
+ * Row types of every table, as Kysely sees them. Ids and JSON are text, times are
+ * epoch milliseconds (bigint on PostgreSQL, integer on SQLite), on both dialects.
+ */
+export interface AgentsTable {
+  id: string;
+  slug: string;
+  name: string;
+  state: string;
+  served_version: number | null;
+  latest_version: number;
+  /** The draft flow as saved (JSON text), null until the first save. */
+  draft_flow: string | null;
+  draft_revision: number;
+  draft_updated_at: number;
+  /** Unavailable behaviour (JSON text); null means the default. */
+  unavailable: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface AgentVersionsTable {
+  agent_id: string;
+  version: number;
+  flow: string;
+  author: string;
+  note: string | null;
+  draft_revision: number;
+  created_at: number;
+}
+
+export interface AgentAuditTable {
+  id: string;
+  agent_id: string;
+  action: string;
+  actor: string;
+  from_state: string;
+  to_state: string;
+  from_version: number | null;
+  to_version: number | null;
+  reason: string | null;
+  created_at: number;
+}
+
+export interface PhoneNumbersTable {
+  e164: string;
+  agent_id: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  name: string;
+  role: string;
+  /** The first characters of the key, kept for display. */
+  prefix: string;
+  /** sha256 of the whole key, hex. */
+  hash: string;
+  created_by: string | null;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+export interface SettingsTable {
+  key: string;
+  value: string;
+  created_at: number;
+}
+
+export interface TtsCacheTable {
+  key: string;
+  voice_key: string;
+  text: string;
+  audio: Uint8Array;
+  bytes: number;
+  created_at: number;
+  last_used_at: number;
+}
+
+export interface DatabaseSchema {
+  agents: AgentsTable;
+  agent_versions: AgentVersionsTable;
+  agent_audit: AgentAuditTable;
+  phone_numbers: PhoneNumbersTable;
+  api_keys: ApiKeysTable;
+  settings: SettingsTable;
+  tts_cache: TtsCacheTable;
+}
