@@ -40,6 +40,7 @@ export const LLM_BACKOFF_MS = 200;
 const SDK_HEADER_TIMEOUT_SLACK_MS = 1_000;
 
 export const OPENAI_DEFAULT_MODEL = 'gpt-4o-mini';
+export const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 
 export interface OpenAiLlmOptions {
   /** Missing → every `stream` fails with `not_configured`; constructing never throws. */
@@ -82,7 +83,10 @@ export class OpenAiLlm implements LlmPort {
     this.client = options.apiKey
       ? new OpenAI({
           apiKey: options.apiKey,
-          ...(options.baseUrl ? { baseURL: options.baseUrl } : {}),
+          // Explicit values so the SDK does not read process.env behind config.ts's back.
+          baseURL: options.baseUrl ?? OPENAI_DEFAULT_BASE_URL,
+          organization: null,
+          project: null,
           maxRetries: 0,
           timeout: this.firstTokenTimeoutMs + SDK_HEADER_TIMEOUT_SLACK_MS,
         })

@@ -1,0 +1,90 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LlmError, type LlmPort, type LlmRequest, type LlmStreamEvent } from '../../../src/providers/llm/port.js';
+
+/**
+ * The behaviour every LlmPort must share (STYLE habit 4): the OpenAI adapter
+ * against the fake server and the scripted fake run the same cases. A binding
+ * says how to script one reply; `slowText` must stream slowly enough to abort.
+ */
+export interface ContractReply {
+  text?: string;
+  toolCalls?: { name: string; arguments: string }[];
+  /** A server failure that cannot be retried away. */
+  fail?: 'auth';
+  /** Stream slowly enough that the test can abort mid-way. */
+  slow?: boolean;
+}
+
+export interface LlmBinding {
+  llm: LlmPort;
+  script(reply: ContractReply): void;
+  /** How many requests reached the provider (if it can tell). */
+  requestCount?(): number;
+  close?(): Promise<void>;
+}
+
+const ask: LlmRequest = { messages: [{ role: 'user', content: 'hello' }] };
+
+async function collect(stream: AsyncIterable<LlmStreamEvent>): Promise<LlmStreamEvent[]> {
+  const out: LlmStreamEvent[] = [];
+  for await (const e of stream) out.push(e);
+  return out;
+}
+
+export function describeLlmContract(name: string, bind: () => Promise<LlmBinding>): void {
+  describe(`LlmPort contract: ${name}`, () => {
+    let b: LlmBinding;
+    beforeEach(async () => {
+      b = await bind();
+    });
+    afterEach(async () => {
+      await b.close?.();
+    });
+
+    it('text arrives as deltas that join to the reply, then exactly one done, last', async () => {
+      b.script({ text: 'Good morning, how can I help?' });
+      const events = await collect(b.llm.stream(ask));
+      expect(events.map((e) => (e.type === 'text' ? e.text : '')).join('')).toBe('Good morning, how can I help?');
+      expect(events.filter((e) => e.type === 'done')).toHaveLength(1);
+      expect(events.at(-1)?.type).toBe('done');
+    });
+
+    it('a tool call comes whole, with its raw argument text', async () => {
+      b.script({ toolCalls: [{ name: 'transfer_call', arguments: '{"reason":"billing"}' }] });
+      const events = await collect(b.llm.stream(ask));
+      const calls = events.flatMap((e) => (e.type === 'tool_call' ? [e.call] : []));
+      expect(calls).toHaveLength(1);
+      expect(calls[0]).toMatchObject({ name: 'transfer_call', arguments: '{"reason":"billing"}' });
+      expect(calls[0]!.id).not.toBe('');
+      expect(events.at(-1)?.type).toBe('done');
+    });
+
+    it('an already-aborted signal yields nothing and does not throw', async () => {
+      b.script({ text: 'never' });
+      const ctl = new AbortController();
+      ctl.abort();
+      expect(await collect(b.llm.stream({ ...ask, signal: ctl.signal }))).toEqual([]);
+    });
+
+    it('an abort mid-stream ends quietly, with no done', async () => {
+      b.script({ text: 'one two three four five six seven eight nine ten', slow: true });
+      const ctl = new AbortController();
+      const events: LlmStreamEvent[] = [];
+      for await (const e of b.llm.stream({ ...ask, signal: ctl.signal })) {
+        events.push(e);
+        ctl.abort('barge-in');
+      }
+      expect(events).toHaveLength(1);
+    });
+
+    it('a failure is a typed LlmError', async () => {
+      b.script({ fail: 'auth' });
+      const err = await collect(b.llm.stream(ask)).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(LlmError);
+      expect((err as LlmError).kind).toBe('auth');
+    });
+  });
+}
