@@ -121,6 +121,7 @@ export class OpenAiLlm implements LlmPort {
         Math.max(0, deadlineMs - this.clock.now()),
       );
       let retryDelayMs = 0;
+      let chunks: AsyncIterator<ChatCompletionChunk> | undefined;
       const gotFirstToken = () => {
         firstTokenTimer?.cancel();
         firstTokenTimer = undefined;
@@ -128,7 +129,7 @@ export class OpenAiLlm implements LlmPort {
 
       try {
         const sdkStream = await client.chat.completions.create(body, { signal: attemptCtl.signal });
-        const chunks = sdkStream[Symbol.asyncIterator]();
+        chunks = sdkStream[Symbol.asyncIterator]();
         const toolCalls = new ToolCallAssembler();
         let finishReason: string | undefined;
         let usage: { promptTokens: number; completionTokens: number } | undefined;
@@ -200,6 +201,8 @@ export class OpenAiLlm implements LlmPort {
         outer?.removeEventListener('abort', onOuterAbort);
         // Consumer stopped early, an error, or done: in every case release the socket.
         attemptCtl.abort('done');
+        // Let the SDK's iterator run its own cleanup (reader lock) if we left it suspended.
+        void chunks?.return?.()?.catch(() => undefined);
       }
       try {
         await this.clock.sleep(retryDelayMs, outer);
