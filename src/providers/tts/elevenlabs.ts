@@ -1,0 +1,158 @@
+import { ElevenLabsClient, ElevenLabsError, ElevenLabsTimeoutError } from '@elevenlabs/elevenlabs-js';
+import { systemClock, type Clock, type TimerHandle } from '../../core/clock.js';
+import { TtsError, type TtsPort, type TtsRequest, type VoiceSpec } from './port.js';
+
+/**
+ * ElevenLabs HTTP streaming TTS (PROTOCOLS §3.1, §3.3) as a TtsPort: text in,
+ * `ulaw_8000` chunks out as they arrive. The SDK's own timeout stops counting
+ * once response headers arrive, so the first-byte and between-chunk limits are
+ * ours (DESIGN §8 "Timeouts"). An abort through the caller's signal ends the
+ * stream quietly; everything else becomes a typed TtsError.
+ */
+
+/**
+ * First audio byte within 2 s: a phone caller hears the gap, and ElevenLabs'
+ * flash models normally answer in well under 500 ms, so longer means trouble.
+ */
+export const ELEVENLABS_FIRST_BYTE_TIMEOUT_MS = 2000;
+/** Then at most 2 s between chunks: the playout holds only ~300 ms, so a longer gap is a stall. */
+export const ELEVENLABS_CHUNK_TIMEOUT_MS = 2000;
+/**
+ * A backstop for the SDK's whole-request timer (its default is 240 s); our own
+ * timers fire long before it.
+ */
+const SDK_REQUEST_TIMEOUT_S = 60;
+
+export const ELEVENLABS_OUTPUT_FORMAT = 'ulaw_8000';
+
+export interface ElevenLabsTtsOptions {
+  /** ELEVENLABS_API_KEY; without it every synthesis fails with `not_configured`. */
+  apiKey?: string;
+  /** ELEVENLABS_BASE_URL (an origin); the SDK's production URL when unset. */
+  baseUrl?: string;
+  clock?: Clock;
+  firstByteTimeoutMs?: number;
+  chunkTimeoutMs?: number;
+  /** `optimize_streaming_latency` 0–4 (deprecated by ElevenLabs; sent only when set). */
+  optimizeStreamingLatency?: number;
+}
+
+export class ElevenLabsTts implements TtsPort {
+  private readonly client: ElevenLabsClient | undefined;
+  private readonly clock: Clock;
+  private readonly firstByteTimeoutMs: number;
+  private readonly chunkTimeoutMs: number;
+  private readonly optimizeStreamingLatency: number | undefined;
+
+  constructor(options: ElevenLabsTtsOptions = {}) {
+    this.clock = options.clock ?? systemClock;
+    this.firstByteTimeoutMs = options.firstByteTimeoutMs ?? ELEVENLABS_FIRST_BYTE_TIMEOUT_MS;
+    this.chunkTimeoutMs = options.chunkTimeoutMs ?? ELEVENLABS_CHUNK_TIMEOUT_MS;
+    this.optimizeStreamingLatency = options.optimizeStreamingLatency;
+    this.client = options.apiKey
+      ? new ElevenLabsClient({
+          apiKey: options.apiKey,
+          ...(options.baseUrl ? { baseUrl: options.baseUrl } : {}),
+          maxRetries: 0,
+          timeoutInSeconds: SDK_REQUEST_TIMEOUT_S,
+        })
+      : undefined;
+  }
+
+  async *synthesize(request: TtsRequest): AsyncIterable<Uint8Array> {
+    const { text, voice, signal } = request;
+    if (!this.client) {
+      throw new TtsError('not_configured', 'text-to-speech needs ELEVENLABS_API_KEY to be set');
+    }
+    if (signal?.aborted) return;
+
+    const controller = new AbortController();
+    const onAbort = () => controller.abort(signal?.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let timer: TimerHandle | undefined;
+    let timedOut: TtsError | undefined;
+    const arm = (ms: number, error: () => TtsError) => {
+      timer?.cancel();
+      timer = this.clock.setTimeout(() => {
+        timedOut = error();
+        controller.abort(timedOut);
+      }, ms);
+    };
+    const disarm = () => {
+      timer?.cancel();
+      timer = undefined;
+    };
+
+    let finished = false;
+    try {
+      arm(this.firstByteTimeoutMs, () => new TtsError('first_byte_timeout', `no audio from ElevenLabs within ${this.firstByteTimeoutMs} ms`));
+      const audio = await this.client.textToSpeech.stream(
+        voice.voiceId,
+        {
+          text,
+          modelId: voice.modelId,
+          outputFormat: ELEVENLABS_OUTPUT_FORMAT,
+          ...(this.optimizeStreamingLatency !== undefined ? { optimizeStreamingLatency: this.optimizeStreamingLatency } : {}),
+          ...voiceSettingsOf(voice),
+          ...(voice.language ? { languageCode: isoLanguage(voice.language) } : {}),
+        },
+        { abortSignal: controller.signal, maxRetries: 0 },
+      );
+      for await (const chunk of audio) {
+        if (chunk.byteLength === 0) continue;
+        // The timer measures ElevenLabs, not our consumer: it is off while we wait at `yield`.
+        disarm();
+        yield chunk;
+        if (signal?.aborted) return;
+        arm(this.chunkTimeoutMs, () => new TtsError('stall', `ElevenLabs sent nothing for ${this.chunkTimeoutMs} ms mid-stream`));
+      }
+      finished = true;
+    } catch (err) {
+      if (timedOut) throw timedOut;
+      if (signal?.aborted) return;
+      throw toTtsError(err);
+    } finally {
+      disarm();
+      signal?.removeEventListener('abort', onAbort);
+      // A consumer that stops early (break, return) must not leave the HTTP response open.
+      if (!finished && !controller.signal.aborted) controller.abort();
+    }
+  }
+}
+
+function voiceSettingsOf(voice: VoiceSpec): { voiceSettings?: { stability?: number; similarityBoost?: number; speed?: number } } {
+  const settings = {
+    ...(voice.stability !== undefined ? { stability: voice.stability } : {}),
+    ...(voice.similarityBoost !== undefined ? { similarityBoost: voice.similarityBoost } : {}),
+    ...(voice.speed !== undefined ? { speed: voice.speed } : {}),
+  };
+  return Object.keys(settings).length > 0 ? { voiceSettings: settings } : {};
+}
+
+/** ElevenLabs takes ISO 639-1 (`en`); flows carry BCP-47 (`en-US`). */
+export function isoLanguage(language: string): string {
+  return language.split(/[-_]/)[0]!.toLowerCase();
+}
+
+function toTtsError(err: unknown): TtsError {
+  if (err instanceof TtsError) return err;
+  if (err instanceof ElevenLabsTimeoutError) return new TtsError('connection', 'ElevenLabs request timed out');
+  if (err instanceof ElevenLabsError && err.statusCode !== undefined) {
+    return new TtsError('http', `ElevenLabs answered ${err.statusCode}${describeDetail(err.body)}`, err.statusCode);
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new TtsError('connection', `ElevenLabs connection failed: ${message}`);
+}
+
+/** ElevenLabs errors are `{ detail: { status, message } }`, or FastAPI's list for 422. */
+function describeDetail(body: unknown): string {
+  if (!body || typeof body !== 'object' || !('detail' in body)) return '';
+  const detail = (body as { detail: unknown }).detail;
+  if (typeof detail === 'string') return `: ${detail}`;
+  if (Array.isArray(detail)) {
+    const msgs = detail.map((d) => (d && typeof d === 'object' && 'msg' in d ? String((d as { msg: unknown }).msg) : '')).filter(Boolean);
+    return msgs.length ? `: ${msgs.join('; ')}` : '';
+  }
+  if (detail && typeof detail === 'object' && 'message' in detail) return `: ${String((detail as { message: unknown }).message)}`;
+  return '';
+}

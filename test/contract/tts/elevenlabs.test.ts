@@ -1,0 +1,197 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../../src/core/clock.js';
+import { fakeSpeech } from '../../../src/core/audio/tone.js';
+import { ElevenLabsTts, isoLanguage } from '../../../src/providers/tts/elevenlabs.js';
+import { TtsError, type VoiceSpec } from '../../../src/providers/tts/port.js';
+import { startFakeElevenLabs, type FakeElevenLabs } from '../../support/fakes/elevenlabs-server.js';
+
+/**
+ * The real @elevenlabs/elevenlabs-js client against the loopback ElevenLabs:
+ * what goes on the wire, streamed bytes, typed errors, our own first-byte and
+ * between-chunk timeouts (driven by a ManualClock, no real waiting), and quiet
+ * aborts that the server sees as a disconnect.
+ */
+
+const voice: VoiceSpec = { voiceId: 'voice-123', modelId: 'eleven_flash_v2_5', language: 'en-US', stability: 0.4, similarityBoost: 0.8, speed: 1.1 };
+
+let fake: FakeElevenLabs;
+beforeEach(async () => {
+  fake = await startFakeElevenLabs();
+});
+afterEach(async () => {
+  await fake.close();
+});
+
+function tts(extra: Partial<ConstructorParameters<typeof ElevenLabsTts>[0]> = {}) {
+  return new ElevenLabsTts({ apiKey: fake.apiKey, baseUrl: fake.url, ...extra });
+}
+
+async function collect(it: AsyncIterable<Uint8Array>): Promise<Uint8Array[]> {
+  const chunks: Uint8Array[] = [];
+  for await (const c of it) chunks.push(c);
+  return chunks;
+}
+
+const concat = (chunks: Uint8Array[]) => Uint8Array.from(chunks.flatMap((c) => [...c]));
+
+async function rejection(p: Promise<unknown>): Promise<TtsError> {
+  try {
+    await p;
+  } catch (err) {
+    expect(err).toBeInstanceOf(TtsError);
+    return err as TtsError;
+  }
+  throw new Error('expected a TtsError');
+}
+
+describe('ElevenLabsTts against the loopback ElevenLabs', () => {
+  it('streams the μ-law bytes in chunks and puts voice, settings and format on the wire', async () => {
+    fake.setBehaviour(() => ({ bytesPerSecond: 100_000, chunkPattern: [200, 333] }));
+    const chunks = await collect(tts({ optimizeStreamingLatency: 3 }).synthesize({ text: 'Hello there.', voice }));
+    expect(chunks.length).toBeGreaterThan(1);
+    expect(concat(chunks)).toEqual(fakeSpeech('Hello there.'));
+    expect(fake.requests).toHaveLength(1);
+    const req = fake.requests[0]!;
+    expect(req.problems).toEqual([]);
+    expect(req.voiceId).toBe('voice-123');
+    expect(req.apiKey).toBe(fake.apiKey);
+    expect(req.query).toMatchObject({ output_format: 'ulaw_8000', optimize_streaming_latency: '3' });
+    expect(req.body).toEqual({
+      text: 'Hello there.',
+      model_id: 'eleven_flash_v2_5',
+      voice_settings: { stability: 0.4, similarity_boost: 0.8, speed: 1.1 },
+      language_code: 'en',
+    });
+    expect(req.completed).toBe(true);
+  });
+
+  it('sends no voice_settings when the voice has none, and no optimize_streaming_latency unless asked', async () => {
+    await collect(tts().synthesize({ text: 'Hi.', voice: { voiceId: 'v', modelId: 'm', language: 'de' } }));
+    const req = fake.requests[0]!;
+    expect(req.body).toEqual({ text: 'Hi.', model_id: 'm', language_code: 'de' });
+    expect(req.query).toEqual({ output_format: 'ulaw_8000' });
+  });
+
+  it('turns a 500 into TtsError http with the status and ElevenLabs detail message', async () => {
+    fake.setBehaviour(() => ({ status: 500, detail: { status: 'internal', message: 'model overloaded' } }));
+    const err = await rejection(collect(tts().synthesize({ text: 'Hello.', voice })));
+    expect(err).toMatchObject({ kind: 'http', status: 500 });
+    expect(err.message).toMatch(/500.*model overloaded/);
+  });
+
+  it('turns a rejected key (401) and a validation error (422) into TtsError http', async () => {
+    const bad = new ElevenLabsTts({ apiKey: 'wrong', baseUrl: fake.url });
+    expect(await rejection(collect(bad.synthesize({ text: 'Hi.', voice })))).toMatchObject({ kind: 'http', status: 401 });
+    const err = await rejection(collect(tts().synthesize({ text: '   ', voice })));
+    expect(err).toMatchObject({ kind: 'http', status: 422 });
+    expect(err.message).toMatch(/field required/);
+  });
+
+  it('fails with not_configured naming ELEVENLABS_API_KEY, without any request', async () => {
+    const err = await rejection(collect(new ElevenLabsTts({ baseUrl: fake.url }).synthesize({ text: 'Hi.', voice })));
+    expect(err.kind).toBe('not_configured');
+    expect(err.message).toMatch(/ELEVENLABS_API_KEY/);
+    expect(fake.requests).toHaveLength(0);
+  });
+
+  it('fails with connection when nothing listens at the base URL', async () => {
+    const dead = await startFakeElevenLabs();
+    await dead.close();
+    const err = await rejection(collect(new ElevenLabsTts({ apiKey: 'k', baseUrl: dead.url }).synthesize({ text: 'Hi.', voice })));
+    expect(err.kind).toBe('connection');
+  });
+
+  it('times out after 2 s without a first byte although headers arrived, and hangs up', async () => {
+    const clock = new ManualClock();
+    fake.setBehaviour(() => ({ stallAfterBytes: 0 }));
+    const iterator = tts({ clock }).synthesize({ text: 'Hello.', voice })[Symbol.asyncIterator]();
+    const first = iterator.next();
+    let settled = false;
+    first.then(() => (settled = true), () => (settled = true));
+    const req = await fake.waitForRequest();
+    await clock.advance(1999);
+    expect(settled).toBe(false);
+    await clock.advance(1);
+    const err = await rejection(first);
+    expect(err.kind).toBe('first_byte_timeout');
+    await req.closed;
+    expect(req.clientDisconnected).toBe(true);
+  });
+
+  it('fails with stall when no chunk follows for 2 s mid-stream, and hangs up', async () => {
+    const clock = new ManualClock();
+    fake.setBehaviour(() => ({ stallAfterBytes: 1000 }));
+    const iterator = tts({ clock }).synthesize({ text: 'A long sentence that will stall.', voice })[Symbol.asyncIterator]();
+    let received = 0;
+    while (received < 1000) {
+      const r = await iterator.next();
+      if (r.done) throw new Error('ended early');
+      received += r.value.length;
+    }
+    const failure = rejection(iterator.next());
+    await clock.advance(2000);
+    expect((await failure).kind).toBe('stall');
+    const req = fake.requests[0]!;
+    await req.closed;
+    expect(req.clientDisconnected).toBe(true);
+  });
+
+  it('does not count a slow consumer as a stall', async () => {
+    const clock = new ManualClock();
+    const iterator = tts({ clock }).synthesize({ text: 'Take your time.', voice })[Symbol.asyncIterator]();
+    const chunks: Uint8Array[] = [];
+    const first = await iterator.next();
+    chunks.push(first.value as Uint8Array);
+    await clock.advance(5000); // the consumer sits on the first chunk for 5 s
+    for (let r = await iterator.next(); !r.done; r = await iterator.next()) chunks.push(r.value);
+    expect(concat(chunks)).toEqual(fakeSpeech('Take your time.'));
+  });
+
+  it('ends quietly when aborted mid-stream, and the server sees the disconnect', async () => {
+    fake.setBehaviour(() => ({ bytesPerSecond: 16000, chunkPattern: [400] })); // 30 chars → 2400 bytes over ~150 ms
+    const controller = new AbortController();
+    const chunks: Uint8Array[] = [];
+    for await (const c of tts().synthesize({ text: 'This sentence will be cut off.', voice, signal: controller.signal })) {
+      chunks.push(c);
+      if (chunks.length === 1) controller.abort(new Error('barge-in'));
+    }
+    expect(chunks).toHaveLength(1);
+    const req = fake.requests[0]!;
+    await req.closed;
+    expect(req.clientDisconnected).toBe(true);
+    expect(req.completed).toBe(false);
+  });
+
+  it('ends quietly when aborted before the first byte, and makes no request if aborted before starting', async () => {
+    fake.setBehaviour(() => ({ firstByteDelayMs: 5000 }));
+    const controller = new AbortController();
+    const run = collect(tts().synthesize({ text: 'Never heard.', voice, signal: controller.signal }));
+    const req = await fake.waitForRequest();
+    controller.abort();
+    await expect(run).resolves.toEqual([]);
+    await req.closed;
+    expect(req.clientDisconnected).toBe(true);
+
+    const pre = new AbortController();
+    pre.abort();
+    await expect(collect(tts().synthesize({ text: 'x', voice, signal: pre.signal }))).resolves.toEqual([]);
+    expect(fake.requests).toHaveLength(1);
+  });
+
+  it('closes the response when the consumer stops reading early', async () => {
+    fake.setBehaviour(() => ({ bytesPerSecond: 16000, chunkPattern: [400] }));
+    for await (const c of tts().synthesize({ text: 'I only want the first chunk.', voice })) {
+      expect(c.length).toBeGreaterThan(0);
+      break;
+    }
+    const req = fake.requests[0]!;
+    await req.closed;
+    expect(req.clientDisconnected).toBe(true);
+  });
+
+  it('maps BCP-47 languages to ISO 639-1', () => {
+    expect(isoLanguage('en-US')).toBe('en');
+    expect(isoLanguage('pt_BR')).toBe('pt');
+    expect(isoLanguage('de')).toBe('de');
+  });
+});
