@@ -35,14 +35,20 @@ const STOPWORDS = new Set(
   ).split(' '),
 );
 
+/** A light suffix fold ("parking" → "park", "hours" → "hour"); enough for short KBs, no full stemmer. */
+export function stem(t: string): string {
+  if (t.length > 5 && t.endsWith('ing')) return t.slice(0, -3);
+  if (t.length > 4 && t.endsWith('ed')) return t.slice(0, -2);
+  if (t.length > 3 && t.endsWith('s') && !t.endsWith('ss')) return t.slice(0, -1);
+  return t;
+}
+
 export function tokenize(text: string): string[] {
   const out: string[] = [];
   for (const m of text.toLowerCase().matchAll(/[\p{L}\p{N}]+/gu)) {
     let t = m[0];
     if (STOPWORDS.has(t)) continue;
-    // A light plural fold so "hours" finds "hour"; no full stemmer needed.
-    if (t.length > 3 && t.endsWith('s') && !t.endsWith('ss')) t = t.slice(0, -1);
-    out.push(t);
+    out.push(stem(t));
   }
   return out;
 }
