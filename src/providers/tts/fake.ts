@@ -1,0 +1,84 @@
+import { systemClock, type Clock } from '../../core/clock.js';
+import { FAKE_SPEECH_BYTES_PER_CHAR, fakeSpeech } from '../../core/audio/tone.js';
+import { TtsError, type TtsPort, type TtsRequest } from './port.js';
+
+/**
+ * In-process TtsPort for tests and the text chat: deterministic μ-law (a quiet
+ * tone, 80 bytes per character, the same bytes the loopback ElevenLabs sends),
+ * with knobs for delays (through the Clock), errors and stalls. Honours the
+ * port's contract: ends quietly on abort, throws TtsError otherwise.
+ */
+
+export interface FakeTtsOptions {
+  clock?: Clock;
+  bytesPerChar?: number;
+  /** Size of each yielded chunk (default 1000: deliberately not a frame multiple). */
+  chunkBytes?: number;
+  firstByteDelayMs?: number;
+  /** Delay before every chunk after the first. */
+  chunkDelayMs?: number;
+  /** Fail the request (before any byte, or after `errorAfterBytes`). */
+  error?: TtsError | ((request: TtsRequest) => TtsError | undefined);
+  errorAfterBytes?: number;
+  /** Yield this many bytes, then wait until aborted. */
+  stallAfterBytes?: number;
+}
+
+export class FakeTts implements TtsPort {
+  /** Every request, in order (texts after pronunciations). */
+  readonly requests: TtsRequest[] = [];
+  private options: FakeTtsOptions;
+  private readonly clock: Clock;
+
+  constructor(options: FakeTtsOptions = {}) {
+    this.options = options;
+    this.clock = options.clock ?? systemClock;
+  }
+
+  /** Changes knobs for later requests. */
+  configure(options: Partial<FakeTtsOptions>): void {
+    this.options = { ...this.options, ...options };
+  }
+
+  get texts(): string[] {
+    return this.requests.map((r) => r.text);
+  }
+
+  async *synthesize(request: TtsRequest): AsyncIterable<Uint8Array> {
+    const o = this.options;
+    const { signal } = request;
+    if (signal?.aborted) return;
+    this.requests.push(request);
+    const error = typeof o.error === 'function' ? o.error(request) : o.error;
+    const audio = fakeSpeech(request.text, o.bytesPerChar ?? FAKE_SPEECH_BYTES_PER_CHAR);
+    const chunkBytes = Math.max(1, o.chunkBytes ?? 1000);
+    try {
+      if (o.firstByteDelayMs) await this.clock.sleep(o.firstByteDelayMs, signal);
+      if (error && !o.errorAfterBytes) throw error;
+      const stallAt = o.stallAfterBytes ?? Infinity;
+      const failAt = error && o.errorAfterBytes !== undefined ? o.errorAfterBytes : Infinity;
+      for (let offset = 0; offset < audio.length; ) {
+        if (offset > 0 && o.chunkDelayMs) await this.clock.sleep(o.chunkDelayMs, signal);
+        if (offset >= failAt) throw error;
+        if (offset >= stallAt) await untilAborted(signal);
+        if (signal?.aborted) return;
+        const end = Math.min(offset + chunkBytes, audio.length, offset < stallAt ? stallAt : Infinity, failAt);
+        yield audio.subarray(offset, end);
+        offset = end;
+        if (signal?.aborted) return;
+      }
+      if (error && o.errorAfterBytes !== undefined) throw error;
+    } catch (err) {
+      if (signal?.aborted && !(err instanceof TtsError)) return;
+      throw err;
+    }
+  }
+}
+
+function untilAborted(signal: AbortSignal | undefined): Promise<never> {
+  return new Promise((_, reject) => {
+    if (!signal) return; // a stall without a signal never ends, like a hung server
+    if (signal.aborted) return reject(signal.reason);
+    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+}
