@@ -1,0 +1,495 @@
+import { DeepgramClient } from '@deepgram/sdk';
+import { systemClock, type Clock, type TimerHandle } from '../../core/clock.js';
+import { notConfigured } from '../../core/errors.js';
+import { silentLogger, type Logger } from '../../core/logger.js';
+import type { SttEvent, SttOptions, SttPort, SttSession } from './port.js';
+
+/**
+ * Deepgram Listen v1 live transcription (PROTOCOLS §2) with our own reconnect
+ * policy (DESIGN §8). The SDK only speaks the wire protocol: its own reconnects
+ * are off, because they would silently open a new stream whose times restart
+ * at 0 and drop the audio sent meanwhile.
+ *
+ * All times in emitted events are on the CALL's audio timeline (seconds since
+ * the first byte passed to `sendAudio`), across reconnects.
+ */
+
+/** μ-law 8 kHz mono: one byte per sample. */
+const BYTES_PER_SECOND = 8000;
+
+export interface DeepgramTiming {
+  /** DESIGN §8: STT connect 3 s — longer and the caller's first words are stale. */
+  connectTimeoutMs: number;
+  /** Deepgram closes a stream after ~10 s without audio (NET-0001); it recommends KeepAlive every 3–5 s. */
+  keepAliveAfterMs: number;
+  /** DESIGN §8: no Deepgram message for 5 s while audio flows means the stream is dead though the socket is open. */
+  silenceWatchdogMs: number;
+  /** DESIGN §8: 3 tries within 10 s, then the flow's fallback — past that the caller is better served by it. */
+  maxReconnectAttempts: number;
+  reconnectWindowMs: number;
+  /** DESIGN §8: replay at most 5 s — older unfinalised speech is stale for the conversation anyway. */
+  maxReplayMs: number;
+  /** Delay before try n (index n-1): the first at once, then a little spacing so a flapping network can settle. */
+  reconnectBackoffMs: readonly number[];
+  /** After CloseStream, how long to wait for the last results and Deepgram's own close. */
+  closeGraceMs: number;
+  /** Housekeeping period (KeepAlive and watchdog checks); one timer per session. */
+  tickMs: number;
+}
+
+export const DEEPGRAM_TIMING: DeepgramTiming = {
+  connectTimeoutMs: 3000,
+  keepAliveAfterMs: 3000,
+  silenceWatchdogMs: 5000,
+  maxReconnectAttempts: 3,
+  reconnectWindowMs: 10_000,
+  maxReplayMs: 5000,
+  reconnectBackoffMs: [0, 250, 1000],
+  closeGraceMs: 1000,
+  tickMs: 250,
+};
+
+/** Nova-3 is Deepgram's current general model and handles 8 kHz phone audio. */
+export const DEFAULT_DEEPGRAM_MODEL = 'nova-3';
+/** Silence that ends speech (`speech_final`): short enough to feel responsive, long enough for mid-sentence pauses. */
+export const DEFAULT_ENDPOINTING_MS = 300;
+/** Deepgram recommends ≥ 1000 ms; it is the fallback end-of-turn when noise keeps `speech_final` from firing. */
+const UTTERANCE_END_MS = 1000;
+
+export interface DeepgramSttConfig {
+  /** `DEEPGRAM_API_KEY`; when missing, `open` throws NOT_CONFIGURED naming it. */
+  apiKey: string | undefined;
+  /** `DEEPGRAM_BASE_URL` (an origin; `/v1/listen` is appended). */
+  baseUrl?: string | undefined;
+  defaultModel?: string;
+  defaultEndpointingMs?: number;
+  clock?: Clock;
+  logger?: Logger;
+  /** Shorter values for tests. */
+  timing?: Partial<DeepgramTiming>;
+}
+
+export class DeepgramStt implements SttPort {
+  private client: DeepgramClient | undefined;
+  private readonly timing: DeepgramTiming;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+
+  constructor(private readonly config: DeepgramSttConfig) {
+    this.timing = { ...DEEPGRAM_TIMING, ...config.timing };
+    this.clock = config.clock ?? systemClock;
+    this.logger = (config.logger ?? silentLogger).child({ component: 'stt.deepgram' });
+  }
+
+  /**
+   * Starts connecting at once and returns a session that accepts audio right
+   * away (buffered until the socket is open). Throws NOT_CONFIGURED when
+   * DEEPGRAM_API_KEY is missing; every later problem arrives as a `failed` event.
+   */
+  open(options: SttOptions, onEvent: (event: SttEvent) => void, signal?: AbortSignal): SttSession {
+    if (!this.config.apiKey) throw notConfigured('DEEPGRAM_API_KEY', 'Speech-to-text (Deepgram)');
+    this.client ??= new DeepgramClient({
+      apiKey: this.config.apiKey,
+      ...(this.config.baseUrl ? { baseUrl: this.config.baseUrl } : {}),
+    });
+    const session = new DeepgramSession(this.client, {
+      options,
+      model: options.model ?? this.config.defaultModel ?? DEFAULT_DEEPGRAM_MODEL,
+      endpointingMs: options.endpointingMs ?? this.config.defaultEndpointingMs ?? DEFAULT_ENDPOINTING_MS,
+      onEvent,
+      signal,
+      timing: this.timing,
+      clock: this.clock,
+      logger: this.logger,
+    });
+    session.start();
+    return session;
+  }
+}
+
+type Socket = Awaited<ReturnType<DeepgramClient['listen']['v1']['connect']>>;
+
+type State = 'connecting' | 'open' | 'reconnecting' | 'failed' | 'closing' | 'closed';
+
+interface SessionDeps {
+  options: SttOptions;
+  model: string;
+  endpointingMs: number;
+  onEvent: (event: SttEvent) => void;
+  signal: AbortSignal | undefined;
+  timing: DeepgramTiming;
+  clock: Clock;
+  logger: Logger;
+}
+
+/** Errors that a new connection cannot fix. */
+const PERMANENT = /\b(400|401|402|403|404)\b/;
+
+class DeepgramSession implements SttSession {
+  private state: State = 'connecting';
+  private socket: Socket | undefined;
+  /** Bumped for every connection attempt; events of older sockets are ignored. */
+  private gen = 0;
+  /** 0 = initial connection, else the reconnect try in progress. */
+  private attempt = 0;
+  private attemptStarts: number[] = [];
+  private connectTimer: TimerHandle | undefined;
+  private backoffTimer: TimerHandle | undefined;
+  private tickTimer: TimerHandle | undefined;
+  private lastError: string | undefined;
+
+  /** Audio received from the phone, bytes: the call's audio timeline. */
+  private totalBytes = 0;
+  /** Recent audio kept for replay: chunks with their position on the call timeline. */
+  private ring: { at: number; data: Uint8Array }[] = [];
+  /** Audio already covered by an `is_final` result, bytes on the call timeline. */
+  private finalCoveredBytes = 0;
+  /** Where the current connection's audio starts on the call timeline (its time 0). */
+  private connOffsetBytes = 0;
+
+  private lastSentAt = 0;
+  private lastAudioAt = Number.NEGATIVE_INFINITY;
+  private watchdogFrom = 0;
+
+  private closeResolve: (() => void) | undefined;
+  private closePromise: Promise<void> | undefined;
+  private readonly onAbort = () => this.teardown('closed');
+
+  constructor(
+    private readonly client: DeepgramClient,
+    private readonly d: SessionDeps,
+  ) {}
+
+  start(): void {
+    if (this.d.signal?.aborted) {
+      this.state = 'closed';
+      return;
+    }
+    this.d.signal?.addEventListener('abort', this.onAbort, { once: true });
+    this.armTick();
+    void this.connect();
+  }
+
+  sendAudio(mulaw: Uint8Array): void {
+    if (this.state === 'failed' || this.state === 'closed' || this.state === 'closing' || mulaw.length === 0) return;
+    const now = this.d.clock.now();
+    // Audio resuming after a pause (hold): Deepgram had nothing to say meanwhile.
+    if (now - this.lastAudioAt > this.d.timing.keepAliveAfterMs) this.watchdogFrom = now;
+    this.lastAudioAt = now;
+    const data = Uint8Array.from(mulaw);
+    this.ring.push({ at: this.totalBytes, data });
+    this.totalBytes += data.length;
+    this.trimRing();
+    if (this.state === 'open' && this.socket) {
+      try {
+        this.socket.sendMedia(data);
+        this.lastSentAt = now;
+      } catch (err) {
+        // The close event follows; the audio stays in the ring for the replay.
+        this.lastError = errorText(err);
+      }
+    }
+  }
+
+  close(): Promise<void> {
+    if (this.closePromise) return this.closePromise;
+    if (this.state !== 'open' || !this.socket) {
+      this.teardown(this.state === 'failed' ? 'failed' : 'closed');
+      this.closePromise = Promise.resolve();
+      return this.closePromise;
+    }
+    this.state = 'closing';
+    this.closePromise = new Promise<void>((resolve) => {
+      this.closeResolve = resolve;
+    });
+    try {
+      // Deepgram finalises what it has, sends Metadata and closes 1000.
+      this.socket.sendCloseStream({ type: 'CloseStream' });
+    } catch {
+      this.teardown('closed');
+      return this.closePromise;
+    }
+    const gen = this.gen;
+    this.connectTimer = this.d.clock.setTimeout(() => {
+      if (gen === this.gen) this.teardown('closed');
+    }, this.d.timing.closeGraceMs);
+    return this.closePromise;
+  }
+
+  // ── connection attempts ─────────────────────────────────────────────
+
+  private async connect(): Promise<void> {
+    const gen = ++this.gen;
+    const { timing, clock } = this.d;
+    this.lastError = undefined;
+    this.connectTimer?.cancel();
+    this.connectTimer = clock.setTimeout(() => {
+      if (gen === this.gen) this.attemptFailed(`no connection within ${timing.connectTimeoutMs} ms`);
+    }, timing.connectTimeoutMs);
+    let socket: Socket;
+    try {
+      socket = await this.client.listen.v1.connect({
+        model: this.d.model,
+        encoding: 'mulaw',
+        sample_rate: 8000,
+        channels: 1,
+        language: this.d.options.language,
+        interim_results: 'true',
+        endpointing: this.d.endpointingMs,
+        utterance_end_ms: UTTERANCE_END_MS,
+        vad_events: 'true',
+        smart_format: 'true',
+        punctuate: 'true',
+        // Our policy owns reconnects (see the file comment).
+        reconnectAttempts: 0,
+        shouldReconnect: () => false,
+        // The SDK's own timer is a backstop; ours (on the injectable clock) decides.
+        connectionTimeoutInSeconds: Math.ceil(timing.connectTimeoutMs / 1000) + 1,
+      });
+    } catch (err) {
+      if (gen === this.gen) this.attemptFailed(errorText(err));
+      return;
+    }
+    if (gen !== this.gen) {
+      closeQuietly(socket);
+      return;
+    }
+    this.socket = socket;
+    socket.on('open', () => gen === this.gen && this.onOpen());
+    socket.on('message', (msg: unknown) => gen === this.gen && this.onMessage(msg));
+    socket.on('error', (err: Error) => {
+      if (gen !== this.gen) return;
+      this.lastError = errorText(err);
+      if (this.state !== 'open' && this.state !== 'closing') this.attemptFailed(this.lastError);
+    });
+    socket.on('close', (ev: { code: number; reason?: string }) => gen === this.gen && this.onClose(ev));
+    try {
+      socket.connect();
+    } catch (err) {
+      this.attemptFailed(errorText(err));
+    }
+  }
+
+  private onOpen(): void {
+    const now = this.d.clock.now();
+    this.connectTimer?.cancel();
+    const reconnected = this.attempt > 0;
+    this.state = 'open';
+    this.watchdogFrom = now;
+    this.lastSentAt = now;
+    // Replay what no final covers yet, at most the last maxReplayMs; this
+    // connection's time 0 is where the replay starts.
+    const maxReplayBytes = (this.d.timing.maxReplayMs / 1000) * BYTES_PER_SECOND;
+    const from = Math.max(this.finalCoveredBytes, this.totalBytes - maxReplayBytes, this.ring[0]?.at ?? this.totalBytes, 0);
+    this.connOffsetBytes = from;
+    for (const { at, data } of this.ring) {
+      const end = at + data.length;
+      if (end <= from) continue;
+      this.socket!.sendMedia(at >= from ? data : data.subarray(from - at));
+    }
+    if (reconnected) {
+      this.d.logger.info(
+        { attempt: this.attempt, replayMs: Math.round(((this.totalBytes - from) / BYTES_PER_SECOND) * 1000) },
+        'deepgram reconnected',
+      );
+      const attempt = this.attempt;
+      this.attempt = 0;
+      this.emit({ type: 'reconnected', attempt });
+    }
+  }
+
+  private onClose(ev: { code: number; reason?: string }): void {
+    this.socket = undefined;
+    if (this.state === 'closing') return this.teardown('closed');
+    const why = `closed ${ev.code}${ev.reason ? ` ${ev.reason}` : ''}${this.lastError ? ` (${this.lastError})` : ''}`;
+    if (this.state === 'open') {
+      if (ev.code === 1000) {
+        // Deepgram only closes normally after CloseStream; anything else is a lost stream too.
+        this.d.logger.warn({ code: ev.code }, 'deepgram closed the stream unexpectedly');
+      }
+      return this.connectionLost(why);
+    }
+    if (this.state === 'connecting' || this.state === 'reconnecting') {
+      // The SDK reports a refused handshake as close(1000) first and the error
+      // ("Unexpected server response: 401") right after, in the same tick.
+      const gen = this.gen;
+      queueMicrotask(() => gen === this.gen && this.attemptFailed(this.lastError ?? why));
+    }
+  }
+
+  private attemptFailed(reason: string): void {
+    if (this.state !== 'connecting' && this.state !== 'reconnecting') return;
+    this.invalidateSocket();
+    if (PERMANENT.test(reason)) {
+      const auth = /\b40[13]\b/.test(reason);
+      return this.fail(
+        auth ? `Deepgram rejected the API key (DEEPGRAM_API_KEY): ${reason}` : `Deepgram refused the stream: ${reason}`,
+      );
+    }
+    this.d.logger.warn({ attempt: this.attempt, reason }, 'deepgram connection attempt failed');
+    this.scheduleReconnect(reason);
+  }
+
+  private connectionLost(reason: string): void {
+    this.d.logger.warn({ reason }, 'deepgram stream lost');
+    this.invalidateSocket();
+    this.scheduleReconnect(reason);
+  }
+
+  /** Our policy: at most maxReconnectAttempts tries within reconnectWindowMs, then `failed`. */
+  private scheduleReconnect(reason: string): void {
+    const { timing, clock } = this.d;
+    const now = clock.now();
+    this.attemptStarts = this.attemptStarts.filter((t) => now - t < timing.reconnectWindowMs);
+    if (this.attemptStarts.length >= timing.maxReconnectAttempts) {
+      return this.fail(`Deepgram unavailable after ${this.attemptStarts.length} reconnect tries: ${reason}`);
+    }
+    this.attempt = this.attemptStarts.length + 1;
+    const delayMs = timing.reconnectBackoffMs[this.attempt - 1] ?? timing.reconnectBackoffMs.at(-1) ?? 0;
+    this.attemptStarts.push(now + delayMs);
+    this.state = 'reconnecting';
+    this.emit({ type: 'reconnecting', attempt: this.attempt });
+    this.backoffTimer?.cancel();
+    this.backoffTimer = clock.setTimeout(() => {
+      if (this.state === 'reconnecting') void this.connect();
+    }, delayMs);
+  }
+
+  private fail(reason: string): void {
+    this.d.logger.error({ reason }, 'deepgram failed');
+    this.teardown('failed');
+    this.emit({ type: 'failed', reason });
+  }
+
+  private invalidateSocket(): void {
+    this.gen++;
+    this.connectTimer?.cancel();
+    const s = this.socket;
+    this.socket = undefined;
+    if (s) closeQuietly(s);
+  }
+
+  private teardown(final: 'failed' | 'closed'): void {
+    const wasLive = this.state !== 'failed' && this.state !== 'closed';
+    this.state = final;
+    this.invalidateSocket();
+    this.backoffTimer?.cancel();
+    this.tickTimer?.cancel();
+    this.ring = [];
+    this.d.signal?.removeEventListener('abort', this.onAbort);
+    if (wasLive || this.closeResolve) {
+      this.closeResolve?.();
+      this.closeResolve = undefined;
+    }
+  }
+
+  // ── housekeeping ────────────────────────────────────────────────────
+
+  private armTick(): void {
+    this.tickTimer = this.d.clock.setTimeout(() => {
+      if (this.state === 'failed' || this.state === 'closed') return;
+      this.onTick();
+      this.armTick();
+    }, this.d.timing.tickMs);
+  }
+
+  private onTick(): void {
+    if (this.state !== 'open' || !this.socket) return;
+    const now = this.d.clock.now();
+    const { keepAliveAfterMs, silenceWatchdogMs } = this.d.timing;
+    const audioFlowing = now - this.lastAudioAt < keepAliveAfterMs;
+    if (audioFlowing && now - this.watchdogFrom >= silenceWatchdogMs) {
+      return this.connectionLost(`no message for ${Math.round(now - this.watchdogFrom)} ms while audio flows`);
+    }
+    if (now - this.lastSentAt >= keepAliveAfterMs) {
+      try {
+        // Text frame: a binary KeepAlive is a known cause of stalls (PROTOCOLS §2.2).
+        this.socket.sendKeepAlive({ type: 'KeepAlive' });
+        this.lastSentAt = now;
+      } catch (err) {
+        this.lastError = errorText(err);
+      }
+    }
+  }
+
+  private trimRing(): void {
+    const keepFrom = this.totalBytes - (this.d.timing.maxReplayMs / 1000) * BYTES_PER_SECOND;
+    let drop = 0;
+    while (drop < this.ring.length) {
+      const c = this.ring[drop]!;
+      if (c.at + c.data.length > keepFrom) break;
+      drop++;
+    }
+    if (drop > 0) this.ring.splice(0, drop);
+  }
+
+  // ── messages ────────────────────────────────────────────────────────
+
+  private onMessage(raw: unknown): void {
+    this.watchdogFrom = this.d.clock.now();
+    if (!raw || typeof raw !== 'object') return;
+    const msg = raw as Record<string, unknown>;
+    const offset = this.connOffsetBytes / BYTES_PER_SECOND;
+    switch (msg.type) {
+      case 'Results': {
+        const alt = (msg.channel as { alternatives?: unknown[] } | undefined)?.alternatives?.[0] as
+          | { transcript?: unknown; words?: { end?: unknown }[] }
+          | undefined;
+        const start = offset + num(msg.start);
+        const end = start + num(msg.duration);
+        const isFinal = msg.is_final === true;
+        const lastWord = alt?.words?.at(-1);
+        if (isFinal) {
+          this.finalCoveredBytes = Math.max(this.finalCoveredBytes, Math.round(end * BYTES_PER_SECOND));
+        }
+        this.emit({
+          type: 'transcript',
+          text: typeof alt?.transcript === 'string' ? alt.transcript : '',
+          isFinal,
+          speechFinal: msg.speech_final === true,
+          start: round3(start),
+          end: round3(end),
+          ...(lastWord && typeof lastWord.end === 'number' ? { lastWordEnd: round3(offset + lastWord.end) } : {}),
+        });
+        return;
+      }
+      case 'SpeechStarted':
+        this.emit({ type: 'speech_started', timestamp: round3(offset + num(msg.timestamp)) });
+        return;
+      case 'UtteranceEnd':
+        this.emit({ type: 'utterance_end', lastWordEnd: round3(offset + num(msg.last_word_end)) });
+        return;
+      case 'Error':
+        this.d.logger.warn({ variant: msg.variant, description: msg.description }, 'deepgram reported an error');
+        return;
+      default:
+        // Metadata and types this code does not know yet.
+        return;
+    }
+  }
+
+  private emit(event: SttEvent): void {
+    try {
+      this.d.onEvent(event);
+    } catch (err) {
+      this.d.logger.error({ err, event: event.type }, 'stt event handler threw');
+    }
+  }
+}
+
+const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+const round3 = (s: number): number => Math.round(s * 1000) / 1000;
+
+function errorText(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  if (err && typeof err === 'object' && 'message' in err) return String((err as { message: unknown }).message);
+  return String(err);
+}
+
+function closeQuietly(socket: Socket): void {
+  try {
+    socket.close();
+  } catch {
+    // already closed
+  }
+}

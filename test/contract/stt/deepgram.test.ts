@@ -1,0 +1,300 @@
+/**
+ * DeepgramStt through the REAL @deepgram/sdk against the loopback fake Deepgram
+ * (test/support/fakes/deepgram-server.ts). Invariants: μ-law reaches Deepgram
+ * byte for byte (also what was sent before the socket opened); results map to
+ * SttEvents on the call's audio timeline, across reconnects; a reconnect replays
+ * at most 5 s of audio no final covers; after the last try the session fails.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { AppError } from '../../../src/core/errors.js';
+import { DeepgramStt, type DeepgramTiming } from '../../../src/providers/stt/deepgram.js';
+import type { SttEvent, SttSession } from '../../../src/providers/stt/port.js';
+import { startFakeDeepgram, type FakeDeepgram, type FakeDeepgramOptions } from '../../support/fakes/deepgram-server.js';
+
+const FRAME = 160; // 20 ms of μ-law
+let fake: FakeDeepgram | undefined;
+let session: SttSession | undefined;
+
+afterEach(async () => {
+  await session?.close();
+  await fake?.close();
+  session = undefined;
+  fake = undefined;
+});
+
+/** Deterministic, non-silent audio: byte i of the call is (i * 7 + 3) & 0xff. */
+const callByte = (i: number) => (i * 7 + 3) & 0xff;
+const callAudio = (from: number, to: number) => Buffer.from(Array.from({ length: to - from }, (_, k) => callByte(from + k)));
+
+async function setup(fakeOpts: FakeDeepgramOptions = {}, timing: Partial<DeepgramTiming> = {}, apiKey = 'test-deepgram-key') {
+  fake = await startFakeDeepgram(fakeOpts);
+  const events: SttEvent[] = [];
+  const stt = new DeepgramStt({ apiKey, baseUrl: fake.url, timing: { tickMs: 20, ...timing } });
+  let sent = 0;
+  const s = stt.open({ language: 'en-US' }, (e) => {
+    events.push(e);
+    fake!.notify();
+  });
+  session = s;
+  const f = fake;
+  return {
+    fake: f,
+    events,
+    session: s,
+    get sent() {
+      return sent;
+    },
+    /** Send `ms` of call audio in 20 ms frames, at once. */
+    pump(ms: number) {
+      const end = sent + ms * 8;
+      while (sent < end) {
+        const n = Math.min(FRAME, end - sent);
+        s.sendAudio(callAudio(sent, sent + n));
+        sent += n;
+      }
+    },
+    event<T extends SttEvent['type']>(type: T, pred: (e: Extract<SttEvent, { type: T }>) => boolean = () => true) {
+      return events.find((e): e is Extract<SttEvent, { type: T }> => e.type === type && pred(e as never));
+    },
+    waitEvent<T extends SttEvent['type']>(type: T, pred: (e: Extract<SttEvent, { type: T }>) => boolean = () => true) {
+      return f.until(() => events.some((e) => e.type === type && pred(e as never)), 3000, `event ${type}`);
+    },
+  };
+}
+
+describe('DeepgramStt against the fake Deepgram', () => {
+  it('sends the documented query and Token auth, and every byte untouched, including audio sent before the socket opened', async () => {
+    const t = await setup();
+    t.pump(500); // before open: buffered
+    await t.fake.until(() => t.fake.connections.length === 1, 3000, 'connection');
+    t.pump(1500);
+    const conn = t.fake.connections[0]!;
+    await t.fake.until(() => conn.bytesReceived === 16000, 3000, 'all audio');
+    expect(conn.query).toEqual({
+      model: 'nova-3',
+      encoding: 'mulaw',
+      sample_rate: '8000',
+      channels: '1',
+      language: 'en-US',
+      interim_results: 'true',
+      endpointing: '300',
+      utterance_end_ms: '1000',
+      vad_events: 'true',
+      smart_format: 'true',
+      punctuate: 'true',
+    });
+    expect(conn.headers.authorization).toBe('Token test-deepgram-key');
+    expect(conn.audio().equals(callAudio(0, 16000))).toBe(true);
+    expect(conn.keepAlives).toBe(0);
+  });
+
+  it('uses the flow’s model and endpointing', async () => {
+    fake = await startFakeDeepgram({ requiredQuery: { model: 'nova-2-phonecall', endpointing: '500', language: 'es' } });
+    const stt = new DeepgramStt({ apiKey: 'test-deepgram-key', baseUrl: fake.url });
+    const events: SttEvent[] = [];
+    session = stt.open({ language: 'es', model: 'nova-2-phonecall', endpointingMs: 500 }, (e) => events.push(e));
+    await fake.until(() => fake!.connections.length === 1, 3000, 'connection');
+    expect(fake.rejections).toEqual([]);
+    expect(events).toEqual([]);
+  });
+
+  it('maps SpeechStarted, interim, is_final, speech_final and UtteranceEnd on the audio clock', async () => {
+    const t = await setup({
+      idleResultEveryMs: 60_000,
+      script: [{ atAudioMs: 1000, words: 'I need an appointment for Tuesday.', wordMs: 300, finals: 2 }],
+    });
+    t.pump(4000);
+    await t.waitEvent('utterance_end');
+    const started = t.event('speech_started')!;
+    expect(started.timestamp).toBe(1);
+    const interims = t.events.filter((e) => e.type === 'transcript' && !e.isFinal);
+    expect(interims.length).toBeGreaterThanOrEqual(3);
+    expect(interims[0]).toMatchObject({ text: 'I', start: 0, end: 1.24, lastWordEnd: 1.24 });
+    const finals = t.events.filter((e): e is Extract<SttEvent, { type: 'transcript' }> => e.type === 'transcript' && e.isFinal);
+    expect(finals.map((f) => [f.text, f.speechFinal])).toEqual([
+      ['I need an', false],
+      ['appointment for Tuesday.', true],
+    ]);
+    // Words: 1.0 + i*0.3, each sounding 0.24 s; the last ends at 2.74; endpointing 300 ms.
+    expect(finals[0]).toMatchObject({ start: 0, end: 1.84, lastWordEnd: 1.84 });
+    expect(finals[1]).toMatchObject({ start: 1.84, end: 3.04, lastWordEnd: 2.74 });
+    expect(t.event('utterance_end')).toEqual({ type: 'utterance_end', lastWordEnd: 2.74 });
+    const order = t.events.map((e) => e.type);
+    expect(order.indexOf('speech_started')).toBeLessThan(order.indexOf('transcript'));
+  });
+
+  it('passes empty results through (is_final info) and ignores unknown message types', async () => {
+    const t = await setup({ idleResultEveryMs: 500 });
+    t.pump(1600);
+    await t.fake.until(() => t.events.filter((e) => e.type === 'transcript').length >= 3, 3000, 'empty finals');
+    expect(t.events.slice(0, 3)).toEqual([
+      { type: 'transcript', text: '', isFinal: true, speechFinal: false, start: 0, end: 0.5 },
+      { type: 'transcript', text: '', isFinal: true, speechFinal: false, start: 0.5, end: 1 },
+      { type: 'transcript', text: '', isFinal: true, speechFinal: false, start: 1, end: 1.5 },
+    ]);
+  });
+
+  it('sends KeepAlive text frames only while audio has stopped, and does not reconnect over a pause', async () => {
+    const t = await setup({ idleResultEveryMs: 60_000 }, { keepAliveAfterMs: 80, silenceWatchdogMs: 150 });
+    t.pump(200);
+    const conn = await t.fake.until(() => t.fake.connections.length === 1).then(() => t.fake.connections[0]!);
+    await t.fake.until(() => conn.bytesReceived === 1600, 3000, 'audio');
+    await t.fake.until(() => conn.keepAlives >= 3, 3000, 'keep-alives');
+    expect(conn.controlMessages.slice(0, 3)).toEqual([{ type: 'KeepAlive' }, { type: 'KeepAlive' }, { type: 'KeepAlive' }]);
+    expect(t.fake.connections).toHaveLength(1);
+    expect(t.events.filter((e) => e.type === 'reconnecting')).toEqual([]);
+  });
+
+  it('after an abnormal close (1011) reconnects, replays only audio no final covers, and keeps times on the call clock', async () => {
+    const t = await setup({ idleResultEveryMs: 60_000 }, { reconnectBackoffMs: [0] });
+    t.fake.say('Hello there.'); // queued for the first connection
+    t.pump(2000);
+    await t.waitEvent('transcript', (e) => e.speechFinal);
+    // Two words from 0: last word ends 0.54 s; speech_final at 0.84 s covers up to there.
+    const coveredBytes = 0.84 * 8000;
+    t.pump(1000);
+    const first = t.fake.connections[0]!;
+    await t.fake.until(() => first.bytesReceived === 24000, 3000, 'first connection audio');
+
+    t.fake.drop();
+    await t.waitEvent('reconnected');
+    expect(t.events.filter((e) => e.type === 'reconnecting' || e.type === 'reconnected')).toEqual([
+      { type: 'reconnecting', attempt: 1 },
+      { type: 'reconnected', attempt: 1 },
+    ]);
+    expect(first.closeCode).toBe(1011);
+    const second = t.fake.connections[1]!;
+    await t.fake.until(() => second.bytesReceived === 24000 - coveredBytes, 3000, 'replay');
+    expect(second.audio().equals(callAudio(coveredBytes, 24000))).toBe(true);
+
+    // The caller speaks on the new connection at its audio 2.16 s = call time 3.0 s.
+    t.fake.say('Tuesday please.', { connection: second });
+    t.pump(2000);
+    await t.waitEvent('transcript', (e) => e.speechFinal && e.text === 'Tuesday please.');
+    expect(t.event('speech_started', (e) => e.timestamp > 1)?.timestamp).toBe(3);
+    expect(t.event('transcript', (e) => e.speechFinal && e.text === 'Tuesday please.')).toMatchObject({
+      start: 0.84,
+      lastWordEnd: 3.54,
+      end: 3.84,
+    });
+    expect(second.bytesReceived).toBe(24000 - coveredBytes + 16000);
+    expect(second.audio().equals(callAudio(coveredBytes, 40000))).toBe(true);
+  });
+
+  it('replays at most the last 5 s when nothing was finalised, offsetting times by the replay start', async () => {
+    const t = await setup({ idleResultEveryMs: 60_000 }, { reconnectBackoffMs: [0] });
+    await t.fake.until(() => t.fake.connections.length === 1);
+    const first = t.fake.connections[0]!;
+    for (let s = 1; s <= 8; s++) {
+      t.pump(1000);
+      await t.fake.until(() => first.bytesReceived === s * 8000, 3000, 'audio');
+    }
+    t.fake.drop();
+    await t.waitEvent('reconnected');
+    const second = t.fake.connections[1]!;
+    await t.fake.until(() => second.bytesReceived === 40000, 3000, 'replay');
+    expect(second.audio().equals(callAudio(24000, 64000))).toBe(true);
+    t.fake.say('Hi.', { connection: second });
+    t.pump(1500);
+    await t.waitEvent('speech_started');
+    expect(t.event('speech_started')!.timestamp).toBe(8);
+  });
+
+  it('after a silent stream (no message while audio flows) reconnects with a bounded replay', async () => {
+    const t = await setup({ idleResultEveryMs: 200 }, { silenceWatchdogMs: 150, keepAliveAfterMs: 1000, reconnectBackoffMs: [0] });
+    t.pump(1000);
+    await t.fake.until(() => t.fake.connections[0]?.bytesReceived === 8000, 3000, 'audio');
+    await t.waitEvent('transcript', (e) => e.end === 1);
+    t.fake.goSilent();
+    // Audio keeps flowing in real time; the watchdog notices the silence.
+    const pumpTimer = setInterval(() => t.pump(20), 20);
+    try {
+      await t.waitEvent('reconnected');
+    } finally {
+      clearInterval(pumpTimer);
+    }
+    const second = t.fake.connections[1]!;
+    await t.fake.until(() => second.bytesReceived === t.sent - 8000, 3000, 'replay and live audio');
+    expect(t.fake.connections[0]!.open).toBe(false);
+    // Everything up to 1.0 s was covered by finals; the replay starts there.
+    expect(second.audio().equals(callAudio(8000, t.sent))).toBe(true);
+    expect(second.bytesReceived).toBeLessThanOrEqual(40000 + 8000);
+  });
+
+  it('emits failed after the last reconnect try and then ignores audio', async () => {
+    const t = await setup({}, { reconnectBackoffMs: [0, 10, 10], connectTimeoutMs: 300 });
+    t.pump(100);
+    await t.fake.until(() => t.fake.connections[0]?.bytesReceived === 800, 3000, 'audio');
+    const f = t.fake;
+    await f.close(); // the next tries are refused
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no failed event')), 3000);
+      const check = setInterval(() => {
+        if (t.events.some((e) => e.type === 'failed')) {
+          clearTimeout(timer);
+          clearInterval(check);
+          resolve();
+        }
+      }, 10);
+    });
+    expect(t.events.filter((e) => e.type !== 'transcript').map((e) => e.type === 'reconnecting' ? `try ${e.attempt}` : e.type)).toEqual([
+      'try 1',
+      'try 2',
+      'try 3',
+      'failed',
+    ]);
+    expect((t.events.at(-1) as { reason: string }).reason).toMatch(/after 3 reconnect tries/);
+    t.pump(100); // no throw, nothing happens
+    fake = undefined;
+  });
+
+  it('a bad key fails at once with a clear reason and no retries', async () => {
+    const t = await setup({}, {}, 'wrong-key');
+    await t.waitEvent('failed');
+    const failed = t.event('failed')!;
+    expect(failed.reason).toMatch(/DEEPGRAM_API_KEY/);
+    expect(failed.reason).toMatch(/401/);
+    expect(t.fake.rejections).toHaveLength(1);
+    expect(t.fake.rejections[0]).toMatchObject({ status: 401, error: 'Invalid credentials.' });
+    expect(t.events.filter((e) => e.type === 'reconnecting')).toEqual([]);
+  });
+
+  it('a missing DEEPGRAM_API_KEY is a NOT_CONFIGURED error naming the variable', () => {
+    const stt = new DeepgramStt({ apiKey: undefined });
+    let err: unknown;
+    try {
+      stt.open({ language: 'en-US' }, () => {});
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(AppError);
+    expect(err).toMatchObject({ code: 'NOT_CONFIGURED', details: { variable: 'DEEPGRAM_API_KEY' } });
+    expect((err as Error).message).toMatch(/DEEPGRAM_API_KEY/);
+  });
+
+  it('close() sends CloseStream, takes the last results and ends with 1000', async () => {
+    const t = await setup({ idleResultEveryMs: 60_000 });
+    t.fake.say('Goodbye.', { endpointAfterMs: 5000, utteranceEnd: false });
+    t.pump(1000);
+    const conn = await t.fake.until(() => t.fake.connections[0]?.bytesReceived === 8000).then(() => t.fake.connections[0]!);
+    await t.session.close();
+    await t.fake.until(() => conn.closeCode !== undefined, 3000, 'close');
+    expect(conn.controlMessages).toEqual([{ type: 'CloseStream' }]);
+    expect(conn.closeCode).toBe(1000);
+    expect(t.event('transcript', (e) => e.isFinal && e.text === 'Goodbye.')).toBeTruthy();
+    session = undefined;
+  });
+
+  it('an aborted signal closes the session quietly', async () => {
+    fake = await startFakeDeepgram();
+    const stt = new DeepgramStt({ apiKey: 'test-deepgram-key', baseUrl: fake.url });
+    const ac = new AbortController();
+    const events: SttEvent[] = [];
+    const s = stt.open({ language: 'en-US' }, (e) => events.push(e), ac.signal);
+    await fake.until(() => fake!.connections.length === 1);
+    ac.abort();
+    await fake.until(() => fake!.connections[0]!.closed, 3000, 'close');
+    s.sendAudio(new Uint8Array(160));
+    expect(events.filter((e) => e.type !== 'transcript')).toEqual([]);
+  });
+});
