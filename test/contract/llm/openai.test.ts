@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../../src/config.js';
 import { createLlmFromConfig, OpenAiLlm, type OpenAiLlmOptions } from '../../../src/providers/llm/openai.js';
 import { LlmError, type LlmRequest, type LlmStreamEvent } from '../../../src/providers/llm/port.js';
@@ -307,8 +307,10 @@ describe('OpenAiLlm timeouts', () => {
 
   it('first token never arrives: first_token_timeout, and the fake sees the disconnect', async () => {
     fake.setResponder(() => ({ text: 'too late', firstTokenDelayMs: 5_000 }));
-    const err = await failure(llm({ firstTokenTimeoutMs: 200, chunkTimeoutMs: 1_000 }).stream(hello));
+    // 600 ms leaves a loaded machine time to deliver the request before the budget ends.
+    const err = await failure(llm({ firstTokenTimeoutMs: 600, chunkTimeoutMs: 2_000 }).stream(hello));
     expect(err.kind).toBe('first_token_timeout');
+    expect(fake.responses).toHaveLength(1);
     expect(await fake.responses[0]!.ended).toBe('client_closed');
   });
 
@@ -344,9 +346,11 @@ describe('OpenAiLlm cancellation', () => {
   it('abort before headers ends quietly', async () => {
     fake.enqueue({ text: 'late', headersDelayMs: 2_000 });
     const ctl = new AbortController();
-    setTimeout(() => ctl.abort('hangup'), 50);
-    const events = await collect(llm().stream({ ...hello, signal: ctl.signal }));
-    expect(events).toEqual([]);
+    const done = collect(llm().stream({ ...hello, signal: ctl.signal }));
+    // Abort only once the server holds the request, so the abort really lands before headers.
+    await vi.waitFor(() => expect(fake.responses).toHaveLength(1));
+    ctl.abort('hangup');
+    expect(await done).toEqual([]);
     expect(await fake.responses[0]!.ended).toBe('client_closed');
   });
 
