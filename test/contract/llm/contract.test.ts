@@ -1,3 +1,4 @@
+import { ScriptedLlm } from '../../../src/providers/llm/fake.js';
 import { OpenAiLlm } from '../../../src/providers/llm/openai.js';
 import { startFakeOpenAI } from '../../support/fakes/openai-server.js';
 import { describeLlmContract } from './llm-contract.js';
@@ -18,5 +19,24 @@ describeLlmContract('OpenAiLlm + loopback fake', async () => {
       ),
     requestCount: () => fake.requests.length,
     close: () => fake.close(),
+  };
+});
+
+describeLlmContract('ScriptedLlm', async () => {
+  const llm = new ScriptedLlm();
+  return {
+    llm,
+    script: (r) =>
+      llm.push(
+        r.fail === 'auth'
+          ? { error: 'auth' }
+          : {
+              // Word-sized deltas, like the server's tokens.
+              ...(r.text !== undefined ? { text: r.text.match(/\s*\S+/g) ?? [] } : {}),
+              ...(r.toolCalls ? { toolCalls: r.toolCalls } : {}),
+              ...(r.slow ? { beforeChunk: () => new Promise<void>((res) => setTimeout(res, 5)) } : {}),
+            },
+      ),
+    requestCount: () => llm.requests.length,
   };
 });
