@@ -23,7 +23,8 @@ function endsWithAbbreviation(text: string, dotIndex: number): boolean {
   // The word right before the dot, including inner dots ("e.g").
   let start = dotIndex;
   while (start > 0 && /[\p{L}.]/u.test(text[start - 1]!)) start--;
-  const word = text.slice(start, dotIndex).toLowerCase();
+  const raw = text.slice(start, dotIndex);
+  const word = raw.toLowerCase();
   if (word.length === 0) return false;
   if (ABBREVIATIONS.has(word)) {
     // "No." ends a sentence more often than it abbreviates "number"; keep it
@@ -32,7 +33,7 @@ function endsWithAbbreviation(text: string, dotIndex: number): boolean {
     return true;
   }
   // A single capital initial ("J. Smith") or dotted acronym ("U.K.").
-  return /^\p{Lu}$/u.test(word) || /^(\p{L}\.)+\p{L}$/u.test(word);
+  return /^\p{Lu}$/u.test(raw) || /^(\p{L}\.)+\p{L}$/u.test(raw);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { ManualClock } from '../../../src/core/clock.js';
+import { ManualClock, type Clock } from '../../../src/core/clock.js';
 import type { FlowEvent } from '../../../src/flow/events.js';
 import { createInterpreter, type InterpreterOptions } from '../../../src/flow/interpreter.js';
 import { flowSchema, type Flow, type FlowInput } from '../../../src/flow/schema.js';
@@ -16,7 +16,7 @@ export const CALL = { sid: 'CA123', from: '+15550100999', to: '+15550100001' };
 
 export interface Harness {
   port: ScriptedPort;
-  clock: ManualClock;
+  clock: Clock;
   events: FlowEvent[];
   snapshots: InterpreterSnapshot[];
   interpreter: ReturnType<typeof createInterpreter>;
@@ -26,7 +26,7 @@ export interface Harness {
 
 export function harness(
   flow: Flow,
-  opts: { inputs?: ListenStep[]; port?: ScriptedPort; llm?: LlmPort; clock?: ManualClock } & Partial<Omit<InterpreterOptions, 'port' | 'llm' | 'clock' | 'flow'>> = {},
+  opts: { inputs?: ListenStep[]; port?: ScriptedPort; llm?: LlmPort; clock?: Clock } & Partial<Omit<InterpreterOptions, 'port' | 'llm' | 'clock' | 'flow'>> = {},
 ): Harness {
   const port = opts.port ?? new ScriptedPort({ inputs: opts.inputs ?? [] });
   const clock = opts.clock ?? new ManualClock();
