@@ -6,6 +6,7 @@
  * at most 5 s of audio no final covers; after the last try the session fails.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../../src/core/clock.js';
 import { AppError } from '../../../src/core/errors.js';
 import { DeepgramStt, type DeepgramTiming } from '../../../src/providers/stt/deepgram.js';
 import type { SttEvent, SttSession } from '../../../src/providers/stt/port.js';
@@ -296,5 +297,41 @@ describe('DeepgramStt against the fake Deepgram', () => {
     await fake.until(() => fake!.connections[0]!.closed, 3000, 'close');
     s.sendAudio(new Uint8Array(160));
     expect(events.filter((e) => e.type !== 'transcript')).toEqual([]);
+  });
+
+  it('counts reconnect tries in a sliding 10 s window (driven by a manual clock)', async () => {
+    fake = await startFakeDeepgram({ idleResultEveryMs: 60_000 });
+    const clock = new ManualClock();
+    const events: SttEvent[] = [];
+    const stt = new DeepgramStt({ apiKey: 'test-deepgram-key', baseUrl: fake.url, clock, timing: { reconnectBackoffMs: [0] } });
+    session = stt.open({ language: 'en-US' }, (e) => {
+      events.push(e);
+      fake!.notify();
+    });
+    const f = fake;
+    const reconnects = () => events.filter((e) => e.type === 'reconnected').length;
+    const dropAt = async (atMs: number, expectRecovery: boolean) => {
+      await clock.advance(atMs - clock.now());
+      await f.until(() => f.latest() !== undefined, 3000, 'an open connection');
+      const before = reconnects();
+      // Wait until our side has the socket open (audio reaches the fake), then drop it.
+      session!.sendAudio(new Uint8Array(160));
+      await f.until(() => (f.latest()?.bytesReceived ?? 0) > 0, 3000, 'audio on the open connection');
+      f.drop();
+      if (!expectRecovery) {
+        await f.until(() => events.some((e) => e.type === 'failed'), 3000, 'failed');
+        return;
+      }
+      await f.until(() => events.filter((e) => e.type === 'reconnecting').length > before, 3000, 'reconnecting');
+      await clock.advance(0); // the backoff timer
+      await f.until(() => reconnects() === before + 1, 3000, 'reconnected');
+    };
+    await dropAt(0, true);
+    await dropAt(4000, true);
+    await dropAt(8000, true);
+    await dropAt(12_000, true); // the try at 0 s has left the window
+    await dropAt(13_000, false); // tries at 4, 8 and 12 s are still in it
+    expect(events.filter((e) => e.type === 'reconnecting').map((e) => (e as { attempt: number }).attempt)).toEqual([1, 2, 3, 3]);
+    expect(events.at(-1)).toMatchObject({ type: 'failed', reason: expect.stringMatching(/3 reconnect tries/) });
   });
 });
