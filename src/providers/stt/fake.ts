@@ -62,7 +62,7 @@ export class FakeStt implements SttPort {
   /** `configured: false` behaves like a missing DEEPGRAM_API_KEY. */
   constructor(private readonly opts: { configured?: boolean } = {}) {}
 
-  open(options: SttOptions, onEvent: (event: SttEvent) => void, signal?: AbortSignal): SttSession {
+  open(options: SttOptions, onEvent: (event: SttEvent) => void, signal?: AbortSignal): FakeSttSession {
     if (this.opts.configured === false) throw notConfigured('DEEPGRAM_API_KEY', 'Speech-to-text (Deepgram)');
     const session = new FakeSttSession(options, onEvent);
     signal?.addEventListener('abort', () => void session.close(), { once: true });
