@@ -8,6 +8,10 @@ import type { Container } from './container.js';
 import { AppError } from './core/errors.js';
 import { installErrorHandling } from './http/errors.js';
 import { opsRoutes } from './http/ops.js';
+import { API_PREFIX, installApiAuth } from './http/auth.js';
+import { agentRoutes } from './http/routes/agents.js';
+import { apiKeyRoutes } from './http/routes/api-keys.js';
+import { phoneNumberRoutes } from './http/routes/phone-numbers.js';
 
 /** Media frames larger than this close the socket with 1009 (DESIGN §8). */
 export const MEDIA_MAX_PAYLOAD_BYTES = 64 * 1024;
@@ -50,6 +54,17 @@ export async function buildApp(container: Container): Promise<FastifyInstance> {
   });
 
   await app.register(opsRoutes, { container });
+
+  // Every /api/v1 route is authenticated and checked against the role matrix (src/http/auth.ts).
+  await app.register(
+    async (api) => {
+      installApiAuth(api, container.persistence.authenticator);
+      await api.register(agentRoutes, { container });
+      await api.register(phoneNumberRoutes, { container });
+      await api.register(apiKeyRoutes, { container });
+    },
+    { prefix: API_PREFIX },
+  );
 
   return app;
 }

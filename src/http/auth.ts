@@ -1,0 +1,123 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError } from '../core/errors.js';
+import { ROLES, type Authenticator, type Principal, type Role } from '../auth/roles.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the /api/v1 auth hook for every authenticated route. */
+    principal?: Principal;
+  }
+}
+
+const ALL: readonly Role[] = ROLES;
+const EDITORS: readonly Role[] = ['admin', 'builder'];
+const ADMIN: readonly Role[] = ['admin'];
+
+/**
+ * THE role matrix: `METHOD /path` (as registered under /api/v1) → roles allowed,
+ * or 'public'. docs/api.md shows the same table. Only admin and builder change
+ * agents and numbers; keys and staff are admin only; support reads agents and
+ * calls and takes calls over. A route missing here is admin-only (fail closed).
+ */
+export const ROUTE_ROLES: Readonly<Record<string, readonly Role[] | 'public'>> = {
+  // Agents
+  'GET /agents': ALL,
+  'POST /agents': EDITORS,
+  'GET /agents/:id': ALL,
+  'PATCH /agents/:id': EDITORS,
+  'DELETE /agents/:id': EDITORS,
+  'GET /agents/:id/draft': ALL,
+  'PUT /agents/:id/draft': EDITORS,
+  'POST /agents/:id/validate': ALL,
+  'POST /agents/:id/publish': EDITORS,
+  'GET /agents/:id/versions': ALL,
+  'GET /agents/:id/versions/:version': ALL,
+  'POST /agents/:id/activate': EDITORS,
+  'POST /agents/:id/deactivate': EDITORS,
+  'POST /agents/:id/rollback': EDITORS,
+  'GET /agents/:id/audit': ALL,
+  'POST /agents/:id/test-chat': EDITORS,
+  'POST /test-chats/:id/messages': EDITORS,
+  // Phone numbers
+  'GET /phone-numbers': ALL,
+  'PUT /phone-numbers/:e164': EDITORS,
+  'DELETE /phone-numbers/:e164': EDITORS,
+  // API keys
+  'GET /api-keys': ADMIN,
+  'POST /api-keys': ADMIN,
+  'DELETE /api-keys/:id': ADMIN,
+  // Calls (DESIGN §6–7; routes land with the calls and handoff work)
+  'GET /calls': ALL,
+  'GET /calls/:id': ALL,
+  'GET /calls/:id/live': ALL,
+  'POST /calls': EDITORS,
+  'POST /calls/:id/assume': ['admin', 'support'],
+  'POST /calls/:id/transfer-to-ai': ['admin', 'support'],
+  // Staff and queues
+  'GET /staff': ADMIN,
+  'POST /staff': ADMIN,
+  'PATCH /staff/:id': ADMIN,
+  'DELETE /staff/:id': ADMIN,
+  'POST /staff/bulk': ADMIN,
+  'GET /usage': ADMIN,
+  'GET /queues': ALL,
+  'POST /queues': ADMIN,
+  'POST /auth/login': 'public',
+};
+
+export const API_PREFIX = '/api/v1';
+
+/** The matrix key of a registered route: method and path relative to /api/v1. */
+export function routeKey(method: string, url: string): string {
+  const path = url.startsWith(API_PREFIX) ? url.slice(API_PREFIX.length) || '/' : url;
+  return `${method.toUpperCase()} ${path.length > 1 ? path.replace(/\/+$/, '') : path}`;
+}
+
+export function allowedRoles(method: string, url: string): readonly Role[] | 'public' {
+  return ROUTE_ROLES[routeKey(method, url)] ?? ADMIN;
+}
+
+const BEARER = /^Bearer\s+(\S+)\s*$/i;
+
+/**
+ * Installs authentication and authorization on an encapsulated /api/v1 context:
+ * 401 UNAUTHENTICATED without a valid bearer token, 403 FORBIDDEN when the
+ * token's role is not in the route's row of the matrix.
+ */
+export function installApiAuth(api: FastifyInstance, authenticator: Authenticator): void {
+  api.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    for (const m of methods) {
+      if (m === 'HEAD' || m === 'OPTIONS') continue;
+      if (!(routeKey(m, route.url) in ROUTE_ROLES)) {
+        api.log.warn({ route: routeKey(m, route.url) }, 'route has no entry in the role matrix (src/http/auth.ts); admin only');
+      }
+    }
+  });
+
+  api.addHook('onRequest', async (req: FastifyRequest, _reply: FastifyReply) => {
+    const url = req.routeOptions.url;
+    if (url === undefined) return; // no such route: the 404 handler answers
+    const method = req.method === 'HEAD' ? 'GET' : req.method;
+    const roles = allowedRoles(method, url);
+    if (roles === 'public') return;
+    const header = req.headers.authorization;
+    const token = typeof header === 'string' ? BEARER.exec(header)?.[1] : undefined;
+    if (!token) throw new AppError('UNAUTHENTICATED', 'send Authorization: Bearer <API key or session token>');
+    const principal = await authenticator.authenticate(token);
+    if (!principal) throw new AppError('UNAUTHENTICATED', 'the API key or session token is not valid');
+    if (!roles.includes(principal.role)) {
+      throw new AppError('FORBIDDEN', `role ${principal.role} may not ${method} ${routeKey(method, url).split(' ')[1]}`, {
+        role: principal.role,
+        allowed: roles,
+      });
+    }
+    req.principal = principal;
+  });
+}
+
+/** The authenticated caller of a route behind installApiAuth. */
+export function principalOf(req: FastifyRequest): Principal {
+  if (!req.principal) throw new AppError('UNAUTHENTICATED', 'not authenticated');
+  return req.principal;
+}
