@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { createLogger, maskPhone } from '../../src/core/logger.js';
+
+/** Invariant: secrets and phone numbers never reach the logs raw, in fields or in messages. */
+
+function capture(level = 'info') {
+  const lines: string[] = [];
+  const logger = createLogger(level, { write: (chunk: string) => void lines.push(chunk) });
+  const records = () => lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  return { logger, lines, records };
+}
+
+describe('maskPhone', () => {
+  it.each([
+    ['+15550100100', '+1****0100'],
+    ['+447700900123', '+44****0123'],
+    ['+4930123456', '+4****3456'],
+    ['from +15550100100 to +15550100200', 'from +1****0100 to +1****0200'],
+    ['no number here, just 12345', 'no number here, just 12345'],
+  ])('%s → %s', (input, expected) => {
+    expect(maskPhone(input)).toBe(expected);
+  });
+});
+
+describe('logger', () => {
+  it('redacts secrets by key name, at the top level and one level down', () => {
+    const { logger, lines, records } = capture();
+    logger.info(
+      {
+        token: 'tok-1',
+        password: 'pw-1',
+        apiKey: 'sk-live-1',
+        authToken: 'twilio-1',
+        secret: 'hmac-1',
+        authorization: 'Bearer abc-1',
+        key: 'key-1',
+        admin: { password: 'pw-2', apiKey: 'sk-live-2', token: 'tok-2' },
+        headers: { authorization: 'Bearer abc-2' },
+        config: { TWILIO_AUTH_TOKEN: 'twilio-2', OPENAI_API_KEY: 'sk-live-3', SECRET_KEY: 'hmac-2', PORT: 3000 },
+      },
+      'starting',
+    );
+    const raw = lines.join('');
+    for (const secret of ['tok-1', 'pw-1', 'sk-live-1', 'twilio-1', 'hmac-1', 'abc-1', 'key-1', 'pw-2', 'sk-live-2', 'tok-2', 'abc-2', 'twilio-2', 'sk-live-3', 'hmac-2']) {
+      expect(raw).not.toContain(secret);
+    }
+    const [r] = records();
+    expect(r).toMatchObject({ token: '[redacted]', admin: { password: '[redacted]' }, config: { PORT: 3000 }, msg: 'starting' });
+  });
+
+  it('masks phone numbers in fields, nested objects and arrays', () => {
+    const { logger, lines, records } = capture();
+    logger.info({ from: '+15550100100', call: { to: '+15550100200', legs: ['+447700900123'] }, note: 'caller +15550100100 asked' }, 'x');
+    expect(lines.join('')).not.toMatch(/5550100100|5550100200|7700900123/);
+    expect(records()[0]).toMatchObject({
+      from: '+1****0100',
+      call: { to: '+1****0200', legs: ['+44****0123'] },
+      note: 'caller +1****0100 asked',
+    });
+  });
+
+  it('masks phone numbers in messages, including interpolated arguments', () => {
+    const { logger, lines, records } = capture();
+    logger.info('incoming call from +15550100100');
+    logger.warn({ callSid: 'CA1' }, 'dialing %s for %s', '+15550109999', 'front-desk');
+    expect(lines.join('')).not.toMatch(/5550100100|5550109999/);
+    expect(records().map((r) => r.msg)).toEqual(['incoming call from +1****0100', 'dialing +1****9999 for front-desk']);
+  });
+
+  it('keeps ordinary fields and honours the level', () => {
+    const { logger, records } = capture('warn');
+    logger.info({ a: 1 }, 'hidden');
+    logger.warn({ callSid: 'CA123', count: 3, ok: true }, 'shown');
+    expect(records()).toEqual([expect.objectContaining({ callSid: 'CA123', count: 3, ok: true, msg: 'shown', level: 40 })]);
+  });
+
+  it('child loggers keep the masking of fields and messages', () => {
+    const { logger, lines } = capture();
+    logger.child({ callSid: 'CA1' }).info({ token: 'child-secret', from: '+15550100100' }, 'from child +15550100100');
+    expect(lines.join('')).not.toMatch(/5550100100|child-secret/);
+    expect(lines.join('')).toContain('"callSid":"CA1"');
+  });
+
+  // Known gaps in src/core/logger.ts (reported to the owner; not fixed here):
+  it.todo('redacts secret keys nested two or more levels deep (e.g. a.b.password)');
+  it.todo('masks phone numbers inside logged Error messages and stacks');
+  it.todo('masks phone numbers in child-logger bindings (logger.child({ from: "+1555…" }))');
+});
