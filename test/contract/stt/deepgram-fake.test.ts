@@ -120,3 +120,24 @@ describe('fake Deepgram', () => {
     expect(fake.connections.map((x) => x.index)).toEqual([0, 1, 2]);
   });
 });
+
+describe('fake Deepgram HTTP control (for npm run fakes)', () => {
+  it('POST /fake/say makes the caller speak on the newest connection; bad input is a 400', async () => {
+    fake = await startFakeDeepgram({ idleResultEveryMs: 60_000 });
+    const c = connect();
+    await c.opened;
+    const bad = await fetch(`${fake.url}/fake/say`, { method: 'POST', body: '{}' });
+    expect(bad.status).toBe(400);
+    const missing = await fetch(`${fake.url}/fake/say`, { method: 'POST', body: JSON.stringify({ text: 'hi', connection: 7 }) });
+    expect(missing.status).toBe(404);
+    const ok = await fetch(`${fake.url}/fake/say`, { method: 'POST', body: JSON.stringify({ text: 'Hello there.' }) });
+    expect(ok.status).toBe(200);
+    c.ws.send(Buffer.alloc(16000, 0xff));
+    await fake.until(() => c.messages.some((m) => m.speech_final === true), 2000);
+    const list = (await (await fetch(`${fake.url}/fake/connections`)).json()) as { bytesReceived: number }[];
+    expect(list).toEqual([expect.objectContaining({ index: 0, open: true, bytesReceived: 16000 })]);
+    const drop = await fetch(`${fake.url}/fake/drop`, { method: 'POST', body: JSON.stringify({ connection: 0 }) });
+    expect(drop.status).toBe(200);
+    expect(await c.closed).toBe(1011);
+  });
+});

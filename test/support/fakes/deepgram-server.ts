@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { systemClock, type Clock, type TimerHandle } from '../../../src/core/clock.js';
@@ -393,9 +393,7 @@ class FakeDeepgramServer implements FakeDeepgram {
   readonly apiKey: string;
   readonly connections: FakeDeepgramConnection[] = [];
   readonly rejections: FakeRejection[] = [];
-  private readonly http = createServer((_req, res) => {
-    res.writeHead(404, { 'content-type': 'application/json' }).end('{"err_msg":"not found"}');
-  });
+  private readonly http = createServer((req, res) => this.onControlRequest(req, res));
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 1 << 20 });
   private readonly sockets = new Set<Socket>();
   private readonly waiters = new Set<() => void>();
@@ -490,6 +488,60 @@ class FakeDeepgramServer implements FakeDeepgram {
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
     await new Promise<void>((resolve) => this.http.close(() => resolve()));
+  }
+
+  /**
+   * Out-of-process control, for `npm run fakes` + `npm run call --url`: the
+   * caller's speech and failures driven over HTTP on the same port.
+   *   POST /fake/say    { text, connection?: index, ...SayOptions }
+   *   POST /fake/drop   { connection?: index, code? }
+   *   POST /fake/silent { connection?: index }
+   *   GET  /fake/connections → [{ index, open, bytesReceived, keepAlives, query }]
+   */
+  private onControlRequest(req: IncomingMessage, res: ServerResponse): void {
+    const reply = (status: number, body: unknown): void => {
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    };
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    if (req.method === 'GET' && url.pathname === '/fake/connections') {
+      return reply(
+        200,
+        this.connections.map((c) => ({
+          index: c.index,
+          open: c.open,
+          bytesReceived: c.bytesReceived,
+          keepAlives: c.keepAlives,
+          query: c.query,
+        })),
+      );
+    }
+    if (req.method !== 'POST' || !['/fake/say', '/fake/drop', '/fake/silent'].includes(url.pathname)) {
+      return reply(404, { err_msg: 'not found' });
+    }
+    let raw = '';
+    req.setEncoding('utf8');
+    req.on('data', (d: string) => (raw += d));
+    req.on('end', () => {
+      let body: Record<string, unknown>;
+      try {
+        body = raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
+      } catch {
+        return reply(400, { err_msg: 'body must be JSON' });
+      }
+      const { connection: idx, ...rest } = body;
+      const connection = typeof idx === 'number' ? this.connections[idx] : undefined;
+      if (idx !== undefined && !connection) return reply(404, { err_msg: `no connection ${String(idx)}` });
+      if (url.pathname === '/fake/say') {
+        if (typeof rest.text !== 'string' || !rest.text.trim()) return reply(400, { err_msg: 'text is required' });
+        const { text, ...opts } = rest as { text: string } & Omit<SayOptions, 'connection'>;
+        this.say(text, { ...opts, ...(connection ? { connection } : {}) });
+      } else if (url.pathname === '/fake/drop') {
+        this.drop(typeof rest.code === 'number' ? rest.code : undefined, connection);
+      } else {
+        this.goSilent(connection);
+      }
+      reply(200, { ok: true });
+    });
   }
 
   /** One timer for the whole server: closes connections idle past `idleCloseMs`, as Deepgram does. */
