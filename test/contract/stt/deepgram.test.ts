@@ -5,6 +5,7 @@
  * SttEvents on the call's audio timeline, across reconnects; a reconnect replays
  * at most 5 s of audio no final covers; after the last try the session fails.
  */
+import { createServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/core/clock.js';
 import { AppError } from '../../../src/core/errors.js';
@@ -333,5 +334,30 @@ describe('DeepgramStt against the fake Deepgram', () => {
     await dropAt(13_000, false); // tries at 4, 8 and 12 s are still in it
     expect(events.filter((e) => e.type === 'reconnecting').map((e) => (e as { attempt: number }).attempt)).toEqual([1, 2, 3, 3]);
     expect(events.at(-1)).toMatchObject({ type: 'failed', reason: expect.stringMatching(/3 reconnect tries/) });
+  });
+
+  it('an upgrade that never completes counts as a failed try after the connect timeout', async () => {
+    // A TCP server that accepts and never answers the HTTP upgrade.
+    const sockets: Socket[] = [];
+    const blackhole = createServer((s) => void sockets.push(s));
+    await new Promise<void>((r) => blackhole.listen(0, '127.0.0.1', r));
+    const port = (blackhole.address() as { port: number }).port;
+    try {
+      const events: SttEvent[] = [];
+      const stt = new DeepgramStt({
+        apiKey: 'test-deepgram-key',
+        baseUrl: `http://127.0.0.1:${port}`,
+        timing: { connectTimeoutMs: 100, reconnectBackoffMs: [0], tickMs: 20 },
+      });
+      session = stt.open({ language: 'en-US' }, (e) => events.push(e));
+      const deadline = Date.now() + 3000;
+      while (!events.some((e) => e.type === 'failed') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(events.map((e) => e.type)).toEqual(['reconnecting', 'reconnecting', 'reconnecting', 'failed']);
+      expect((events.at(-1) as { reason: string }).reason).toMatch(/no connection within 100 ms/);
+      expect(sockets.length).toBe(4);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => blackhole.close(() => r()));
+    }
   });
 });
