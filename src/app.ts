@@ -8,10 +8,12 @@ import type { Container } from './container.js';
 import { AppError } from './core/errors.js';
 import { installErrorHandling } from './http/errors.js';
 import { opsRoutes } from './http/ops.js';
+import { twilioRoutes } from './http/routes/twilio.js';
 import { API_PREFIX, installApiAuth } from './http/auth.js';
 import { agentRoutes } from './http/routes/agents.js';
 import { apiKeyRoutes } from './http/routes/api-keys.js';
 import { phoneNumberRoutes } from './http/routes/phone-numbers.js';
+import { testChatRoutes } from './http/routes/test-chat.js';
 
 /** Media frames larger than this close the socket with 1009 (DESIGN §8). */
 export const MEDIA_MAX_PAYLOAD_BYTES = 64 * 1024;
@@ -54,6 +56,7 @@ export async function buildApp(container: Container): Promise<FastifyInstance> {
   });
 
   await app.register(opsRoutes, { container });
+  await app.register(twilioRoutes, { container });
 
   // Every /api/v1 route is authenticated and checked against the role matrix (src/http/auth.ts).
   await app.register(
@@ -62,6 +65,7 @@ export async function buildApp(container: Container): Promise<FastifyInstance> {
       await api.register(agentRoutes, { container });
       await api.register(phoneNumberRoutes, { container });
       await api.register(apiKeyRoutes, { container });
+      await api.register(testChatRoutes, { container });
     },
     { prefix: API_PREFIX },
   );

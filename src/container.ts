@@ -2,6 +2,7 @@ import type { Config } from './config.js';
 import { systemClock, type Clock } from './core/clock.js';
 import type { Logger } from './core/logger.js';
 import { createPersistence, type Persistence } from './store/wiring.js';
+import { createTelephony, type Telephony, type TelephonyDeps } from './telephony/wiring.js';
 
 /**
  * The one place that picks implementations: SQLite or PostgreSQL, memory or
@@ -20,6 +21,8 @@ export interface Container {
   readiness: Readiness;
   /** SQL store, agents, numbers, API keys, the agent directory and SECRET_KEY (src/store/wiring.ts). */
   persistence: Persistence;
+  /** The Twilio edge and live calls: call ledger, stream tokens, REST client, pacer, speech out. */
+  telephony: Telephony;
   /** Closers run in reverse order of registration on shutdown. */
   onClose(fn: () => Promise<void> | void): void;
   close(): Promise<void>;
@@ -27,6 +30,8 @@ export interface Container {
 
 export interface ContainerOverrides {
   clock?: Clock;
+  /** Test doubles for the call pipeline (TTS, phrase source, LLM, REST control, transfer path). */
+  telephony?: Partial<Omit<TelephonyDeps, 'config' | 'clock' | 'logger'>>;
 }
 
 export async function createContainer(
@@ -40,12 +45,22 @@ export async function createContainer(
   // Migrations and the flows/ import finish before the container is handed out.
   const persistence = await createPersistence({ config, logger, clock, pending: readiness.pending });
   closers.push(() => persistence.close());
+  const telephony = createTelephony({
+    config,
+    clock,
+    logger,
+    directory: persistence.directory,
+    secretKey: persistence.secretKey,
+    ...overrides.telephony,
+  });
+  closers.push(() => telephony.close());
   const container: Container = {
     config,
     logger,
     clock,
     readiness,
     persistence,
+    telephony,
     onClose: (fn) => closers.push(fn),
     async close() {
       container.readiness.shuttingDown = true;

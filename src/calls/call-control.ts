@@ -1,9 +1,11 @@
-/**
- * The one telephony action the call pipeline needs from the provider's REST
- * API: change what a live call is doing. Implemented by src/telephony/rest.ts.
- */
-export type CallUpdate = { twiml: string } | { status: 'completed' };
+import type { NextStep } from './call-record.js';
 
+/**
+ * What the call pipeline needs from the provider's REST API: make a live call
+ * do something else (its media stream ends as a side effect) or hang it up.
+ * Implemented over Twilio by src/telephony/rest.ts, which renders the TwiML.
+ */
 export interface CallControl {
-  updateCall(callSid: string, update: CallUpdate): Promise<void>;
+  redirect(callSid: string, step: NextStep): Promise<void>;
+  hangup(callSid: string): Promise<void>;
 }

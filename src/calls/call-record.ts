@@ -99,6 +99,8 @@ export interface CallRecord {
   /** The interpreter's JSON snapshot after its last step. */
   snapshot?: unknown;
   pendingTransfer?: PendingTransfer;
+  /** Set when the call goes back to the AI: resume the snapshot at this node (undefined: where it stopped). */
+  resume?: { at?: string; reason: string };
   outcome?: CallOutcome;
   turns: TurnRecord[];
   metrics: {

@@ -141,6 +141,12 @@ export class Calls {
     });
   }
 
+  async setResume(callSid: string, resume: CallRecord['resume']): Promise<void> {
+    await this.repository.update(callSid, (r) => {
+      r.resume = resume;
+    });
+  }
+
   async saveSnapshot(callSid: string, snapshot: unknown): Promise<void> {
     await this.repository.update(callSid, (r) => {
       r.snapshot = snapshot;

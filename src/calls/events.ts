@@ -30,7 +30,7 @@ export type CallEvent =
   | (Base & { type: 'dtmf'; digit: string })
   | (Base & { type: 'silence.reprompt' })
   | (Base & { type: 'transfer.requested'; mode: 'warm' | 'cold'; target: { number: string } | { queue: string }; nodeId: string })
-  | (Base & { type: 'transfer.degraded'; requested: 'warm'; ranAs: 'cold' | 'unavailable'; reason: string; nodeId: string })
+  | (Base & { type: 'transfer.degraded'; requested: 'warm' | 'cold'; ranAs: 'cold' | 'unavailable'; reason: string; nodeId: string })
   | (Base & { type: 'transfer.result'; status: string; answered: boolean })
   | (Base & { type: 'next_step.set'; step: NextStep })
   | (Base & { type: 'tts.failed'; text: string; error: string; fallback: 'cached' | 'twiml' | 'none' })

@@ -2,7 +2,9 @@ import twilio from 'twilio';
 import RequestClient from 'twilio/lib/base/RequestClient.js';
 import type { Config } from '../config.js';
 import { notConfigured } from '../core/errors.js';
-import type { CallControl, CallUpdate } from '../calls/call-control.js';
+import type { CallControl } from '../calls/call-control.js';
+import type { NextStep } from '../calls/call-record.js';
+import { nextStepTwiml } from './twiml.js';
 
 /**
  * The Twilio REST client. The SDK has no base-URL option (PROTOCOLS §1.8), so
@@ -38,10 +40,25 @@ export function createTwilioClient(config: TwilioRestConfig): twilio.Twilio {
 export class TwilioCallControl implements CallControl {
   private client: twilio.Twilio | undefined;
 
-  constructor(private readonly config: TwilioRestConfig) {}
+  constructor(
+    private readonly config: TwilioRestConfig & Pick<Config, 'PUBLIC_URL'>,
+    /** Issues a stream token when a step re-streams to the AI. */
+    private readonly streamToken?: (callSid: string) => string,
+  ) {}
 
-  async updateCall(callSid: string, update: CallUpdate): Promise<void> {
+  async updateCall(callSid: string, update: { twiml: string } | { status: 'completed' }): Promise<void> {
     this.client ??= createTwilioClient(this.config);
     await this.client.calls(callSid).update(update);
+  }
+
+  redirect(callSid: string, step: NextStep): Promise<void> {
+    const token = this.streamToken;
+    return this.updateCall(callSid, {
+      twiml: nextStepTwiml(this.config.PUBLIC_URL, step, token ? () => token(callSid) : undefined),
+    });
+  }
+
+  hangup(callSid: string): Promise<void> {
+    return this.updateCall(callSid, { status: 'completed' });
   }
 }

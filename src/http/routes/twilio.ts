@@ -1,0 +1,208 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Container } from '../../container.js';
+import { FINAL_CALL_STATUSES } from '../../calls/calls.js';
+import { AppError } from '../../core/errors.js';
+import { isOpen } from '../../flow/business-hours.js';
+import { CallSession } from '../../pipeline/call-session.js';
+import { runCall } from '../../pipeline/call-runner.js';
+import { attachMediaStream } from '../../telephony/media-stream.js';
+import { checkSignature, isAccepted, webhookUrl, websocketUrl } from '../../telephony/signature.js';
+import {
+  TWILIO_PATHS,
+  connectStreamTwiml,
+  hangupTwiml,
+  nextStepTwiml,
+  sayHangupTwiml,
+  unavailableTwiml,
+} from '../../telephony/twiml.js';
+
+/**
+ * Twilio's side of the server (DESIGN §7). Every request in this scope, the
+ * media WebSocket upgrade included, must carry a valid X-Twilio-Signature over
+ * PUBLIC_URL + path (wss:// for the upgrade). Answers never depend on provider
+ * keys: the webhook works even when TTS or STT is not configured.
+ */
+
+/** Said to callers of a number no agent answers. */
+export const UNASSIGNED_MESSAGE = 'Sorry, this number is not in service.';
+
+type Form = Record<string, string | string[] | undefined>;
+const field = (body: Form, name: string): string => {
+  const v = body[name];
+  return (Array.isArray(v) ? v[0] : v) ?? '';
+};
+
+export async function twilioRoutes(app: FastifyInstance, { container }: { container: Container }) {
+  const { config, logger } = container;
+  const t = container.telephony;
+  const { calls, tokens } = t;
+  const publicUrl = config.PUBLIC_URL;
+
+  // preHandler, not onRequest: form bodies are parsed by then, and they are signed too.
+  app.addHook('preHandler', async (req: FastifyRequest) => {
+    const isWs = (req as FastifyRequest & { ws?: boolean }).ws === true;
+    const url = isWs ? websocketUrl(publicUrl, req.url) : webhookUrl(publicUrl, req.url);
+    const params = isWs ? {} : ((req.body as Form | undefined) ?? {});
+    const verdict = checkSignature(config, req.headers['x-twilio-signature'], url, params);
+    if (!isAccepted(verdict)) {
+      logger.warn({ path: req.url.split('?')[0], verdict }, 'Twilio request refused');
+      throw new AppError('BAD_SIGNATURE', 'invalid or missing X-Twilio-Signature');
+    }
+  });
+
+  const xml = (reply: { type: (t: string) => unknown }, body: string) => {
+    reply.type('text/xml');
+    return body;
+  };
+
+  app.post(TWILIO_PATHS.voice, { schema: { hide: true } }, async (req, reply) => {
+    const body = (req.body ?? {}) as Form;
+    const callSid = field(body, 'CallSid');
+    const accountSid = field(body, 'AccountSid');
+    const to = field(body, 'To');
+    if (!callSid || !accountSid) return xml(reply, hangupTwiml());
+    const log = logger.child({ callSid });
+
+    const existing = await calls.get(callSid);
+    if (existing) {
+      // A retried webhook: the same record, a fresh token if the stream has not started.
+      if (existing.state !== 'connecting') return xml(reply, hangupTwiml());
+      calls.armStreamStart(callSid);
+      return xml(reply, connectStreamTwiml(publicUrl, tokens.issue(callSid, accountSid)));
+    }
+
+    const found = await t.directory.lookupNumber(to);
+    if (found.kind === 'unassigned') {
+      log.info('call to an unassigned number');
+      return xml(reply, sayHangupTwiml(UNASSIGNED_MESSAGE));
+    }
+    const common = {
+      callSid,
+      accountSid,
+      agentId: found.agentId,
+      slug: found.slug,
+      from: field(body, 'From'),
+      to,
+      direction: field(body, 'Direction').startsWith('outbound') ? ('outbound' as const) : ('inbound' as const),
+    };
+    const closedForHours =
+      found.kind === 'active' &&
+      found.flow.settings.businessHours !== undefined &&
+      !found.flow.settings.businessHours.closedNode &&
+      !isOpen(found.flow.settings.businessHours, container.clock.wallNow());
+    if (found.kind === 'unavailable' || closedForHours) {
+      await calls.open({ ...common, version: found.kind === 'active' ? found.version : 0 });
+      await calls.setNextStep(callSid, { kind: 'unavailable', behaviour: found.unavailable });
+      await calls.end(callSid, closedForHours ? 'outside_business_hours' : 'agent_unavailable', 'unavailable');
+      return xml(reply, unavailableTwiml(found.unavailable));
+    }
+
+    await calls.open({ ...common, version: found.version });
+    calls.armStreamStart(callSid);
+    return xml(reply, connectStreamTwiml(publicUrl, tokens.issue(callSid, accountSid)));
+  });
+
+  app.get(TWILIO_PATHS.stream, { websocket: true, schema: { hide: true } }, (socket) => {
+    attachMediaStream(socket, {
+      tokens,
+      calls,
+      clock: container.clock,
+      logger,
+      openSession: async ({ callSid, channel, logger: log }) => {
+        const record = await calls.get(callSid);
+        if (!record) return undefined;
+        const version = await t.directory.getVersion(record.agentId, record.version);
+        if (!version) {
+          log.error({ agentId: record.agentId, version: record.version }, 'pinned flow version not found');
+          return undefined;
+        }
+        const session = new CallSession({
+          callSid,
+          channel,
+          calls,
+          callControl: t.callControl,
+          clock: container.clock,
+          logger: log,
+          pacer: t.pacer,
+          tts: t.tts,
+          phrases: t.phrases,
+          flow: version.flow,
+          voice: t.voiceFor(version.flow),
+          transferVia: t.transferVia,
+        });
+        t.sessions.set(callSid, session);
+        void runCall({
+          session,
+          record,
+          flow: version.flow,
+          agentName: version.flow.name,
+          calls,
+          clock: container.clock,
+          logger: log,
+          ...(t.llm ? { llm: t.llm } : {}),
+        })
+          .catch((err) => log.error({ err }, 'call run failed'))
+          .finally(() => {
+            if (t.sessions.get(callSid) === session) t.sessions.delete(callSid);
+          });
+        return session;
+      },
+    });
+  });
+
+  app.post(TWILIO_PATHS.streamEnded, { schema: { hide: true } }, async (req, reply) => {
+    const body = (req.body ?? {}) as Form;
+    const callSid = field(body, 'CallSid');
+    const record = callSid ? await calls.get(callSid) : undefined;
+    if (!record) return xml(reply, hangupTwiml());
+    const step = record.state === 'ended' ? undefined : record.nextStep;
+    if (!step) {
+      await calls.end(callSid, 'stream_ended', 'completed');
+      return xml(reply, hangupTwiml());
+    }
+    if (step.kind === 'stream') calls.armStreamStart(callSid);
+    // The AI's part is over for these steps; the status callback may still come later.
+    if (step.kind === 'say' || step.kind === 'hangup' || step.kind === 'unavailable') {
+      await calls.end(callSid, `next_step:${step.kind}`, record.outcome?.kind ?? 'completed');
+    }
+    return xml(reply, nextStepTwiml(publicUrl, step, () => tokens.issue(callSid, record.accountSid)));
+  });
+
+  app.post(TWILIO_PATHS.dialResult, { schema: { hide: true } }, async (req, reply) => {
+    const body = (req.body ?? {}) as Form;
+    const callSid = field(body, 'CallSid');
+    const status = field(body, 'DialCallStatus');
+    const record = callSid ? await calls.get(callSid) : undefined;
+    if (!record || record.state === 'ended') return xml(reply, hangupTwiml());
+    const answered = status === 'completed' || status === 'answered';
+    calls.emit({ type: 'transfer.result', callSid, status, answered });
+    if (answered) {
+      // Twilio asks for the Dial action once the bridged call is over.
+      await calls.signal(callSid, 'transfer_connected');
+      await calls.setOutcome(callSid, 'transferred', status);
+      await calls.end(callSid, 'transfer_completed', 'transferred');
+      return xml(reply, hangupTwiml());
+    }
+    // Nobody took it: back to the AI at the transfer's onUnavailable, from the saved snapshot.
+    if (record.state !== 'transferring' || !(await calls.signal(callSid, 'resume_ai'))) return xml(reply, hangupTwiml());
+    await calls.setResume(callSid, {
+      ...(record.pendingTransfer?.onUnavailable ? { at: record.pendingTransfer.onUnavailable } : {}),
+      reason: `dial_${status || 'failed'}`,
+    });
+    await calls.setNextStep(callSid, { kind: 'stream' });
+    calls.armStreamStart(callSid);
+    return xml(reply, connectStreamTwiml(publicUrl, tokens.issue(callSid, record.accountSid)));
+  });
+
+  app.post(TWILIO_PATHS.status, { schema: { hide: true } }, async (req, reply) => {
+    const body = (req.body ?? {}) as Form;
+    const callSid = field(body, 'CallSid');
+    const status = field(body, 'CallStatus');
+    if (callSid && FINAL_CALL_STATUSES.has(status)) {
+      const session = t.sessions.get(callSid);
+      await calls.end(callSid, `status:${status}`, status === 'completed' ? 'completed' : status);
+      session?.onClosed('socket_closed');
+    }
+    return xml(reply, '<?xml version="1.0" encoding="UTF-8"?><Response/>');
+  });
+}

@@ -1,0 +1,112 @@
+import type { Calls } from '../calls/calls.js';
+import type { CallRecord } from '../calls/call-record.js';
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import type { FlowEvent, RunResult } from '../flow/events.js';
+import { createInterpreter } from '../flow/interpreter.js';
+import type { Flow } from '../flow/schema.js';
+import type { LlmPort } from '../providers/llm/port.js';
+import type { CallSession } from './call-session.js';
+
+/**
+ * Runs the flow of one call on its session: starts the interpreter (or
+ * resumes the saved snapshot when the call comes back to the AI), saves the
+ * snapshot after each step, and turns flow events into call events.
+ */
+export interface RunCallOptions {
+  session: CallSession;
+  record: CallRecord;
+  flow: Flow;
+  agentName: string;
+  calls: Calls;
+  clock: Clock;
+  logger: Logger;
+  llm?: LlmPort;
+}
+
+export async function runCall(options: RunCallOptions): Promise<RunResult> {
+  const { session, record, flow, calls, clock, logger } = options;
+  const callSid = record.callSid;
+  // Snapshots are saved in order; a slow save must not reorder them.
+  let saving: Promise<void> = Promise.resolve();
+  const interpreter = createInterpreter({
+    flow,
+    agent: { id: record.agentId, slug: record.slug, name: options.agentName, version: record.version },
+    call: { sid: callSid, from: record.from, to: record.to },
+    port: session,
+    ...(options.llm ? { llm: options.llm } : {}),
+    clock,
+    logger,
+    onEvent: (e) => forwardFlowEvent(e, callSid, calls, session, clock),
+    onSnapshot: (snapshot) => {
+      saving = saving.then(() => calls.saveSnapshot(callSid, snapshot)).catch((err) => logger.warn({ err }, 'snapshot save failed'));
+    },
+  });
+  session.stopFlow = (reason) => interpreter.abort(reason);
+
+  let result: RunResult;
+  try {
+    if (record.resume && record.snapshot !== undefined) {
+      await calls.setResume(callSid, undefined);
+      const at = record.resume.at ?? flow.settings.fallbackNode;
+      result = at
+        ? await interpreter.resume(record.snapshot, { at })
+        : await speakFallbackAndEnd(session, flow);
+    } else {
+      result = await interpreter.run();
+    }
+  } catch (err) {
+    logger.error({ err }, 'flow run failed');
+    result = { outcome: 'failed', reason: 'internal_error' };
+  }
+  await saving;
+  logger.info({ outcome: result.outcome, reason: result.reason, lastNodeId: result.lastNodeId }, 'flow finished');
+  await session.afterRun(result);
+  return result;
+}
+
+/** Back from a failed transfer with nowhere to go: the fallback message, then hang up. */
+async function speakFallbackAndEnd(session: CallSession, flow: Flow): Promise<RunResult> {
+  await session.say(flow.settings.fallbackMessage, { interruptible: false, cacheable: true });
+  await session.hangup('fallback');
+  return { outcome: 'failed', reason: 'transfer_unavailable' };
+}
+
+function forwardFlowEvent(e: FlowEvent, callSid: string, calls: Calls, session: CallSession, clock: Clock): void {
+  switch (e.type) {
+    case 'node.entered':
+      calls.emit({ type: 'node.entered', callSid, nodeId: e.nodeId, nodeType: e.nodeType });
+      return;
+    case 'turn.agent': {
+      calls.emit({
+        type: 'turn.agent',
+        callSid,
+        text: e.text,
+        heardText: e.heardText,
+        outcome: e.interrupted ? 'interrupted' : 'played',
+        cached: session.lastSayCached,
+        nodeId: e.nodeId,
+      });
+      void calls.addTurn(callSid, {
+        role: 'agent',
+        text: e.interrupted ? e.heardText : e.text,
+        at: clock.wallNow(),
+        nodeId: e.nodeId,
+        ...(e.interrupted ? { interrupted: true } : {}),
+      });
+      return;
+    }
+    case 'turn.caller': {
+      const via = e.digits !== undefined ? 'dtmf' : 'speech';
+      const text = e.digits ?? e.text ?? '';
+      calls.emit({ type: 'turn.caller', callSid, text, via });
+      void calls.addTurn(callSid, { role: 'caller', text, at: clock.wallNow(), nodeId: e.nodeId, via });
+      return;
+    }
+    case 'transfer.requested':
+      calls.emit({ type: 'transfer.requested', callSid, mode: e.mode, target: e.target, nodeId: e.nodeId });
+      return;
+    default:
+      return;
+  }
+}

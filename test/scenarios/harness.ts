@@ -1,0 +1,167 @@
+import type { FastifyInstance } from 'fastify';
+import type { AddressInfo } from 'node:net';
+import { buildApp } from '../../src/app.js';
+import type { CallRecord } from '../../src/calls/call-record.js';
+import type { CallEvent } from '../../src/calls/events.js';
+import { loadConfig } from '../../src/config.js';
+import { createContainer, type Container } from '../../src/container.js';
+import { ManualClock } from '../../src/core/clock.js';
+import { silentLogger } from '../../src/core/logger.js';
+import type { Flow } from '../../src/flow/schema.js';
+import { MemoryTtsCacheStore, PhraseCache } from '../../src/pipeline/phrase-cache.js';
+import { staticPhrasesOf } from '../../src/pipeline/static-phrases.js';
+import { ElevenLabsTts } from '../../src/providers/tts/elevenlabs.js';
+import { voiceFor } from '../../src/telephony/wiring.js';
+import { startFakeElevenLabs, type FakeElevenLabs } from '../support/fakes/elevenlabs-server.js';
+import { startFakeTwilioRest, type FakeTwilioRest } from '../support/fakes/twilio-rest.js';
+import { TwilioSimulator, type DialOutcome, type SimCall } from '../support/twilio-simulator.js';
+
+/**
+ * One server on 127.0.0.1 with every vendor faked on loopback, a manual clock
+ * shared by the server and the simulator, and every call event collected.
+ * Virtual time moves in small steps; between steps the real event loop gets a
+ * moment for socket I/O, so a 30-second call takes well under a second.
+ */
+export const ACCOUNT_SID = 'AC' + '0'.repeat(31) + '1';
+export const AUTH_TOKEN = 'test-twilio-auth-token';
+export const PUBLIC_URL = 'https://voice.test';
+export const PIZZA_NUMBER = '+15550100002';
+export const CALLER = '+15550001111';
+
+export interface Harness {
+  clock: ManualClock;
+  container: Container;
+  app: FastifyInstance;
+  sim: TwilioSimulator;
+  tts: FakeElevenLabs;
+  rest: FakeTwilioRest;
+  phrases: PhraseCache;
+  events: CallEvent[];
+  eventsOf(callSid: string): CallEvent[];
+  record(callSid: string): Promise<CallRecord>;
+  /** Advances virtual time until `done()` holds (or fails after `maxMs` virtual). */
+  until(done: () => boolean | Promise<boolean>, options?: { maxMs?: number; stepMs?: number; what?: string }): Promise<void>;
+  /** Waits for the call to end on both sides (simulator finished, record ended). */
+  finish(call: SimCall, maxMs?: number): Promise<CallRecord>;
+  close(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  env?: Record<string, string>;
+  dialOutcome?: DialOutcome | ((n: string) => DialOutcome);
+  transferVia?: 'stream' | 'rest';
+  /** Warm the phrase cache with the static phrases of these slugs (default: pizza). */
+  warm?: string[];
+}
+
+const realTick = () => new Promise<void>((r) => setTimeout(r, 1));
+
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const clock = new ManualClock();
+  const tts = await startFakeElevenLabs();
+  const rest = await startFakeTwilioRest();
+  const config = loadConfig({
+    DATABASE_URL: 'sqlite::memory:',
+    PUBLIC_URL,
+    LOG_LEVEL: 'silent',
+    TWILIO_ACCOUNT_SID: ACCOUNT_SID,
+    TWILIO_AUTH_TOKEN: AUTH_TOKEN,
+    TWILIO_API_BASE_URL: rest.url,
+    ELEVENLABS_API_KEY: tts.apiKey,
+    ELEVENLABS_BASE_URL: tts.url,
+    SECRET_KEY: 'scenario-secret-key-0123456789',
+    FLOWS_DIR: './flows',
+    PHONE_NUMBERS: `${PIZZA_NUMBER}=pizza`,
+    ...options.env,
+  });
+  // TTS timeouts run on real time: virtual time races ahead of loopback I/O, and a
+  // busy machine must not turn into a spurious first-byte timeout.
+  const ttsPort = new ElevenLabsTts({ apiKey: tts.apiKey, baseUrl: tts.url });
+  const phrases = new PhraseCache({ tts: ttsPort, store: new MemoryTtsCacheStore(clock), clock });
+  const container = await createContainer(config, silentLogger, {
+    clock,
+    telephony: { tts: ttsPort, phrases, ...(options.transferVia ? { transferVia: options.transferVia } : {}) },
+  });
+  // Start-up warm-up of every served flow's static phrases, as the server does before /ready.
+  for (const slug of options.warm ?? ['pizza']) {
+    const flow = await servedFlow(container, slug);
+    if (flow) await phrases.warm(staticPhrasesOf(flow), voiceFor(config, flow));
+  }
+  tts.requests.length = 0;
+  const events: CallEvent[] = [];
+  container.telephony.calls.bus.subscribe((e) => events.push(e));
+  const app = await buildApp(container);
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const serverUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  const sim = new TwilioSimulator({
+    serverUrl,
+    publicUrl: PUBLIC_URL,
+    authToken: AUTH_TOKEN,
+    accountSid: ACCOUNT_SID,
+    clock,
+    ...(options.dialOutcome ? { dialOutcome: options.dialOutcome } : {}),
+  });
+  rest.onCallUpdate = (callSid, form) => {
+    const call = sim.call(callSid);
+    if (!call) return;
+    if (typeof form.Twiml === 'string') call.redirect(form.Twiml);
+    else if (form.Status === 'completed') void call.restHangup();
+  };
+
+  const until: Harness['until'] = async (done, opts = {}) => {
+    const maxMs = opts.maxMs ?? 60_000;
+    const stepMs = opts.stepMs ?? 50;
+    for (let waited = 0; ; waited += stepMs) {
+      if (await done()) return;
+      if (waited >= maxMs) throw new Error(`timed out after ${maxMs} virtual ms waiting for ${opts.what ?? 'condition'}`);
+      await clock.advance(stepMs);
+      await realTick();
+    }
+  };
+
+  const record = async (callSid: string) => {
+    const r = await container.telephony.calls.get(callSid);
+    if (!r) throw new Error(`no call record for ${callSid}`);
+    return r;
+  };
+
+  return {
+    clock,
+    container,
+    app,
+    sim,
+    tts,
+    rest,
+    phrases,
+    events,
+    eventsOf: (callSid) => events.filter((e) => e.callSid === callSid),
+    record,
+    until,
+    async finish(call, maxMs = 120_000) {
+      await until(async () => call.ended && (await container.telephony.calls.get(call.callSid))?.state === 'ended', {
+        maxMs,
+        what: 'the call to end',
+      });
+      await call.done;
+      return record(call.callSid);
+    },
+    async close() {
+      await app.close();
+      await container.close();
+      await tts.close();
+      await rest.close();
+    },
+  };
+}
+
+async function servedFlow(container: Container, slug: string): Promise<Flow | undefined> {
+  for (const [num, s] of Object.entries(container.config.PHONE_NUMBERS)) {
+    if (s !== slug) continue;
+    const found = await container.telephony.directory.lookupNumber(num);
+    if (found.kind === 'active') return found.flow;
+  }
+  return undefined;
+}
+
+/** Event types in order, for compact assertions. */
+export const typesOf = (events: CallEvent[]) => events.map((e) => e.type);
