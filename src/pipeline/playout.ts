@@ -114,6 +114,9 @@ interface Segment {
   startedAtMs?: number;
 }
 
+/** Enough to cover every segment a caller could still be awaiting; bounded so long calls don't grow. */
+const RETIRED_PLAYED_LIMIT = 256;
+
 export function markName(turn: TurnId, segment: number): string {
   return `${turn}:${segment}`;
 }
@@ -131,6 +134,8 @@ export class PlayoutState {
   private latestTurn: TurnId | undefined;
   /** Marks of audio discarded by a `clear`: Twilio still returns them; they mean nothing. */
   private clearedMarks = new Set<string>();
+  /** Recently forgotten played segments, so a late `whenSegmentDone` still answers 'played'. */
+  private retiredPlayed = new Set<string>();
   /** When everything sent so far will have played; undefined when Twilio's queue is empty. */
   private playoutEndMs: number | undefined;
   private readonly counters: PlayoutStats = {
@@ -302,7 +307,7 @@ export class PlayoutState {
     this.awaiting = [];
     this.sendQueue = [];
     this.turns.clear();
-    for (const [name, seg] of this.byName) if (seg.state === 'played') this.byName.delete(name);
+    for (const [name, seg] of this.byName) if (seg.state === 'played') this.retire(name);
     this.playoutEndMs = undefined;
     this.counters.clears++;
     return { messages: [{ kind: 'clear' }], events, heard };
@@ -345,7 +350,10 @@ export class PlayoutState {
   }
 
   segmentState(name: string): SegmentState | undefined {
-    return this.byName.get(name)?.state ?? (this.clearedMarks.has(name) ? 'cleared' : undefined);
+    const state = this.byName.get(name)?.state;
+    if (state) return state;
+    if (this.clearedMarks.has(name)) return 'cleared';
+    return this.retiredPlayed.has(name) ? 'played' : undefined;
   }
 
   stats(): PlayoutStats {
@@ -358,12 +366,20 @@ export class PlayoutState {
     return seg;
   }
 
+  private retire(name: string): void {
+    this.byName.delete(name);
+    this.retiredPlayed.add(name);
+    if (this.retiredPlayed.size > RETIRED_PLAYED_LIMIT) {
+      this.retiredPlayed.delete(this.retiredPlayed.values().next().value!);
+    }
+  }
+
   /** Turns whose audio all played are no longer needed for heard text. */
   private pruneFinishedTurns(): void {
     for (const [turn, segs] of this.turns) {
       if (segs.every((s) => s.state === 'played')) {
         this.turns.delete(turn);
-        for (const s of segs) this.byName.delete(s.name);
+        for (const s of segs) this.retire(s.name);
       }
     }
   }

@@ -271,3 +271,15 @@ describe('leadingWords', () => {
     expect(leadingWords('  padded text  ', 1)).toBe('padded text');
   });
 });
+
+describe('PlayoutState bookkeeping', () => {
+  it('still answers "played" for a segment forgotten when a later turn opened', () => {
+    const p = new PlayoutState();
+    segment(p, 1, 0, 'Welcome.', 800);
+    p.pull(0);
+    p.markReturned('1:0', 100);
+    segment(p, 2, 0, 'Next.', 800, 100); // prunes turn 1
+    expect(p.segmentState('1:0')).toBe('played');
+    expect(p.segmentState('5:5')).toBeUndefined();
+  });
+});
