@@ -46,7 +46,7 @@ export function stem(t: string): string {
 export function tokenize(text: string): string[] {
   const out: string[] = [];
   for (const m of text.toLowerCase().matchAll(/[\p{L}\p{N}]+/gu)) {
-    let t = m[0];
+    const t = m[0];
     if (STOPWORDS.has(t)) continue;
     out.push(stem(t));
   }

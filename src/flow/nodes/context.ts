@@ -1,6 +1,6 @@
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
-import type { LlmPort, LlmRequest, LlmStreamEvent } from '../../providers/llm/port.js';
+import type { LlmRequest, LlmStreamEvent } from '../../providers/llm/port.js';
 import type { FlowEvent, RunOutcome } from '../events.js';
 import type { FetchLike } from '../http-request.js';
 import type { ScoredPassage } from '../knowledge.js';
