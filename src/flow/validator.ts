@@ -112,7 +112,8 @@ function schemaFindings(issues: readonly z.core.$ZodIssue[], input: unknown): Fi
   const nodes = isRecord(input) && Array.isArray(input.nodes) ? (input.nodes as unknown[]) : [];
   for (const issue of issues) {
     const path = jsonPath(issue.path);
-    if (issue.path.length === 1 && issue.path[0] === 'start') {
+    const startAbsent = !isRecord(input) || input.start === undefined || input.start === '';
+    if (issue.path.length === 1 && issue.path[0] === 'start' && startAbsent) {
       findings.push({
         code: 'MISSING_START',
         message: 'the flow has no "start": set it to the id of the first node',

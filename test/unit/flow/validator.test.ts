@@ -160,6 +160,11 @@ describe('validateFlow', () => {
     expect(validateFlow(f).errors).toEqual([{ code: 'MISSING_START', message: expect.any(String), path: '$.start' }]);
   });
 
+  it('a start of the wrong type is SCHEMA, not MISSING_START', () => {
+    const f = { ...clean(), start: 7 };
+    expect(validateFlow(f).errors).toEqual([{ code: 'SCHEMA', message: 'start: expected string, got number', path: '$.start' }]);
+  });
+
   it('UNKNOWN_START does not cascade into orphans', () => {
     const f = clean();
     f.start = 'nope';
