@@ -61,6 +61,8 @@ export interface InterpreterOptions {
   logger?: Logger;
   onEvent?: (event: FlowEvent) => void;
   onSnapshot?: (snapshot: InterpreterSnapshot) => void;
+  /** Aborting it is the same as `abort(signal.reason)`. */
+  signal?: AbortSignal;
 }
 
 export interface Interpreter {
@@ -386,6 +388,17 @@ export function createInterpreter(options: InterpreterOptions): Interpreter {
     return finish({ outcome: 'failed', reason });
   };
 
+  let detachExternal = () => {};
+  if (options.signal) {
+    const external = options.signal;
+    const onExternalAbort = () => {
+      if (!finished) stopWith(new FlowStop('aborted', typeof external.reason === 'string' ? external.reason : 'aborted'));
+    };
+    if (external.aborted) onExternalAbort();
+    else external.addEventListener('abort', onExternalAbort, { once: true });
+    detachExternal = () => external.removeEventListener('abort', onExternalAbort);
+  }
+
   const remainingMs = () => settings.maxCallSeconds * 1000 - (clock.wallNow() - state.callStartedAt);
 
   const drive = async (first: () => RunResult | undefined): Promise<RunResult> => {
@@ -443,6 +456,7 @@ export function createInterpreter(options: InterpreterOptions): Interpreter {
       return finish({ outcome: 'failed', reason: 'internal_error' });
     } finally {
       timer.cancel();
+      detachExternal();
     }
   };
 

@@ -78,6 +78,15 @@ describe('abort', () => {
     h.interpreter.abort('again'); // after the end: a no-op
   });
 
+  it('an external AbortSignal aborts the same way', async () => {
+    const ctl = new AbortController();
+    const h = harness(chatFlow(), { inputs: [BLOCK], signal: ctl.signal });
+    const run = h.interpreter.run();
+    await new Promise((r) => setImmediate(r));
+    ctl.abort('shutdown');
+    expect(await run).toMatchObject({ outcome: 'aborted', reason: 'shutdown' });
+  });
+
   it('abort during a say stops at once', async () => {
     const flow = makeFlow([{ id: 's', type: 'say', text: 'Long text', next: 'e' }, { id: 'e', type: 'end', text: 'never' }]);
     const h = harness(flow);
