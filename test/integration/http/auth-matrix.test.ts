@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROUTE_ROLES } from '../../../src/http/auth.js';
 import { ROLES, type Role } from '../../../src/auth/roles.js';
 import { buildTestApp, type TestApp } from '../../support/app.js';
-import { agentIn, bearer, documentedApiRoutes, keysByRole, uniqueNumber, validFlow } from './fixtures.js';
+import { agentIn, bearer, documentedApiRoutes, keysByRole, uniqueNumber, validFlow, waitingFlow } from './fixtures.js';
 
 /**
  * Invariant: every /api/v1 route answers 401 without a valid bearer token, and
@@ -38,6 +38,16 @@ const CASES: Record<string, () => Promise<Prepared>> = {
     status: 200,
   }),
   'GET /agents/:id/audit': async () => ({ url: `/api/v1/agents/${(await agentIn(t, 'active')).id}/audit`, status: 200 }),
+  'POST /agents/:id/test-chat': async () => ({ url: `/api/v1/agents/${(await agentIn(t, 'draft')).id}/test-chat`, payload: {}, status: 201 }),
+  'POST /test-chats/:id/messages': async () => {
+    const chat = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/agents/${(await t.container.persistence.agents.create({ name: `Chat ${Math.random()}`, flow: waitingFlow() })).id}/test-chat`,
+      headers: bearer(t.adminKey),
+      payload: {},
+    });
+    return { url: `/api/v1/test-chats/${chat.json().id}/messages`, payload: { digits: '5' }, status: 200 };
+  },
   'GET /phone-numbers': async () => ({ url: '/api/v1/phone-numbers', status: 200 }),
   'PUT /phone-numbers/:e164': async () => ({
     url: `/api/v1/phone-numbers/${encodeURIComponent(uniqueNumber())}`,

@@ -15,6 +15,19 @@ export function validFlow(text = 'Hello'): Record<string, unknown> {
   };
 }
 
+/** A flow that waits for one key press, so a test chat stays open. */
+export function waitingFlow(): Record<string, unknown> {
+  return {
+    version: 1,
+    name: 'Waiting',
+    start: 'ask',
+    nodes: [
+      { id: 'ask', type: 'gather', prompt: 'Press a key.', variable: 'key', input: ['dtmf', 'speech'], valueType: 'text', next: 'bye', onFailure: 'bye' },
+      { id: 'bye', type: 'end', text: 'Goodbye' },
+    ],
+  };
+}
+
 export function invalidFlow(): Record<string, unknown> {
   return { ...validFlow(), start: 'nowhere' };
 }
