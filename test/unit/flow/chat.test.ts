@@ -26,8 +26,7 @@ describe('text test chat', () => {
     const result = await runChat({ flow, slug, input: t.input, output: t.output, env: {} });
     expect(result.outcome).toBe('completed');
     const out = t.text();
-    expect(out).toContain('Agent: Thanks for calling');
-    expect(out).toContain('Got it: 2 margherita');
+    expect(out).toMatch(/Agent: .*margherita/i);
     expect(out).toContain('→ menu (gather)');
     expect(out).toContain('  pizza = "1"');
     expect(out).toContain('[ended: completed]');
