@@ -117,9 +117,9 @@ export class Calls {
     let endCall = false;
     const r = await this.repository.update(callSid, (r) => {
       const s = r.streams.find((x) => x.streamSid === streamSid);
-      if (s && s.endedAt === undefined) {
-        s.endedAt = this.clock.wallNow();
-        s.endReason = reason;
+      if (s) {
+        s.endedAt ??= this.clock.wallNow();
+        s.endReason ??= reason;
       }
       endCall = r.nextStep === undefined && (r.state === 'ai' || r.state === 'connecting');
     });
@@ -183,10 +183,8 @@ export class Calls {
       r.outcome = r.outcome ?? { kind: outcome, detail: reason };
       finalOutcome = r.outcome.kind;
       const open = r.streams.at(-1);
-      if (open && open.endedAt === undefined) {
-        open.endedAt = r.endedAt;
-        open.endReason = open.endReason ?? reason;
-      }
+      // The socket reports its own end reason when it closes (streamEnded).
+      if (open && open.endedAt === undefined) open.endedAt = r.endedAt;
     });
     if (from === undefined || from === 'ended') return false;
     this.emit({ type: 'call.state', callSid, from, to: 'ended', signal: 'end' });
