@@ -7,7 +7,7 @@ import { z } from 'zod';
 
 const bool = (def: boolean) =>
   z
-    .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])
+    .preprocess((v) => (typeof v === 'string' ? v.trim().toLowerCase() : v), z.enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off']))
     .default(def ? 'true' : 'false')
     .transform((v) => ['true', '1', 'yes', 'on'].includes(v));
 
@@ -68,6 +68,10 @@ export const configSchema = z
           ctx.addIssue({ code: 'custom', message: `bad entry "${pair}": expected +E164=slug` });
           return z.NEVER;
         }
+        if (out[num] !== undefined) {
+          ctx.addIssue({ code: 'custom', message: `${num} is listed twice` });
+          return z.NEVER;
+        }
         out[num] = slug;
       }
       return out;
@@ -106,7 +110,9 @@ export class ConfigError extends Error {
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const parsed = configSchema.safeParse(env);
+  // A variable set to an empty string (common in .env files) means "use the default".
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ''));
+  const parsed = configSchema.safeParse(present);
   if (!parsed.success) {
     throw new ConfigError(
       parsed.error.issues.map((i) => ({ variable: String(i.path[0] ?? '?'), message: i.message })),

@@ -42,13 +42,26 @@ export function maskPhone(value: string): string {
   });
 }
 
+/** Keys whose values are secrets at any depth (pino's redact paths only reach fixed depths). */
+const SECRET_KEY = /^(password|passwd|token|.*_token|.*Token|secret|.*Secret|.*_secret|apiKey|api_key|.*ApiKey|authorization|key|keyHash|x-twilio-signature)$/i;
+
 function maskDeep(value: unknown, depth = 0): unknown {
   if (typeof value === 'string') return HAS_PHONE.test(value) ? maskPhone(value) : value;
   if (depth > 6 || value === null || typeof value !== 'object') return value;
-  if (value instanceof Error) return value;
+  if (value instanceof Error) {
+    const e = value as Error & { code?: unknown };
+    return {
+      type: e.name,
+      message: maskPhone(e.message),
+      ...(e.code !== undefined ? { code: e.code } : {}),
+      ...(e.stack ? { stack: maskPhone(e.stack) } : {}),
+    };
+  }
   if (Array.isArray(value)) return value.map((v) => maskDeep(v, depth + 1));
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = maskDeep(v, depth + 1);
+  for (const [k, v] of Object.entries(value)) {
+    out[k] = SECRET_KEY.test(k) && v !== undefined && v !== null && v !== '' ? '[redacted]' : maskDeep(v, depth + 1);
+  }
   return out;
 }
 
@@ -65,6 +78,9 @@ export function loggerOptions(level: string): LoggerOptions {
         const masked = args.map((a) => (typeof a === 'string' ? maskPhone(a) : a));
         return method.apply(this, masked as Parameters<typeof method>);
       },
+      // Last line of defence: child-logger bindings (one child per call carries
+      // from/to) are serialised once by pino and bypass the formatters above.
+      streamWrite: (line) => (HAS_PHONE.test(line) ? maskPhone(line) : line),
     },
   };
 }

@@ -45,6 +45,20 @@ describe('loadConfig', () => {
     expect(c.OPENAI_API_KEY).toBeUndefined();
   });
 
+  it('uses the default for blank required-with-default values and reads booleans case-insensitively', () => {
+    const c = loadConfig({ PORT: '', TWILIO_VALIDATE_SIGNATURE: '', LOG_LEVEL: ' ' });
+    expect(c.PORT).toBe(3000);
+    expect(c.TWILIO_VALIDATE_SIGNATURE).toBe(true);
+    expect(c.LOG_LEVEL).toBe('info');
+    expect(loadConfig({ TWILIO_VALIDATE_SIGNATURE: 'FALSE' }).TWILIO_VALIDATE_SIGNATURE).toBe(false);
+  });
+
+  it('refuses a number listed twice in PHONE_NUMBERS', () => {
+    expect(() => loadConfig({ PHONE_NUMBERS: '+15550100001=clinic,+15550100001=pizza' })).toThrow(
+      /PHONE_NUMBERS: \+15550100001 is listed twice/,
+    );
+  });
+
   it('parses good values', () => {
     const c = loadConfig({
       PORT: '8080',
