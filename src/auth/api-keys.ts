@@ -115,7 +115,8 @@ export class ApiKeyService implements Authenticator {
             id: this.newId('key', nowMs),
             name: 'ADMIN_API_KEY',
             role: 'admin',
-            prefix: configured.slice(0, Math.min(DISPLAY_PREFIX_CHARS, Math.floor(configured.length / 3))),
+            // An operator-chosen key may be short: show only enough to recognise it.
+            prefix: `${configured.slice(0, 4)}…`,
             hash,
             createdBy: 'system',
             nowMs,
