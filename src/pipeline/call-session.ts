@@ -69,7 +69,7 @@ interface PendingListen {
   cleanup: () => void;
 }
 
-const HANGUP_OUTCOMES: Record<string, string> = { silence: 'silence_timeout', fallback: 'failed', max_call_seconds: 'max_duration' };
+const HANGUP_OUTCOMES: Record<string, string> = { silence: 'silence_timeout', fallback: 'failed', max_duration: 'max_duration' };
 
 export class CallSession implements InterpreterPort, StreamHandler {
   readonly playout: CallPlayout;
