@@ -9,6 +9,7 @@ import { AppError } from './core/errors.js';
 import { installErrorHandling } from './http/errors.js';
 import { opsRoutes } from './http/ops.js';
 import { twilioRoutes } from './http/routes/twilio.js';
+import { benchStatsRoutes } from './http/bench-stats.js';
 import { API_PREFIX, installApiAuth } from './http/auth.js';
 import { agentRoutes } from './http/routes/agents.js';
 import { apiKeyRoutes } from './http/routes/api-keys.js';
@@ -57,6 +58,7 @@ export async function buildApp(container: Container): Promise<FastifyInstance> {
 
   await app.register(opsRoutes, { container });
   await app.register(twilioRoutes, { container });
+  if (container.config.BENCH_STATS) await app.register(benchStatsRoutes, { container });
 
   // Every /api/v1 route is authenticated and checked against the role matrix (src/http/auth.ts).
   await app.register(

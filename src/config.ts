@@ -92,6 +92,8 @@ export const configSchema = z
     ELEVENLABS_VOICE_ID: z.string().min(1).default('21m00Tcm4TlvDq8ikWAM'),
     ELEVENLABS_MODEL_ID: z.string().min(1).default('eleven_flash_v2_5'),
     FLOWS_DIR: z.string().min(1).default('./flows'),
+    /** `npm run bench` only: exposes GET /bench/stats (per-turn metrics, event-loop delay). Never in production. */
+    BENCH_STATS: bool(false),
   })
   .transform((c) => ({
     ...c,

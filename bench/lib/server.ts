@@ -1,0 +1,157 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+/**
+ * The server under test, as a child process running the real `src/main.ts`
+ * (node --import tsx), pinned to core 0 with taskset when available, with a
+ * temporary SQLite file and flows directory, and every provider pointed at
+ * the generator's loopback fakes.
+ */
+
+export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
+export const BENCH_NUMBER = '+15550199999';
+export const ACCOUNT_SID = 'AC' + 'b'.repeat(32);
+export const AUTH_TOKEN = 'bench-twilio-auth-token';
+const ADMIN_KEY = 'bench-admin-key-0123456789abcdef';
+
+export function hasTaskset(): boolean {
+  return spawnSync('taskset', ['-V'], { stdio: 'ignore' }).status === 0;
+}
+
+/** Pins every thread of `pid` to `core`; false when it could not. */
+export function pin(pid: number, core: number): boolean {
+  return spawnSync('taskset', ['-a', '-p', '-c', String(core), String(pid)], { stdio: 'ignore' }).status === 0;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolvePort(port));
+    });
+  });
+}
+
+export interface ServerChild {
+  pid: number;
+  url: string;
+  /** Warning/error log lines the server printed (LOG_LEVEL=warn), last ones kept. */
+  logLines: string[];
+  logCount: number;
+  exited: boolean;
+  stop(): Promise<void>;
+}
+
+export interface ServerSpawnOptions {
+  providers: { openaiUrl: string; elevenLabsUrl: string; deepgramUrl: string; twilioRestUrl: string; elevenLabsKey: string; deepgramKey: string };
+  core: number | undefined;
+  /** Directory for the V8 CPU profile (--cpu-prof) or undefined. */
+  profileDir: string | undefined;
+}
+
+/** Variables the server reads; ours replace whatever the shell had. */
+const CONFIG_VARS = /^(PORT|HOST|LOG_LEVEL|PUBLIC_URL|DATABASE_URL|REDIS_URL|ROLE|WORKERS|ADMIN_API_KEY|SECRET_KEY|SEAT_LIMIT|PHONE_NUMBERS|FLOWS_DIR|BENCH_STATS|TWILIO_.*|DEEPGRAM_.*|OPENAI_.*|ELEVENLABS_.*)$/;
+
+export async function startServer(o: ServerSpawnOptions): Promise<ServerChild> {
+  const dir = mkdtempSync(join(tmpdir(), 'voice-bench-'));
+  const flowsDir = join(dir, 'flows');
+  mkdirSync(flowsDir);
+  copyFileSync(join(REPO_ROOT, 'bench', 'flows', 'bench.json'), join(flowsDir, 'bench.json'));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !CONFIG_VARS.test(k)) env[k] = v;
+  Object.assign(env, {
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    PUBLIC_URL: url,
+    LOG_LEVEL: 'warn',
+    DATABASE_URL: `sqlite:${join(dir, 'bench.db')}`,
+    ADMIN_API_KEY: ADMIN_KEY,
+    SECRET_KEY: 'bench-secret-key-0123456789abcdef',
+    PHONE_NUMBERS: `${BENCH_NUMBER}=bench`,
+    FLOWS_DIR: flowsDir,
+    BENCH_STATS: '1',
+    TWILIO_ACCOUNT_SID: ACCOUNT_SID,
+    TWILIO_AUTH_TOKEN: AUTH_TOKEN,
+    TWILIO_API_BASE_URL: o.providers.twilioRestUrl,
+    DEEPGRAM_API_KEY: o.providers.deepgramKey,
+    DEEPGRAM_BASE_URL: o.providers.deepgramUrl,
+    OPENAI_API_KEY: 'bench-openai-key',
+    OPENAI_BASE_URL: o.providers.openaiUrl,
+    ELEVENLABS_API_KEY: o.providers.elevenLabsKey,
+    ELEVENLABS_BASE_URL: o.providers.elevenLabsUrl,
+  });
+  const nodeArgs = ['--import', 'tsx'];
+  if (o.profileDir) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', o.profileDir, '--cpu-prof-name', `server-${Date.now()}.cpuprofile`);
+  nodeArgs.push(join(REPO_ROOT, 'src', 'main.ts'));
+  const [cmd, args] =
+    o.core === undefined ? [process.execPath, nodeArgs] : ['taskset', ['-c', String(o.core), process.execPath, ...nodeArgs]];
+  const child: ChildProcess = spawn(cmd, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const server: ServerChild = {
+    pid: child.pid ?? -1,
+    url,
+    logLines: [],
+    logCount: 0,
+    exited: false,
+    stop: () => stopChild(child, server, dir),
+  };
+  const onLine = (chunk: Buffer) => {
+    for (const line of chunk.toString('utf8').split('\n')) {
+      if (!line.trim()) continue;
+      server.logCount++;
+      server.logLines.push(line.slice(0, 400));
+      if (server.logLines.length > 20) server.logLines.shift();
+    }
+  };
+  child.stdout?.on('data', onLine);
+  child.stderr?.on('data', onLine);
+  child.on('exit', () => (server.exited = true));
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  try {
+    await waitReady(url, server, 60_000);
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
+  return server;
+}
+
+async function waitReady(url: string, server: ServerChild, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (server.exited) throw new Error(`server exited during start:\n${server.logLines.join('\n')}`);
+    try {
+      const res = await fetch(url + '/ready');
+      if (res.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`server not ready after ${timeoutMs} ms:\n${server.logLines.join('\n')}`);
+}
+
+async function stopChild(child: ChildProcess, server: ServerChild, dir: string): Promise<void> {
+  if (!server.exited) {
+    child.kill('SIGTERM');
+    const exited = await Promise.race([
+      new Promise<boolean>((r) => child.once('exit', () => r(true))),
+      new Promise<boolean>((r) => setTimeout(() => r(false), 15_000).unref()),
+    ]);
+    if (!exited) child.kill('SIGKILL');
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Every child still running; killed when the bench exits, however it exits. */
+const children = new Set<ChildProcess>();
+export function killChildren(): void {
+  for (const c of children) c.kill('SIGKILL');
+}

@@ -1,0 +1,42 @@
+import type { FastifyInstance } from 'fastify';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { Container } from '../container.js';
+
+/**
+ * Benchmark-only figures (`npm run bench`), registered only when
+ * BENCH_STATS=1 and never in production: the per-turn metrics stored on call
+ * records (DESIGN §8) within a wall-clock window, plus this process's
+ * event-loop delay and memory. Unauthenticated, so it stays off by default.
+ */
+export async function benchStatsRoutes(app: FastifyInstance, { container }: { container: Container }) {
+  const eld = monitorEventLoopDelay({ resolution: 10 });
+  eld.enable();
+  app.addHook('onClose', async () => eld.disable());
+
+  app.get('/bench/stats', { schema: { hide: true } }, async (req) => {
+    const q = req.query as { from?: string; to?: string; resetEld?: string };
+    const fromMs = Number(q.from ?? 0);
+    const toMs = q.to === undefined ? Number.POSITIVE_INFINITY : Number(q.to);
+    // Without a window only the cheap figures: listing copies every record.
+    const records = q.from === undefined ? [] : await container.telephony.calls.repository.list();
+    const turns: { role: string; via?: string; interrupted?: boolean; metrics: Record<string, number | null> }[] = [];
+    let ended = 0;
+    for (const r of records) {
+      if (r.state === 'ended') ended++;
+      for (const t of r.turns) {
+        if (t.metrics && t.at >= fromMs && t.at <= toMs) {
+          turns.push({ role: t.role, ...(t.via ? { via: t.via } : {}), ...(t.interrupted ? { interrupted: true } : {}), metrics: t.metrics });
+        }
+      }
+    }
+    const ns = 1e6;
+    const out = {
+      turns,
+      calls: { records: records.length, ended, sessions: container.telephony.sessions.size, paced: container.telephony.pacer.size },
+      eventLoopDelayMs: { p50: eld.percentile(50) / ns, p99: eld.percentile(99) / ns, max: eld.max / ns },
+      memory: process.memoryUsage(),
+    };
+    if (q.resetEld) eld.reset();
+    return out;
+  });
+}

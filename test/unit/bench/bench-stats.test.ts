@@ -1,0 +1,40 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { buildTestApp, type TestApp } from '../../support/app.js';
+
+/** GET /bench/stats exists only for `npm run bench` (BENCH_STATS=1); production never exposes it. */
+describe('bench stats route', () => {
+  let t: TestApp | undefined;
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+  });
+
+  it('is absent unless BENCH_STATS is on', async () => {
+    t = await buildTestApp();
+    const res = await t.app.inject({ method: 'GET', url: '/bench/stats' });
+    expect(res.statusCode).toBe(404);
+  });
+
+  it('with BENCH_STATS=1: per-turn metrics in a wall-clock window, event-loop delay and memory', async () => {
+    t = await buildTestApp({ env: { BENCH_STATS: '1' } });
+    const calls = t.container.telephony.calls;
+    await calls.open({ callSid: 'CA1', accountSid: 'AC1', agentId: 'a', slug: 's', version: 1, from: '+15550000001', to: '+15550000002', direction: 'inbound' });
+    const metrics = { endpointMs: 150, responseMs: 620, llmFirstTokenMs: 300, llmFirstSentenceMs: 400, ttsFirstByteMs: 150, overheadMs: 70 };
+    await calls.addTurn('CA1', { role: 'agent', text: 'hi', at: 1000, metrics });
+    await calls.addTurn('CA1', { role: 'agent', text: 'later', at: 5000, metrics: { ...metrics, overheadMs: 5 } });
+    await calls.addTurn('CA1', { role: 'caller', text: 'no metrics', at: 1500 });
+
+    const res = await t.app.inject({ method: 'GET', url: '/bench/stats?from=500&to=2000' });
+    expect(res.statusCode).toBe(200);
+    const body = res.json();
+    expect(body.turns).toEqual([{ role: 'agent', metrics }]);
+    expect(body.calls).toMatchObject({ records: 1, ended: 0, sessions: 0 });
+    expect(typeof body.eventLoopDelayMs.p99).toBe('number');
+    expect(body.memory.rss).toBeGreaterThan(0);
+
+    // Without a window the records are not listed at all.
+    const cheap = (await t.app.inject({ method: 'GET', url: '/bench/stats?resetEld=1' })).json();
+    expect(cheap.turns).toEqual([]);
+    expect(cheap.calls.records).toBe(0);
+  });
+});
