@@ -73,6 +73,18 @@ const auditSchema = z.object({
   at: z.string(),
 });
 
+/** Only when the phrase cache is filled (ELEVENLABS_API_KEY set): what the served version's warm-up did. */
+const phrasesSchema = z
+  .object({
+    total: z.number().int(),
+    cached: z.number().int().describe('already in the cache'),
+    synthesized: z.number().int(),
+    failed: z.number().int(),
+    timedOut: z.boolean().describe('15 s passed first; the rest fills in the background'),
+  })
+  .describe('static phrases of the served version (DESIGN §8); the request waits up to 15 s for them');
+const servedAgentSchema = agentSchema.extend({ phrases: phrasesSchema.optional() });
+
 const flowBody = z.record(z.string(), z.unknown()).describe('a flow (flows/flow.schema.json); drafts may be incomplete');
 const idParams = z.object({ id: z.string().min(1).describe('agent id or slug') });
 const reason = z.string().max(1000).optional();
@@ -112,7 +124,16 @@ function auditView(e: AuditEntry): z.infer<typeof auditSchema> {
 export async function agentRoutes(app: FastifyInstance, { container }: { container: Container }): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const agents = container.persistence.agents;
+  const warmer = container.phraseWarmer;
   const tags = ['agents'];
+
+  /** The agent, with its served version's phrases cached (waits up to 15 s; never fails the change). */
+  const served = async (a: AgentRecord): Promise<z.infer<typeof servedAgentSchema>> => {
+    if (a.servedVersion === null || !warmer.enabled) return agentView(a);
+    const v = await agents.getVersion(a.id, a.servedVersion);
+    const phrases = await warmer.warmForActivation({ agentId: a.id, slug: a.slug, version: v.version, flow: v.flow });
+    return phrases ? { ...agentView(a), phrases } : agentView(a);
+  };
 
   r.post(
     '/agents',
@@ -229,6 +250,8 @@ export async function agentRoutes(app: FastifyInstance, { container }: { contain
     },
     async (req, reply) => {
       const v = await agents.publish(req.params.id, { note: req.body?.note }, actorOf(principalOf(req)));
+      const agent = await agents.get(req.params.id);
+      void warmer.warmInBackground({ agentId: agent.id, slug: agent.slug, version: v.version, flow: v.flow });
       return reply.code(201).send({ ...versionSummary(v), flow: v.flow as unknown as Record<string, unknown> });
     },
   );
@@ -268,10 +291,10 @@ export async function agentRoutes(app: FastifyInstance, { container }: { contain
         summary: 'Activate (or, when active, switch) the served version; default the latest',
         params: idParams,
         body: z.object({ version: z.number().int().min(1).optional(), reason }).nullish().describe('optional'),
-        response: { 200: agentSchema },
+        response: { 200: servedAgentSchema },
       },
     },
-    async (req) => agentView(await agents.activate(req.params.id, req.body ?? {}, actorOf(principalOf(req)))),
+    async (req) => served(await agents.activate(req.params.id, req.body ?? {}, actorOf(principalOf(req)))),
   );
 
   r.post(
@@ -290,10 +313,10 @@ export async function agentRoutes(app: FastifyInstance, { container }: { contain
         summary: 'Serve an earlier version, in either state; the draft is untouched',
         params: idParams,
         body: z.object({ version: z.number().int().min(1), reason }),
-        response: { 200: agentSchema },
+        response: { 200: servedAgentSchema },
       },
     },
-    async (req) => agentView(await agents.rollback(req.params.id, req.body, actorOf(principalOf(req)))),
+    async (req) => served(await agents.rollback(req.params.id, req.body, actorOf(principalOf(req)))),
   );
 
   r.get(
