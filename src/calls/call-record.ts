@@ -73,6 +73,8 @@ export interface TurnRecord {
   nodeId?: string;
   via?: 'speech' | 'dtmf';
   metrics?: Record<string, number>;
+  /** A backchannel ("uh-huh") over agent audio: in the transcript, never answered. */
+  backchannel?: boolean;
 }
 
 /** A pending transfer awaiting `/twilio/dial-result`: where the flow resumes if nobody answers. */

@@ -16,7 +16,14 @@ export type CallEvent =
   | (Base & { type: 'stream.started'; streamSid: string })
   | (Base & { type: 'stream.ended'; streamSid: string; reason: string })
   | (Base & { type: 'stream.rejected'; reason: string })
-  | (Base & { type: 'turn.caller'; text: string; via: 'speech' | 'dtmf'; metrics?: Record<string, number> })
+  | (Base & {
+      type: 'turn.caller';
+      text: string;
+      via: 'speech' | 'dtmf';
+      metrics?: Record<string, number>;
+      /** Only "uh-huh"-like words over agent audio: kept in the transcript, answered by no reply. */
+      backchannel?: boolean;
+    })
   | (Base & {
       type: 'turn.agent';
       text: string;
@@ -24,6 +31,8 @@ export type CallEvent =
       outcome: 'played' | 'interrupted' | 'aborted';
       cached: boolean;
       nodeId?: string;
+      /** Per-turn metrics of the reply (DESIGN §8): endpointMs, responseMs, llmFirstTokenMs, … */
+      metrics?: Record<string, number>;
     })
   | (Base & { type: 'node.entered'; nodeId: string; nodeType?: string })
   | (Base & { type: 'barge_in'; heardText: string; reason: 'speech' | 'dtmf' })

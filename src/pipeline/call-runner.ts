@@ -5,6 +5,7 @@ import type { Logger } from '../core/logger.js';
 import type { FlowEvent, RunResult } from '../flow/events.js';
 import { createInterpreter } from '../flow/interpreter.js';
 import type { Flow } from '../flow/schema.js';
+import { hasPlaceholders, render } from '../flow/template.js';
 import type { LlmPort } from '../providers/llm/port.js';
 import type { CallSession } from './call-session.js';
 
@@ -29,20 +30,24 @@ export async function runCall(options: RunCallOptions): Promise<RunResult> {
   const callSid = record.callSid;
   // Snapshots are saved in order; a slow save must not reorder them.
   let saving: Promise<void> = Promise.resolve();
-  const interpreter = createInterpreter({
-    flow,
-    agent: { id: record.agentId, slug: record.slug, name: options.agentName, version: record.version },
-    call: { sid: callSid, from: record.from, to: record.to },
-    port: session,
-    ...(options.llm ? { llm: options.llm } : {}),
-    clock,
-    logger,
-    onEvent: (e) => forwardFlowEvent(e, callSid, calls, session, clock),
-    onSnapshot: (snapshot) => {
-      saving = saving.then(() => calls.saveSnapshot(callSid, snapshot)).catch((err) => logger.warn({ err }, 'snapshot save failed'));
-    },
-  });
-  session.stopFlow = (reason) => interpreter.abort(reason);
+  const newInterpreter = () => {
+    const it = createInterpreter({
+      flow,
+      agent: { id: record.agentId, slug: record.slug, name: options.agentName, version: record.version },
+      call: { sid: callSid, from: record.from, to: record.to },
+      port: session,
+      ...(options.llm ? { llm: options.llm } : {}),
+      clock,
+      logger,
+      onEvent: (e) => forwardFlowEvent(e, callSid, calls, session, clock),
+      onSnapshot: (snapshot) => {
+        saving = saving.then(() => calls.saveSnapshot(callSid, snapshot)).catch((err) => logger.warn({ err }, 'snapshot save failed'));
+      },
+    });
+    session.stopFlow = (reason) => it.abort(reason);
+    return it;
+  };
+  const interpreter = newInterpreter();
 
   let result: RunResult;
   try {
@@ -55,6 +60,9 @@ export async function runCall(options: RunCallOptions): Promise<RunResult> {
     } else {
       result = await interpreter.run();
     }
+    if (result.outcome === 'aborted' && result.reason === 'stt_failed' && !session.isClosed) {
+      result = await speechFallback(interpreter.snapshot(), newInterpreter, session, flow, logger);
+    }
   } catch (err) {
     logger.error({ err }, 'flow run failed');
     result = { outcome: 'failed', reason: 'internal_error' };
@@ -63,6 +71,31 @@ export async function runCall(options: RunCallOptions): Promise<RunResult> {
   logger.info({ outcome: result.outcome, reason: result.reason, lastNodeId: result.lastNodeId }, 'flow finished');
   await session.afterRun(result);
   return result;
+}
+
+/**
+ * Speech input failed for good (Deepgram gave up after its retries): the
+ * flow's fallback, as for any failure: `fallbackNode` (resumed from the
+ * snapshot, transcript kept) or `fallbackMessage` and hang up.
+ */
+async function speechFallback(
+  snapshot: unknown,
+  newInterpreter: () => ReturnType<typeof createInterpreter>,
+  session: CallSession,
+  flow: Flow,
+  logger: Logger,
+): Promise<RunResult> {
+  const at = flow.settings.fallbackNode;
+  logger.warn({ fallbackNode: at }, 'speech input lost; taking the flow fallback');
+  if (!at) {
+    const template = flow.settings.fallbackMessage;
+    const variables = (snapshot as { variables?: Record<string, unknown> }).variables ?? {};
+    const text = render(template, { ...flow.settings.variables, ...variables });
+    await session.say(text, { interruptible: false, cacheable: !hasPlaceholders(template) });
+    await session.hangup('fallback');
+    return { outcome: 'failed', reason: 'stt_failed' };
+  }
+  return newInterpreter().resume(snapshot, { at });
 }
 
 /** Back from a failed transfer with nowhere to go: the fallback message, then hang up. */
@@ -78,6 +111,9 @@ function forwardFlowEvent(e: FlowEvent, callSid: string, calls: Calls, session: 
       calls.emit({ type: 'node.entered', callSid, nodeId: e.nodeId, nodeType: e.nodeType });
       return;
     case 'turn.agent': {
+      // Measured at the reply's first frame, so they are ready when its say ends.
+      const metrics = session.replyMetrics;
+      session.replyMetrics = undefined;
       calls.emit({
         type: 'turn.agent',
         callSid,
@@ -86,6 +122,7 @@ function forwardFlowEvent(e: FlowEvent, callSid: string, calls: Calls, session: 
         outcome: e.interrupted ? 'interrupted' : 'played',
         cached: session.lastSayCached,
         nodeId: e.nodeId,
+        ...(metrics ? { metrics } : {}),
       });
       void calls.addTurn(callSid, {
         role: 'agent',
@@ -93,6 +130,7 @@ function forwardFlowEvent(e: FlowEvent, callSid: string, calls: Calls, session: 
         at: clock.wallNow(),
         nodeId: e.nodeId,
         ...(e.interrupted ? { interrupted: true } : {}),
+        ...(metrics ? { metrics } : {}),
       });
       return;
     }

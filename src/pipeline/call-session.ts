@@ -34,6 +34,15 @@ export interface CallerTurn {
   metrics?: Record<string, number>;
 }
 
+/** Observers the listening side (src/pipeline/listening.ts) hooks in for metrics and turn-taking. */
+export interface CallSessionHooks {
+  onTtsRequest?: () => void;
+  onTtsFirstByte?: () => void;
+  onDtmf?: (digit: string) => void;
+  /** The session closed (hang-up, transfer, stream gone). */
+  onClosed?: () => void;
+}
+
 export interface CallSessionDeps {
   callSid: string;
   channel: MediaChannel;
@@ -82,9 +91,17 @@ export class CallSession implements InterpreterPort, StreamHandler {
   private pendingListen: PendingListen | undefined;
   private closed = false;
   private callerAudioSink: ((mulaw: Buffer, timestampMs: number) => void) | undefined;
+  /** Caller speech in progress: silence and gather timers wait until it ends. */
+  private callerSpeaking = false;
+  private fillerTurn = 0;
   /** Set by the runner so a fatal speech failure can stop the flow. */
   stopFlow: ((reason: string) => void) | undefined;
   lastSayCached = false;
+  readonly hooks: CallSessionHooks = {};
+  /** Per-turn metrics of the reply in progress (DESIGN §8), taken by the runner for the agent turn. */
+  replyMetrics: Record<string, number> | undefined;
+  /** Why speech input stopped working mid-call (the runner then takes the flow's fallback). */
+  speechFailure: string | undefined;
 
   constructor(private readonly deps: CallSessionDeps) {
     const { channel } = deps;
@@ -109,7 +126,11 @@ export class CallSession implements InterpreterPort, StreamHandler {
       pronunciations: deps.flow.settings.pronunciations,
       clock: deps.clock,
       logger: deps.logger,
-      onTtsRequest: () => void deps.calls.bumpMetrics(deps.callSid, { ttsRequests: 1 }),
+      onTtsRequest: () => {
+        this.hooks.onTtsRequest?.();
+        void deps.calls.bumpMetrics(deps.callSid, { ttsRequests: 1 });
+      },
+      onTtsFirstByte: () => this.hooks.onTtsFirstByte?.(),
       onCachedPhrase: () => void deps.calls.bumpMetrics(deps.callSid, { cachedPhrases: 1 }),
     });
   }
@@ -232,6 +253,7 @@ export class CallSession implements InterpreterPort, StreamHandler {
   onDtmf(digit: string): void {
     if (this.closed) return;
     this.deps.calls.emit({ type: 'dtmf', callSid: this.deps.callSid, digit });
+    this.hooks.onDtmf?.(digit);
     this.dtmf.push(digit);
     if (this.activeSay?.stopOnDtmf) this.interrupt('dtmf');
     const p = this.pendingListen;
@@ -269,9 +291,61 @@ export class CallSession implements InterpreterPort, StreamHandler {
     this.callerTurns.push(turn);
   }
 
+  /**
+   * Another turn ended before the reply's first frame (DESIGN §8): its text is
+   * added to a turn still waiting for `listen`, else it is a turn of its own.
+   * Either way the flow sees each turn's words once.
+   */
+  joinCallerTurn(turn: CallerTurn): void {
+    if (this.closed) return;
+    const last = this.callerTurns.at(-1);
+    if (last) last.text = `${last.text} ${turn.text}`.trim();
+    else this.onCallerTurn(turn);
+  }
+
   /** Caller speech started or continues: silence and gather timers start over. */
   onCallerSpeech(): void {
+    this.callerSpeaking = false;
     this.restartListenTimer();
+  }
+
+  /** Caller speech started: silence and gather timers wait (SpeechStarted never clears audio). */
+  pauseSilenceTimers(): void {
+    this.callerSpeaking = true;
+    const p = this.pendingListen;
+    p?.timer?.cancel();
+    if (p) p.timer = undefined;
+  }
+
+  /**
+   * Drops a reply that has sent no audio yet (its LLM request is being
+   * re-issued with a joined turn): no barge-in event, nothing was heard.
+   */
+  abortReply(): void {
+    const active = this.activeSay;
+    if (!active || active.controller.signal.aborted || !active.interruptible) return;
+    active.interrupted = this.playout.clear();
+    active.controller.abort('join_turns');
+  }
+
+  /** The cached filler phrase, outside any say; false when it is not cached or the call is over. */
+  async playFiller(text: string): Promise<boolean> {
+    if (this.closed) return false;
+    const r = await this.speaker.playCached(`filler-${++this.fillerTurn}`, text, this.lifetime.signal);
+    return r !== undefined;
+  }
+
+  /** Speech input is gone for good (Deepgram failed after its retries): the runner takes the fallback. */
+  failSpeech(reason: string): void {
+    if (this.closed || this.speechFailure) return;
+    this.speechFailure = reason;
+    this.callerSpeaking = false;
+    this.stopFlow?.('stt_failed');
+  }
+
+  /** Aborted when the call's session ends. */
+  get signal(): AbortSignal {
+    return this.lifetime.signal;
   }
 
   /** Whether caller speech now would cut the agent off (interruptible audio unplayed). */
@@ -319,12 +393,12 @@ export class CallSession implements InterpreterPort, StreamHandler {
     const p = this.pendingListen;
     if (!p || p.armed || !this.playout.idle) return;
     p.armed = true;
-    this.startListenTimer(p);
+    if (!this.callerSpeaking) this.startListenTimer(p);
   }
 
   private restartListenTimer(): void {
     const p = this.pendingListen;
-    if (!p || !p.armed) return;
+    if (!p || !p.armed || this.callerSpeaking) return;
     p.timer?.cancel();
     this.startListenTimer(p);
   }
@@ -401,5 +475,10 @@ export class CallSession implements InterpreterPort, StreamHandler {
     this.playout.close();
     this.settleListen({ result: { kind: 'hangup' } });
     this.stopFlow?.('stream_closed');
+    try {
+      this.hooks.onClosed?.();
+    } catch (err) {
+      this.deps.logger.warn({ err }, 'session close hook failed');
+    }
   }
 }

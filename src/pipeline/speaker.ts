@@ -4,7 +4,7 @@ import { mulawDurationMs } from '../core/audio/mulaw.js';
 import { applyPronunciations, type PronunciationRule } from '../flow/pronunciations.js';
 import { splitSentences } from '../flow/sentences.js';
 import { TtsError, type TtsPort, type VoiceSpec } from '../providers/tts/port.js';
-import type { CallPlayout, SegmentOutcome } from './playout.js';
+import type { CallPlayout, SegmentOutcome, TurnId } from './playout.js';
 
 /**
  * Speech out for one call: text → segments (a cached phrase, or one TTS stream
@@ -36,6 +36,8 @@ export interface SpeakerDeps {
   logger: Logger;
   /** Counters for the call record. */
   onTtsRequest?: () => void;
+  /** The first audio chunk of a TTS request arrived (metrics: ttsFirstByteMs). */
+  onTtsFirstByte?: () => void;
   onCachedPhrase?: () => void;
 }
 
@@ -66,11 +68,17 @@ export class Speaker {
   constructor(private readonly deps: SpeakerDeps) {}
 
   /** Plays one cached phrase as a segment of its own; false if it is not cached. */
-  async playCached(turn: number, text: string, signal: AbortSignal): Promise<SpeakResult | undefined> {
+  async playCached(
+    turn: TurnId,
+    text: string,
+    signal: AbortSignal,
+    options: { interruptible?: boolean } = {},
+  ): Promise<SpeakResult | undefined> {
     const audio = await this.deps.phrases.get(applyPronunciations(text, this.deps.pronunciations), this.deps.voice);
     if (!audio) return undefined;
     this.deps.onCachedPhrase?.();
-    const name = this.deps.playout.playSegment({ turn, segment: 0, text, interruptible: false }, audio);
+    if (signal.aborted) return { outcome: 'aborted', text, cached: true };
+    const name = this.deps.playout.playSegment({ turn, segment: 0, text, interruptible: options.interruptible ?? false }, audio);
     const outcome = await this.waitPlayed(name, mulawDurationMs(audio.length), signal);
     return { outcome, text, cached: true };
   }
@@ -93,9 +101,14 @@ export class Speaker {
 
     const synthesize = async (name: string, spoken: string) => {
       this.deps.onTtsRequest?.();
+      let first = true;
       try {
         for await (const chunk of this.deps.tts.synthesize({ text: spoken, voice: this.deps.voice, signal: stop.signal })) {
           if (stop.signal.aborted) break;
+          if (first && chunk.length > 0) {
+            first = false;
+            this.deps.onTtsFirstByte?.();
+          }
           totalBytes += chunk.length;
           if (!playout.pushAudio(name, chunk)) break;
         }

@@ -6,7 +6,10 @@ import { MemoryCallRepository } from '../calls/repository.js';
 import type { Config } from '../config.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
+import { createLlmFromConfig } from '../providers/llm/openai.js';
 import type { LlmPort } from '../providers/llm/port.js';
+import { DeepgramStt } from '../providers/stt/deepgram.js';
+import type { SttPort } from '../providers/stt/port.js';
 import { ElevenLabsTts } from '../providers/tts/elevenlabs.js';
 import type { TtsPort, VoiceSpec } from '../providers/tts/port.js';
 import type { Flow } from '../flow/schema.js';
@@ -30,6 +33,8 @@ export interface Telephony {
   phrases: PhraseSource;
   directory: AgentDirectory;
   llm?: LlmPort;
+  /** Speech-to-text; without DEEPGRAM_API_KEY it refuses to open and calls run keypad-only. */
+  stt?: SttPort;
   /** Live calls held by this process, by CallSid. */
   sessions: Map<string, CallSession>;
   /** Cold transfers through the Connect action (default) or a REST update. */
@@ -47,6 +52,7 @@ export interface TelephonyDeps {
   tts?: TtsPort;
   phrases?: PhraseSource;
   llm?: LlmPort;
+  stt?: SttPort;
   callControl?: CallControl;
   transferVia?: 'stream' | 'rest';
 }
@@ -86,7 +92,16 @@ export function createTelephony(deps: TelephonyDeps): Telephony {
       }),
     phrases: deps.phrases ?? noPhrases,
     directory: deps.directory,
-    ...(deps.llm ? { llm: deps.llm } : {}),
+    // Without OPENAI_API_KEY the adapter exists and each request fails naming the variable.
+    llm: deps.llm ?? createLlmFromConfig(config, clock, logger),
+    stt:
+      deps.stt ??
+      new DeepgramStt({
+        apiKey: config.DEEPGRAM_API_KEY,
+        ...(config.DEEPGRAM_BASE_URL ? { baseUrl: config.DEEPGRAM_BASE_URL } : {}),
+        clock,
+        logger,
+      }),
     sessions: new Map(),
     transferVia: deps.transferVia ?? 'stream',
     voiceFor: (flow) => voiceFor(config, flow),

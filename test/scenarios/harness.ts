@@ -10,9 +10,12 @@ import { silentLogger } from '../../src/core/logger.js';
 import type { Flow } from '../../src/flow/schema.js';
 import { MemoryTtsCacheStore, PhraseCache } from '../../src/pipeline/phrase-cache.js';
 import { staticPhrasesOf } from '../../src/pipeline/static-phrases.js';
+import { DeepgramStt } from '../../src/providers/stt/deepgram.js';
 import { ElevenLabsTts } from '../../src/providers/tts/elevenlabs.js';
 import { voiceFor } from '../../src/telephony/wiring.js';
+import { startFakeDeepgram, type FakeDeepgram, type FakeDeepgramOptions } from '../support/fakes/deepgram-server.js';
 import { startFakeElevenLabs, type FakeElevenLabs } from '../support/fakes/elevenlabs-server.js';
+import { startFakeOpenAI, type FakeOpenAI, type FakeOpenAIOptions } from '../support/fakes/openai-server.js';
 import { startFakeTwilioRest, type FakeTwilioRest } from '../support/fakes/twilio-rest.js';
 import { TwilioSimulator, type DialOutcome, type SimCall } from '../support/twilio-simulator.js';
 
@@ -36,6 +39,11 @@ export interface Harness {
   tts: FakeElevenLabs;
   rest: FakeTwilioRest;
   phrases: PhraseCache;
+  /** With `speech`: the loopback Deepgram (the caller's words) and OpenAI. */
+  dg: FakeDeepgram | undefined;
+  openai: FakeOpenAI | undefined;
+  /** The caller says `text` now (fake Deepgram, on the newest open connection). */
+  say(text: string, options?: Parameters<FakeDeepgram['say']>[1]): void;
   events: CallEvent[];
   eventsOf(callSid: string): CallEvent[];
   record(callSid: string): Promise<CallRecord>;
@@ -52,6 +60,16 @@ export interface HarnessOptions {
   transferVia?: 'stream' | 'rest';
   /** Warm the phrase cache with the static phrases of these slugs (default: pizza). */
   warm?: string[];
+  /**
+   * Spoken calls: a fake Deepgram and a fake OpenAI on loopback, their keys and
+   * base URLs in the config, and every live call's microphone streaming μ-law
+   * silence at real time on the manual clock (the fake Deepgram transcribes by
+   * audio received). Virtual time stands still while an LLM or TTS response is
+   * streaming, so provider latency on loopback never turns into virtual seconds.
+   */
+  speech?: boolean;
+  deepgram?: FakeDeepgramOptions;
+  openai?: FakeOpenAIOptions;
 }
 
 const realTick = () => new Promise<void>((r) => setTimeout(r, 1));
@@ -60,6 +78,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const clock = new ManualClock();
   const tts = await startFakeElevenLabs();
   const rest = await startFakeTwilioRest();
+  const dg = options.speech ? await startFakeDeepgram(options.deepgram) : undefined;
+  const openai = options.speech ? await startFakeOpenAI(options.openai) : undefined;
+  const speechEnv: Record<string, string> =
+    dg && openai
+      ? { DEEPGRAM_API_KEY: dg.apiKey, DEEPGRAM_BASE_URL: dg.url, OPENAI_API_KEY: 'test-openai-key', OPENAI_BASE_URL: openai.url }
+      : {};
   const config = loadConfig({
     DATABASE_URL: 'sqlite::memory:',
     PUBLIC_URL,
@@ -72,6 +96,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     SECRET_KEY: 'scenario-secret-key-0123456789',
     FLOWS_DIR: './flows',
     PHONE_NUMBERS: `${PIZZA_NUMBER}=pizza`,
+    ...speechEnv,
     ...options.env,
   });
   // TTS timeouts run on real time: virtual time races ahead of loopback I/O, and a
@@ -80,7 +105,13 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const phrases = new PhraseCache({ tts: ttsPort, store: new MemoryTtsCacheStore(clock), clock });
   const container = await createContainer(config, silentLogger, {
     clock,
-    telephony: { tts: ttsPort, phrases, ...(options.transferVia ? { transferVia: options.transferVia } : {}) },
+    telephony: {
+      tts: ttsPort,
+      phrases,
+      ...(options.transferVia ? { transferVia: options.transferVia } : {}),
+      // A generous connect timeout: virtual time runs ahead of the loopback handshake.
+      ...(dg ? { stt: new DeepgramStt({ apiKey: dg.apiKey, baseUrl: dg.url, clock, timing: { connectTimeoutMs: 30_000 } }) } : {}),
+    },
   });
   // Start-up warm-up of every served flow's static phrases, as the server does before /ready.
   for (const slug of options.warm ?? ['pizza']) {
@@ -108,13 +139,47 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     else if (form.Status === 'completed') void call.restHangup();
   };
 
+  // Caller microphones: 20 ms μ-law frames of silence for the virtual time that passed.
+  const SILENCE = new Uint8Array(160).fill(0xff);
+  const micAt = new Map<SimCall, number>();
+  const pumpMics = () => {
+    if (!options.speech) return;
+    for (const call of sim.calls) {
+      if (call.ended || !call.streamSid) continue;
+      let at = micAt.get(call) ?? clock.now();
+      while (clock.now() - at >= 20) {
+        call.sendAudio(SILENCE, at);
+        at += 20;
+      }
+      micAt.set(call, at);
+    }
+  };
+  // Real-time providers on loopback: wait (bounded) until no LLM or TTS response is mid-stream.
+  const pendingTts = new Set<Promise<void>>();
+  let ttsSeen = 0;
+  const providersIdle = async () => {
+    if (!options.speech) return;
+    for (let spins = 0; spins < 2000; spins++) {
+      for (; ttsSeen < tts.requests.length; ttsSeen++) {
+        const p: Promise<void> = tts.requests[ttsSeen]!.closed.then(() => void pendingTts.delete(p));
+        pendingTts.add(p);
+      }
+      // A stalled response is marked 'stalled' at once: time must move for the client's timers to fire.
+      const llmBusy = openai?.responses.some((r) => r.outcome === 'pending');
+      if (!llmBusy && pendingTts.size === 0) return;
+      await realTick();
+    }
+  };
+
   const until: Harness['until'] = async (done, opts = {}) => {
     const maxMs = opts.maxMs ?? 60_000;
-    const stepMs = opts.stepMs ?? 50;
+    const stepMs = opts.stepMs ?? (options.speech ? 20 : 50);
     for (let waited = 0; ; waited += stepMs) {
       if (await done()) return;
       if (waited >= maxMs) throw new Error(`timed out after ${maxMs} virtual ms waiting for ${opts.what ?? 'condition'}`);
+      await providersIdle();
       await clock.advance(stepMs);
+      pumpMics();
       await realTick();
     }
   };
@@ -133,6 +198,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     tts,
     rest,
     phrases,
+    dg,
+    openai,
+    say(text, sayOptions) {
+      if (!dg) throw new Error('startHarness({ speech: true }) for spoken calls');
+      dg.say(text, sayOptions);
+    },
     events,
     eventsOf: (callSid) => events.filter((e) => e.callSid === callSid),
     record,
@@ -150,6 +221,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       await container.close();
       await tts.close();
       await rest.close();
+      await dg?.close();
+      await openai?.close();
     },
   };
 }

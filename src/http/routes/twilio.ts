@@ -5,6 +5,8 @@ import { AppError } from '../../core/errors.js';
 import { isOpen } from '../../flow/business-hours.js';
 import { CallSession } from '../../pipeline/call-session.js';
 import { runCall } from '../../pipeline/call-runner.js';
+import { CallListening } from '../../pipeline/listening.js';
+import { ReplyLlm } from '../../pipeline/reply-llm.js';
 import { attachMediaStream } from '../../telephony/media-stream.js';
 import { checkSignature, isAccepted, webhookUrl, websocketUrl } from '../../telephony/signature.js';
 import {
@@ -116,6 +118,7 @@ export async function twilioRoutes(app: FastifyInstance, { container }: { contai
           log.error({ agentId: record.agentId, version: record.version }, 'pinned flow version not found');
           return undefined;
         }
+        const llm = t.llm ? new ReplyLlm(t.llm) : undefined;
         const session = new CallSession({
           callSid,
           channel,
@@ -131,6 +134,18 @@ export async function twilioRoutes(app: FastifyInstance, { container }: { contai
           transferVia: t.transferVia,
         });
         t.sessions.set(callSid, session);
+        const listening = new CallListening({
+          callSid,
+          session,
+          stt: t.stt,
+          flow: version.flow,
+          calls,
+          clock: container.clock,
+          logger: log,
+          ...(llm ? { llm } : {}),
+        });
+        llm?.setHooks(listening.llmHooks());
+        listening.start();
         void runCall({
           session,
           record,
@@ -139,7 +154,7 @@ export async function twilioRoutes(app: FastifyInstance, { container }: { contai
           calls,
           clock: container.clock,
           logger: log,
-          ...(t.llm ? { llm: t.llm } : {}),
+          ...(llm ? { llm } : {}),
         })
           .catch((err) => log.error({ err }, 'call run failed'))
           .finally(() => {
