@@ -7,6 +7,8 @@ import { PhraseCache } from './pipeline/phrase-cache.js';
 import { PhraseWarmer, servedFlowsOf, type WarmSummary } from './pipeline/phrase-warmer.js';
 import { ElevenLabsTts } from './providers/tts/elevenlabs.js';
 import { SqlTtsCacheStore } from './store/tts-cache-repository.js';
+import { SqlCallStore } from './store/calls-repo.js';
+import { CallRecorder } from './calls/recorder.js';
 
 /**
  * The one place that picks implementations: SQLite or PostgreSQL, memory or
@@ -32,6 +34,9 @@ export interface Container {
   phraseWarmer: PhraseWarmer;
   /** The start-up warm-up of every served version; `/ready` waits for it (pending `phrase-cache`). */
   warmup: Promise<WarmSummary | undefined>;
+  /** Call records and events in SQL, written through from the live ledger by `callRecorder`. */
+  callHistory: SqlCallStore;
+  callRecorder: CallRecorder;
   /** Closers run in reverse order of registration on shutdown. */
   onClose(fn: () => Promise<void> | void): void;
   close(): Promise<void>;
@@ -81,6 +86,15 @@ export async function createContainer(
     logger,
     ...phraseWarmingOff(config, overrides, telephony.phrases === phrases),
   });
+  const callHistory = new SqlCallStore(persistence.db.db, clock);
+  const callRecorder = new CallRecorder({
+    live: telephony.calls.repository,
+    bus: telephony.calls.bus,
+    history: callHistory,
+    clock,
+    logger,
+  });
+  closers.push(() => callRecorder.close());
   const warmup = warmServedAtStartup(phraseWarmer, persistence, readiness, logger);
   closers.push(async () => {
     await phraseWarmer.close();
@@ -96,6 +110,8 @@ export async function createContainer(
     phrases,
     phraseWarmer,
     warmup,
+    callHistory,
+    callRecorder,
     onClose: (fn) => closers.push(fn),
     async close() {
       container.readiness.shuttingDown = true;

@@ -78,6 +78,34 @@ export interface TtsCacheTable {
   last_used_at: number;
 }
 
+/** A call record (src/calls/call-record.ts): searchable fields as columns, the whole record as JSON. */
+export interface CallsTable {
+  call_sid: string;
+  agent_id: string;
+  slug: string;
+  version: number;
+  direction: string;
+  state: string;
+  from_number: string;
+  to_number: string;
+  /** The outcome's kind, once known. */
+  outcome: string | null;
+  record: string;
+  created_at: number;
+  ended_at: number | null;
+  updated_at: number;
+}
+
+export interface CallEventsTable {
+  /** Time-sortable (src/store/ids.ts): the history's order. */
+  id: string;
+  call_sid: string;
+  type: string;
+  at: number;
+  /** The whole event as JSON. */
+  data: string;
+}
+
 export interface DatabaseSchema {
   agents: AgentsTable;
   agent_versions: AgentVersionsTable;
@@ -86,4 +114,6 @@ export interface DatabaseSchema {
   api_keys: ApiKeysTable;
   settings: SettingsTable;
   tts_cache: TtsCacheTable;
+  calls: CallsTable;
+  call_events: CallEventsTable;
 }

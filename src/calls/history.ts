@@ -1,0 +1,35 @@
+import type { CallRecord, CallState } from './call-record.js';
+import type { CallEvent } from './events.js';
+
+/**
+ * Call history: finished and live call records with their events, kept after
+ * the process that held the call is gone. SQL implements it
+ * (src/store/calls-repo.ts); the live ledger writes through to it
+ * (src/calls/recorder.ts).
+ */
+export interface CallListFilter {
+  agentId?: string | undefined;
+  state?: CallState | undefined;
+}
+
+export interface CallPageRequest extends CallListFilter {
+  limit: number;
+  cursor?: string | undefined;
+}
+
+export interface CallPage {
+  items: CallRecord[];
+  nextCursor: string | null;
+}
+
+export interface CallHistory {
+  /** Inserts or replaces the record of its CallSid. */
+  save(record: CallRecord): Promise<void>;
+  /** Appends events; each keeps its place in the call's history. */
+  appendEvents(events: readonly CallEvent[]): Promise<void>;
+  get(callSid: string): Promise<CallRecord | undefined>;
+  /** The call's events, oldest first. */
+  events(callSid: string): Promise<CallEvent[]>;
+  /** Newest first. */
+  page(request: CallPageRequest): Promise<CallPage>;
+}

@@ -1,0 +1,147 @@
+import type { Kysely } from 'kysely';
+import { systemClock, type Clock } from '../core/clock.js';
+import type { CallRecord } from '../calls/call-record.js';
+import type { CallEvent } from '../calls/events.js';
+import type { CallHistory, CallPage, CallPageRequest } from '../calls/history.js';
+import type { CallRepository } from '../calls/repository.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
+import { AppError } from '../core/errors.js';
+import { dialectOf, isUniqueViolation, type Dialect } from './db.js';
+import { newId } from './ids.js';
+import type { CallsTable, DatabaseSchema } from './tables.js';
+
+/**
+ * Call records and their events on SQL (migration 0002), the same Kysely code
+ * on SQLite and PostgreSQL. The record is stored whole as JSON next to the
+ * columns lists filter and sort on. It implements the ledger's CallRepository
+ * too, so a deployment can keep live records here directly.
+ */
+export class SqlCallStore implements CallHistory, CallRepository {
+  private readonly dialect: Dialect;
+
+  constructor(
+    private readonly db: Kysely<DatabaseSchema>,
+    private readonly clock: Clock = systemClock,
+  ) {
+    this.dialect = dialectOf(db as unknown as Kysely<unknown>);
+  }
+
+  async save(record: CallRecord): Promise<void> {
+    const row = this.toRow(record);
+    const { call_sid: _sid, created_at: _created, ...changes } = row;
+    await this.db
+      .insertInto('calls')
+      .values(row)
+      .onConflict((oc) => oc.column('call_sid').doUpdateSet(changes))
+      .execute();
+  }
+
+  async appendEvents(events: readonly CallEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const rows = events.map((e) => ({ id: newId('ce', e.at), call_sid: e.callSid, type: e.type, at: e.at, data: JSON.stringify(e) }));
+    // All or nothing, so a retried batch is never stored twice; chunks stay under SQLite's parameter limit.
+    await this.db.transaction().execute(async (tx) => {
+      for (let i = 0; i < rows.length; i += 100) {
+        await tx.insertInto('call_events').values(rows.slice(i, i + 100)).execute();
+      }
+    });
+  }
+
+  async get(callSid: string): Promise<CallRecord | undefined> {
+    const row = await this.db.selectFrom('calls').select('record').where('call_sid', '=', callSid).executeTakeFirst();
+    return row ? (JSON.parse(row.record) as CallRecord) : undefined;
+  }
+
+  async events(callSid: string): Promise<CallEvent[]> {
+    const rows = await this.db.selectFrom('call_events').select('data').where('call_sid', '=', callSid).orderBy('id').execute();
+    return rows.map((r) => JSON.parse(r.data) as CallEvent);
+  }
+
+  async page(request: CallPageRequest): Promise<CallPage> {
+    const after = decodeCallCursor(request.cursor);
+    let q = this.db
+      .selectFrom('calls')
+      .select(['call_sid', 'created_at', 'record'])
+      .orderBy('created_at', 'desc')
+      .orderBy('call_sid', 'desc')
+      .limit(request.limit + 1);
+    if (request.agentId !== undefined) q = q.where('agent_id', '=', request.agentId);
+    if (request.state !== undefined) q = q.where('state', '=', request.state);
+    if (after) {
+      q = q.where((eb) =>
+        eb.or([eb('created_at', '<', after.createdAt), eb.and([eb('created_at', '=', after.createdAt), eb('call_sid', '<', after.callSid)])]),
+      );
+    }
+    const rows = await q.execute();
+    const hasMore = rows.length > request.limit;
+    const kept = hasMore ? rows.slice(0, request.limit) : rows;
+    const last = kept.at(-1);
+    return {
+      items: kept.map((r) => JSON.parse(r.record) as CallRecord),
+      nextCursor: hasMore && last ? encodeCursor(`${last.created_at}:${last.call_sid}`) : null,
+    };
+  }
+
+  // CallRepository (the live ledger's port)
+
+  async createIfAbsent(record: CallRecord): Promise<{ record: CallRecord; created: boolean }> {
+    try {
+      await this.db.insertInto('calls').values(this.toRow(record)).execute();
+      return { record: structuredClone(record), created: true };
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      const existing = await this.get(record.callSid);
+      if (!existing) throw err;
+      return { record: existing, created: false };
+    }
+  }
+
+  async update(callSid: string, change: (record: CallRecord) => void): Promise<CallRecord | undefined> {
+    return this.db.transaction().execute(async (tx) => {
+      let q = tx.selectFrom('calls').select('record').where('call_sid', '=', callSid);
+      // Concurrent updates of one call (status callback and stream) apply one after the other.
+      // (SQLite transactions already serialize writers.)
+      if (this.dialect === 'postgres') q = q.forUpdate();
+      const row = await q.executeTakeFirst();
+      if (!row) return undefined;
+      const record = JSON.parse(row.record) as CallRecord;
+      change(record);
+      const { call_sid: _sid, created_at: _created, ...changes } = this.toRow(record);
+      await tx.updateTable('calls').set(changes).where('call_sid', '=', callSid).execute();
+      return record;
+    });
+  }
+
+  async list(): Promise<CallRecord[]> {
+    const rows = await this.db.selectFrom('calls').select('record').orderBy('created_at', 'desc').execute();
+    return rows.map((r) => JSON.parse(r.record) as CallRecord);
+  }
+
+  private toRow(r: CallRecord): CallsTable {
+    return {
+      call_sid: r.callSid,
+      agent_id: r.agentId,
+      slug: r.slug,
+      version: r.version,
+      direction: r.direction,
+      state: r.state,
+      from_number: r.from,
+      to_number: r.to,
+      outcome: r.outcome?.kind ?? null,
+      record: JSON.stringify(r),
+      created_at: r.createdAt,
+      ended_at: r.endedAt ?? null,
+      updated_at: this.clock.wallNow(),
+    };
+  }
+}
+
+const CALL_CURSOR = /^(\d+):(.+)$/;
+
+function decodeCallCursor(cursor: string | undefined): { createdAt: number; callSid: string } | undefined {
+  const raw = decodeCursor<string>(cursor, 'string');
+  if (raw === undefined) return undefined;
+  const m = CALL_CURSOR.exec(raw);
+  if (!m) throw new AppError('BAD_REQUEST', 'cursor is not valid; pass back a nextCursor from an earlier page');
+  return { createdAt: Number(m[1]), callSid: m[2]! };
+}
