@@ -61,7 +61,9 @@ export async function runCall(options: RunCallOptions): Promise<RunResult> {
       result = await interpreter.run();
     }
     if (result.outcome === 'aborted' && result.reason === 'stt_failed' && !session.isClosed) {
-      result = await speechFallback(interpreter.snapshot(), newInterpreter, session, flow, logger);
+      result = await speechFallback(interpreter.snapshot(), newInterpreter, session, flow, logger, (e) =>
+        forwardFlowEvent(e, callSid, calls, session, clock),
+      );
     }
   } catch (err) {
     logger.error({ err }, 'flow run failed');
@@ -84,6 +86,7 @@ async function speechFallback(
   session: CallSession,
   flow: Flow,
   logger: Logger,
+  onEvent: (e: FlowEvent) => void,
 ): Promise<RunResult> {
   const at = flow.settings.fallbackNode;
   logger.warn({ fallbackNode: at }, 'speech input lost; taking the flow fallback');
@@ -91,7 +94,9 @@ async function speechFallback(
     const template = flow.settings.fallbackMessage;
     const variables = (snapshot as { variables?: Record<string, unknown> }).variables ?? {};
     const text = render(template, { ...flow.settings.variables, ...variables });
-    await session.say(text, { interruptible: false, cacheable: !hasPlaceholders(template) });
+    const said = await session.say(text, { interruptible: false, cacheable: !hasPlaceholders(template) });
+    const nodeId = (snapshot as { position?: { nodeId?: string } | null }).position?.nodeId ?? '';
+    onEvent({ type: 'turn.agent', nodeId, text, heardText: said.heardText, interrupted: said.outcome !== 'played' });
     await session.hangup('fallback');
     return { outcome: 'failed', reason: 'stt_failed' };
   }
