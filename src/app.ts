@@ -13,6 +13,7 @@ import { benchStatsRoutes } from './http/bench-stats.js';
 import { API_PREFIX, installApiAuth } from './http/auth.js';
 import { agentRoutes } from './http/routes/agents.js';
 import { apiKeyRoutes } from './http/routes/api-keys.js';
+import { callRoutes } from './http/routes/calls.js';
 import { phoneNumberRoutes } from './http/routes/phone-numbers.js';
 import { testChatRoutes } from './http/routes/test-chat.js';
 
@@ -68,6 +69,7 @@ export async function buildApp(container: Container): Promise<FastifyInstance> {
       await api.register(phoneNumberRoutes, { container });
       await api.register(apiKeyRoutes, { container });
       await api.register(testChatRoutes, { container });
+      await api.register(callRoutes, { container });
     },
     { prefix: API_PREFIX },
   );

@@ -1,0 +1,152 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Container } from '../../container.js';
+import type { Principal } from '../../auth/roles.js';
+import type { CallRecord } from '../../calls/call-record.js';
+import type { CallEvent } from '../../calls/events.js';
+import { AppError } from '../../core/errors.js';
+import { maskPhone } from '../../core/logger.js';
+import { principalOf } from '../auth.js';
+import { pageOf, pageQuery } from './agents.js';
+
+/**
+ * Call history (DESIGN §7–8): the record of each call with its turns, per-turn
+ * metrics and event history. Phone numbers are shown as `+1****5678` (country
+ * code and last four digits, DESIGN §6) to everyone but admins until staff
+ * settings (`showRealPhoneNumbers`) exist.
+ */
+
+const callStateSchema = z.enum(['connecting', 'ai', 'transferring', 'human', 'ended']);
+const iso = (ms: number) => new Date(ms).toISOString();
+
+const callSummarySchema = z.object({
+  id: z.string().describe('the CallSid'),
+  agent: z.object({ id: z.string(), slug: z.string() }),
+  version: z.number().int().describe('the flow version pinned when the call started (0: no version answered)'),
+  from: z.string(),
+  to: z.string(),
+  direction: z.enum(['inbound', 'outbound']),
+  state: callStateSchema,
+  outcome: z.object({ kind: z.string(), detail: z.string().optional() }).nullable(),
+  createdAt: z.string(),
+  endedAt: z.string().nullable(),
+});
+
+const turnSchema = z.object({
+  role: z.enum(['caller', 'agent']),
+  text: z.string(),
+  at: z.string(),
+  interrupted: z.boolean().optional(),
+  nodeId: z.string().optional(),
+  via: z.enum(['speech', 'dtmf']).optional(),
+  metrics: z.record(z.string(), z.number()).optional().describe('endpointMs, responseMs, llmFirstTokenMs, llmFirstSentenceMs, ttsFirstByteMs, overheadMs'),
+});
+
+const callDetailSchema = callSummarySchema.extend({
+  handler: z.looseObject({ kind: z.string() }),
+  streams: z.array(
+    z.object({ streamSid: z.string(), startedAt: z.string(), endedAt: z.string().nullable(), endReason: z.string().optional() }),
+  ),
+  nextStep: z.looseObject({ kind: z.string() }).nullable().describe('what /twilio/stream-ended answers when the stream closes'),
+  turns: z.array(turnSchema),
+  metrics: z.record(z.string(), z.number()),
+  events: z.array(z.looseObject({ type: z.string(), at: z.string() })).describe('every call event, oldest first (DESIGN §8)'),
+});
+
+type Summary = z.infer<typeof callSummarySchema>;
+type Detail = z.infer<typeof callDetailSchema>;
+
+function summary(r: CallRecord): Summary {
+  return {
+    id: r.callSid,
+    agent: { id: r.agentId, slug: r.slug },
+    version: r.version,
+    from: r.from,
+    to: r.to,
+    direction: r.direction,
+    state: r.state,
+    outcome: r.outcome ? { kind: r.outcome.kind, ...(r.outcome.detail !== undefined ? { detail: r.outcome.detail } : {}) } : null,
+    createdAt: iso(r.createdAt),
+    endedAt: r.endedAt === undefined ? null : iso(r.endedAt),
+  };
+}
+
+function detail(r: CallRecord, events: CallEvent[]): Detail {
+  return {
+    ...summary(r),
+    handler: r.handler,
+    streams: r.streams.map((s) => ({
+      streamSid: s.streamSid,
+      startedAt: iso(s.startedAt),
+      endedAt: s.endedAt === undefined ? null : iso(s.endedAt),
+      ...(s.endReason !== undefined ? { endReason: s.endReason } : {}),
+    })),
+    nextStep: r.nextStep ?? null,
+    turns: r.turns.map(({ at, ...t }) => ({ ...t, at: iso(at) })),
+    metrics: r.metrics,
+    events: events.map(({ callSid: _sid, at, ...e }) => ({ ...e, at: iso(at) })),
+  };
+}
+
+/** Numbers anywhere in the view (from, to, a dial target, a transfer event) as `+1****5678`. */
+function maskNumbers<T>(value: T): T {
+  if (typeof value === 'string') return maskPhone(value) as T;
+  if (Array.isArray(value)) return value.map(maskNumbers) as T;
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskNumbers(v)])) as T;
+  }
+  return value;
+}
+
+/** Admins see real numbers; every other role sees masked ones (DESIGN §6). */
+const seesRealNumbers = (p: Principal) => p.role === 'admin';
+
+export async function callRoutes(app: FastifyInstance, { container }: { container: Container }): Promise<void> {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const { callHistory, callRecorder } = container;
+  const tags = ['calls'];
+
+  r.get(
+    '/calls',
+    {
+      schema: {
+        tags,
+        summary: 'Calls, newest first',
+        querystring: pageQuery.extend({
+          agentId: z.string().min(1).optional().describe('only this agent’s calls (agent id)'),
+          state: callStateSchema.optional(),
+        }),
+        response: { 200: pageOf(callSummarySchema) },
+      },
+    },
+    async (req) => {
+      // Read your writes: what the live ledger queued is stored before the read.
+      await callRecorder.flush();
+      const page = await callHistory.page(req.query);
+      const items = page.items.map(summary);
+      return { items: seesRealNumbers(principalOf(req)) ? items : maskNumbers(items), nextCursor: page.nextCursor };
+    },
+  );
+
+  r.get(
+    '/calls/:id',
+    {
+      schema: {
+        tags,
+        summary: 'A call: agent, pinned version, state, streams, next step, outcome, turns with metrics and its event history',
+        params: z.object({ id: z.string().min(1).describe('the CallSid') }),
+        response: { 200: callDetailSchema },
+      },
+    },
+    async (req) => {
+      await callRecorder.flush();
+      const id = req.params.id;
+      // The live ledger is fresher for a call in progress; history has calls from before a restart.
+      const record = (await container.telephony.calls.get(id)) ?? (await callHistory.get(id));
+      if (!record) throw new AppError('NOT_FOUND', `no call ${id}`);
+      const view = detail(record, await callHistory.events(id));
+      return seesRealNumbers(principalOf(req)) ? view : maskNumbers(view);
+    },
+  );
+}
