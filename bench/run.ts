@@ -293,6 +293,7 @@ async function runLoad(o: BenchOptions): Promise<void> {
       gen.stop();
     }
     await server?.stop();
+    if (server?.profile) log(`server CPU profile: ${server.profile} (npx tsx bench/profile-summary.ts ${server.profile})`);
     await fakes.close();
   }
 }

@@ -55,8 +55,8 @@ export const DEFAULT_OPTIONS: BenchOptions = {
   llmTokensPerSecond: 50,
   ttsFirstByteMs: 150,
   ttsSpeed: 2,
-  keypadTurns: 2,
-  bargeInEvery: 3,
+  keypadTurns: 1,
+  bargeInEvery: 2,
   profile: false,
   noPin: false,
   rest: [],
@@ -73,7 +73,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --call-seconds 60       how long each call lasts
   --arrival 20            new calls per second while filling up
   --stt-final-ms 150 --llm-first-token-ms 300 --llm-tps 50 --tts-first-byte-ms 150 --tts-speed 2
-  --keypad-turns 2 --barge-in-every 3
+  --keypad-turns 1 --barge-in-every 2
   --profile               write the server's CPU profile to bench/results/*.cpuprofile
   --no-pin                don't pin the server and the generator to cores`;
 

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -44,6 +44,8 @@ export interface ServerChild {
   logLines: string[];
   logCount: number;
   exited: boolean;
+  /** Where the CPU profile was written (after stop, with --profile). */
+  profile: string | undefined;
   stop(): Promise<void>;
 }
 
@@ -88,7 +90,9 @@ export async function startServer(o: ServerSpawnOptions): Promise<ServerChild> {
     ELEVENLABS_BASE_URL: o.providers.elevenLabsUrl,
   });
   const nodeArgs = ['--import', 'tsx'];
-  if (o.profileDir) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', o.profileDir, '--cpu-prof-name', `server-${Date.now()}.cpuprofile`);
+  // Every thread writes its own profile (tsx's loader runs in a worker); stop() keeps the main thread's.
+  const profileTmp = o.profileDir ? mkdtempSync(join(tmpdir(), 'voice-bench-prof-')) : undefined;
+  if (profileTmp) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', profileTmp);
   nodeArgs.push(join(REPO_ROOT, 'src', 'main.ts'));
   const [cmd, args] =
     o.core === undefined ? [process.execPath, nodeArgs] : ['taskset', ['-c', String(o.core), process.execPath, ...nodeArgs]];
@@ -99,7 +103,11 @@ export async function startServer(o: ServerSpawnOptions): Promise<ServerChild> {
     logLines: [],
     logCount: 0,
     exited: false,
-    stop: () => stopChild(child, server, dir),
+    profile: undefined,
+    stop: async () => {
+      await stopChild(child, server, dir);
+      if (profileTmp && o.profileDir) server.profile = keepMainThreadProfile(profileTmp, o.profileDir);
+    },
   };
   const onLine = (chunk: Buffer) => {
     for (const line of chunk.toString('utf8').split('\n')) {
@@ -154,4 +162,17 @@ async function stopChild(child: ChildProcess, server: ServerChild, dir: string):
 const children = new Set<ChildProcess>();
 export function killChildren(): void {
   for (const c of children) c.kill('SIGKILL');
+}
+
+/** V8 names profiles CPU.<date>.<pid>.<thread>.<seq>.cpuprofile; thread 0 is the main thread. */
+function keepMainThreadProfile(tmp: string, dir: string): string | undefined {
+  const main = readdirSync(tmp).find((f) => /^CPU\.\d+\.\d+\.\d+\.0\.\d+\.cpuprofile$/.test(f));
+  let kept: string | undefined;
+  if (main) {
+    mkdirSync(dir, { recursive: true });
+    kept = join(dir, `server-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`);
+    copyFileSync(join(tmp, main), kept);
+  }
+  rmSync(tmp, { recursive: true, force: true });
+  return kept;
 }
