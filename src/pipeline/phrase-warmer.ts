@@ -111,7 +111,7 @@ export class PhraseWarmer {
    */
   async warmAtStartup(served: readonly ServedFlow[], options: { timeoutMs?: number } = {}): Promise<WarmSummary | undefined> {
     if (!this.enabled) {
-      this.logger.warn({ reason: this.disabledReason }, 'static phrases not cached at start-up: calls will synthesize them live');
+      this.logger.warn({ reason: this.disabledReason }, 'static phrases not cached at start-up');
       return undefined;
     }
     const deadline = this.clock.now() + (options.timeoutMs ?? STARTUP_WARM_TIMEOUT_MS);
