@@ -53,10 +53,13 @@ export async function runCall(options: RunCallOptions): Promise<RunResult> {
   try {
     if (record.resume && record.snapshot !== undefined) {
       await calls.setResume(callSid, undefined);
-      const at = record.resume.at ?? flow.settings.fallbackNode;
+      // A failed transfer that is itself the fallback node must not dial again and again.
+      const from = (record.snapshot as { position?: { nodeId?: string } | null }).position?.nodeId;
+      const fallback = flow.settings.fallbackNode !== from ? flow.settings.fallbackNode : undefined;
+      const at = record.resume.at ?? fallback;
       result = at
         ? await interpreter.resume(record.snapshot, { at })
-        : await speakFallbackAndEnd(session, flow);
+        : await speakFallbackAndEnd(session, flow, record.snapshot);
     } else {
       result = await interpreter.run();
     }
@@ -91,10 +94,8 @@ async function speechFallback(
   const at = flow.settings.fallbackNode;
   logger.warn({ fallbackNode: at }, 'speech input lost; taking the flow fallback');
   if (!at) {
-    const template = flow.settings.fallbackMessage;
-    const variables = (snapshot as { variables?: Record<string, unknown> }).variables ?? {};
-    const text = render(template, { ...flow.settings.variables, ...variables });
-    const said = await session.say(text, { interruptible: false, cacheable: !hasPlaceholders(template) });
+    const text = renderFallback(flow, snapshot);
+    const said = await session.say(text, { interruptible: false, cacheable: !hasPlaceholders(flow.settings.fallbackMessage) });
     const nodeId = (snapshot as { position?: { nodeId?: string } | null }).position?.nodeId ?? '';
     onEvent({ type: 'turn.agent', nodeId, text, heardText: said.heardText, interrupted: said.outcome !== 'played' });
     await session.hangup('fallback');
@@ -103,9 +104,15 @@ async function speechFallback(
   return newInterpreter().resume(snapshot, { at });
 }
 
+/** `fallbackMessage` with the call's variables (e.g. "{{clinicName}}"). */
+function renderFallback(flow: Flow, snapshot: unknown): string {
+  const variables = (snapshot as { variables?: Record<string, unknown> } | undefined)?.variables ?? {};
+  return render(flow.settings.fallbackMessage, { ...flow.settings.variables, ...variables });
+}
+
 /** Back from a failed transfer with nowhere to go: the fallback message, then hang up. */
-async function speakFallbackAndEnd(session: CallSession, flow: Flow): Promise<RunResult> {
-  await session.say(flow.settings.fallbackMessage, { interruptible: false, cacheable: true });
+async function speakFallbackAndEnd(session: CallSession, flow: Flow, snapshot: unknown): Promise<RunResult> {
+  await session.say(renderFallback(flow, snapshot), { interruptible: false, cacheable: !hasPlaceholders(flow.settings.fallbackMessage) });
   await session.hangup('fallback');
   return { outcome: 'failed', reason: 'transfer_unavailable' };
 }

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { CALLER } from './harness.js';
-import { FALLBACK, GREETING, TALK_NUMBER, agentTurnsDone, startTalkHarness, type TalkHarness } from './spoken-flows.js';
+import { FALLBACK, GREETING, TALK_NUMBER, agentTurnsDone, startTalkHarness, talkFlow, type TalkHarness } from './spoken-flows.js';
 
 /**
  * Provider failures in the middle of a spoken call (DESIGN §8): Deepgram
@@ -66,6 +66,23 @@ describe('Deepgram recovery', () => {
     expect(record.turns.map((t) => t.text)).toEqual([GREETING, FALLBACK]);
     expect(record.outcome?.kind).toBe('failed');
     expect(h.openai!.requests).toHaveLength(0);
+  });
+});
+
+describe('Deepgram gone, with a fallbackNode', () => {
+  it('the flow resumes at the fallback node (a transfer) with its transcript', async () => {
+    h = await startTalkHarness(talkFlow({ fallbackNode: true }));
+    const call = await callAndGreet(h);
+    await h.dg!.close();
+    await h.until(() => h!.eventsOf(call.callSid).some((e) => e.type === 'transfer.requested'), { what: 'the fallback transfer', maxMs: 30_000 });
+    const events = h.eventsOf(call.callSid);
+    const nodes = events.flatMap((e) => (e.type === 'node.entered' ? [e.nodeId] : []));
+    expect(nodes).toEqual(['hello', 'chat', 'desk']);
+    expect(events.find((e) => e.type === 'transfer.requested')).toMatchObject({ target: { number: '+15550104444' } });
+    // Nobody answers the dial: back to the AI, which has nowhere to go but the fallback message.
+    const record = await h.finish(call, 30_000);
+    expect(record.turns.map((t) => t.text).slice(0, 2)).toEqual([GREETING, 'Connecting you to a person.']);
+    expect(call.events.find((e) => e.kind === 'dial')).toMatchObject({ number: '+15550104444' });
   });
 });
 
