@@ -33,8 +33,37 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : und
 
 const ignored = (reason: IgnoredReason): InboundMessage => ({ event: 'ignored', reason });
 
+/**
+ * Media frames are 50 a second per call, nearly all inbound traffic, and come
+ * in Twilio's fixed layout (streamSid after `media`, or before it as some
+ * clients send). A strict pattern over the whole message reads them without
+ * JSON.parse; its character classes admit no quote, backslash or non-ASCII
+ * byte, so a match means exactly what JSON.parse would have read. Anything
+ * else takes the general path below.
+ */
+const MEDIA_SID_LAST =
+  /^\{"event":"media","sequenceNumber":"\d+","media":\{"track":"([a-z_]+)","chunk":"(\d+)","timestamp":"(\d+)","payload":"([A-Za-z0-9+/=]*)"\},"streamSid":"([A-Za-z0-9]+)"\}$/;
+const MEDIA_SID_FIRST =
+  /^\{"event":"media","sequenceNumber":"\d+","streamSid":"([A-Za-z0-9]+)","media":\{"track":"([a-z_]+)","chunk":"(\d+)","timestamp":"(\d+)","payload":"([A-Za-z0-9+/=]*)"\}\}$/;
+/** `{"event":"media"` as bytes: only such messages try the patterns. */
+const MEDIA_HEAD = Buffer.from('{"event":"media",');
+
+export function parseMediaFast(data: Buffer): InboundMessage | undefined {
+  if (data.length < MEDIA_HEAD.length || data.compare(MEDIA_HEAD, 0, MEDIA_HEAD.length, 0, MEDIA_HEAD.length) !== 0) return undefined;
+  const text = data.toString('latin1');
+  let m = MEDIA_SID_LAST.exec(text);
+  if (m) return { event: 'media', streamSid: m[5]!, track: m[1]!, chunk: Number(m[2]) || 0, timestampMs: Number(m[3]) || 0, payload: m[4]! };
+  m = MEDIA_SID_FIRST.exec(text);
+  if (m) return { event: 'media', streamSid: m[1]!, track: m[2]!, chunk: Number(m[3]) || 0, timestampMs: Number(m[4]) || 0, payload: m[5]! };
+  return undefined;
+}
+
 export function parseInbound(data: string | Buffer | ArrayBuffer | Buffer[], isBinary = false): InboundMessage {
   if (isBinary) return ignored('binary');
+  if (Buffer.isBuffer(data)) {
+    const media = parseMediaFast(data);
+    if (media) return media;
+  }
   const text = typeof data === 'string' ? data : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
   let msg: unknown;
   try {
