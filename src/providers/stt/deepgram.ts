@@ -176,7 +176,8 @@ class DeepgramSession implements SttSession {
     // Audio resuming after a pause (hold): Deepgram had nothing to say meanwhile.
     if (now - this.lastAudioAt > this.d.timing.keepAliveAfterMs) this.watchdogFrom = now;
     this.lastAudioAt = now;
-    const data = Uint8Array.from(mulaw);
+    // A copy (the ring outlives the caller's buffer); the typed-array constructor copies in one go, `from` walks an iterator.
+    const data = new Uint8Array(mulaw);
     this.ring.push({ at: this.totalBytes, data });
     this.totalBytes += data.length;
     this.trimRing();
