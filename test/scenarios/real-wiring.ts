@@ -54,6 +54,8 @@ export interface RealServerOptions {
   adminKey?: string;
   /** Do not wait for the start-up warm-up before returning. */
   skipWarmupWait?: boolean;
+  /** Called as soon as the container exists, before the app is built (to see start-up state). */
+  onContainer?: (container: Container) => void;
 }
 
 const realTick = () => new Promise<void>((r) => setTimeout(r, 1));
@@ -83,6 +85,7 @@ export async function startRealServer(options: RealServerOptions = {}): Promise<
     clock,
     telephony: { tts: new ElevenLabsTts({ apiKey: tts.apiKey, baseUrl: tts.url }) },
   });
+  options.onContainer?.(container);
   if (!options.skipWarmupWait) await container.warmup;
   const events: CallEvent[] = [];
   container.telephony.calls.bus.subscribe((e) => events.push(e));
