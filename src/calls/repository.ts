@@ -13,8 +13,21 @@ export interface CallRepository {
   list(): Promise<CallRecord[]>;
 }
 
+/** Ended calls kept in memory for live reads; older ones live only in SQL history. */
+export const DEFAULT_MAX_ENDED_RECORDS = 2000;
+
+/**
+ * Live call records of this process. Reads return copies so callers can't
+ * corrupt the stored record; `update` returns the stored record itself because
+ * it runs several times per call event and its callers only check presence.
+ * Ended records are evicted oldest first beyond `maxEndedRecords`, so memory
+ * stays flat however many calls a process has handled.
+ */
 export class MemoryCallRepository implements CallRepository {
   private readonly records = new Map<string, CallRecord>();
+  private readonly ended = new Set<string>();
+
+  constructor(private readonly maxEndedRecords = DEFAULT_MAX_ENDED_RECORDS) {}
 
   async createIfAbsent(record: CallRecord) {
     const existing = this.records.get(record.callSid);
@@ -32,10 +45,25 @@ export class MemoryCallRepository implements CallRepository {
     const r = this.records.get(callSid);
     if (!r) return undefined;
     change(r);
-    return structuredClone(r);
+    if (r.state === 'ended' && !this.ended.has(callSid)) this.noteEnded(callSid);
+    return r;
   }
 
   async list() {
     return [...this.records.values()].map((r) => structuredClone(r));
+  }
+
+  /** Records held in memory (live and recently ended). */
+  get size(): number {
+    return this.records.size;
+  }
+
+  private noteEnded(callSid: string): void {
+    this.ended.add(callSid);
+    while (this.ended.size > this.maxEndedRecords) {
+      const oldest = this.ended.values().next().value as string;
+      this.ended.delete(oldest);
+      this.records.delete(oldest);
+    }
   }
 }
