@@ -6,8 +6,8 @@ import { startBenchFakes, type BenchFakes } from './lib/fakes.js';
 import { LoadGenerator } from './lib/load.js';
 import { cpuMs, rssMb } from './lib/proc.js';
 import { printTable, writeResult, type LevelRow } from './lib/report.js';
-import { ACCOUNT_SID, AUTH_TOKEN, BENCH_NUMBER, REPO_ROOT, hasTaskset, killChildren, pin, startServer, type ServerChild } from './lib/server.js';
-import { DEFAULT_BUDGETS, brokenBudgets, cpuShare, round, slope, spread, type Spread } from './lib/stats.js';
+import { ACCOUNT_SID, AUTH_TOKEN, BENCH_NUMBER, REPO_ROOT, hasTaskset, killChildren, pin, startServer, trackChild, type ServerChild } from './lib/server.js';
+import { DEFAULT_BUDGETS, brokenBudgets, cpuShare, loopDelayMs, round, slope, spread, type Spread } from './lib/stats.js';
 
 /**
  * `npm run bench` (bench/README.md): the server on core 0, this process — the
@@ -20,6 +20,8 @@ import { DEFAULT_BUDGETS, brokenBudgets, cpuShare, round, slope, spread, type Sp
 const GENERATOR_ELD_LIMIT_MS = 5;
 /** After N calls are live, let the newest ones get past their greeting before measuring. */
 const SETTLE_MS = 2000;
+/** The generator samples its event loop this often (the sample interval is subtracted from each reading). */
+const ELD_RESOLUTION_MS = 10;
 const RESULTS_DIR = join(REPO_ROOT, 'bench', 'results');
 
 const log = (s: string) => process.stdout.write(s + '\n');
@@ -44,7 +46,7 @@ const num = (v: number | null | undefined): v is number => typeof v === 'number'
 const rounded = (s: Spread): Spread => ({ p50: round(s.p50), p95: round(s.p95), p99: round(s.p99), n: s.n });
 
 class Bench {
-  readonly eld = monitorEventLoopDelay({ resolution: 10 });
+  readonly eld = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS });
   readonly rows: LevelRow[] = [];
   private pruneTimer: NodeJS.Timeout | undefined;
 
@@ -73,9 +75,10 @@ class Bench {
     gen.samples.measuring = true;
     await serverStats(server, 'resetEld=1');
     this.eld.reset();
+    await this.fakes.eventLoopDelayP99Ms(true);
     const wall0 = Date.now();
     const t0 = performance.now();
-    const cpu0 = { server: cpuMs(server.pid) ?? 0, gen: process.cpuUsage() };
+    const cpu0 = { server: cpuMs(server.pid) ?? 0, gen: process.cpuUsage(), fakes: cpuMs(this.fakes.pid) ?? 0 };
     const rss: number[] = [];
     const logs0 = server.logCount;
     while (performance.now() - t0 < windowMs && !server.exited) {
@@ -86,7 +89,9 @@ class Bench {
     const wallMs = performance.now() - t0;
     const genCpu = process.cpuUsage(cpu0.gen);
     const serverCpuMs = (cpuMs(server.pid) ?? cpu0.server) - cpu0.server;
-    const eldP99 = this.eld.percentile(99) / 1e6;
+    const fakesCpuMs = (cpuMs(this.fakes.pid) ?? cpu0.fakes) - cpu0.fakes;
+    const eldP99 = loopDelayMs(this.eld.percentile(99), ELD_RESOLUTION_MS);
+    const fakesEldP99 = await this.fakes.eventLoopDelayP99Ms(false);
     gen.samples.measuring = false;
     gen.samples.levelActive = false;
     const wall1 = Date.now();
@@ -113,8 +118,10 @@ class Bench {
       cpu: {
         server: round(cpuShare(serverCpuMs, wallMs), 3) ?? 0,
         generator: round(cpuShare((genCpu.user + genCpu.system) / 1000, wallMs), 3) ?? 0,
+        fakes: round(cpuShare(fakesCpuMs, wallMs), 3) ?? 0,
       },
       eventLoopDelayP99Ms: round(eldP99, 2) ?? 0,
+      fakesEventLoopDelayP99Ms: round(fakesEldP99 ?? null, 2),
       serverEventLoopDelayP99Ms: round(stats?.eventLoopDelayMs.p99 ?? null, 2),
       errors: { ...s.errors },
       serverLogLines: server.logCount - logs0,
@@ -183,19 +190,19 @@ async function runLoad(o: BenchOptions): Promise<void> {
       `window ${o.durationMs / 1000} s · STT final +${o.sttFinalMs} ms, LLM ${o.llmFirstTokenMs} ms + ${o.llmTokensPerSecond} tok/s, TTS ${o.ttsFirstByteMs} ms ×${o.ttsSpeed}` +
       `${canPin ? ' · server on core 0, generator on core 1' : ''}${o.profile ? ' · profiling the server' : ''}`,
   );
-  const fakes = await startBenchFakes(o);
+  const fakes = await startBenchFakes(o, canPin ? 1 : undefined, trackChild);
   let server: ServerChild | undefined;
   let bench: Bench | undefined;
   let gen: LoadGenerator | undefined;
   try {
     server = await startServer({
       providers: {
-        openaiUrl: fakes.openai.url,
-        elevenLabsUrl: fakes.tts.url,
-        elevenLabsKey: fakes.tts.apiKey,
-        deepgramUrl: fakes.deepgram.url,
-        deepgramKey: fakes.deepgram.apiKey,
-        twilioRestUrl: fakes.rest.url,
+        openaiUrl: fakes.urls.openai,
+        elevenLabsUrl: fakes.urls.tts,
+        elevenLabsKey: fakes.urls.ttsKey,
+        deepgramUrl: fakes.urls.deepgram,
+        deepgramKey: fakes.urls.deepgramKey,
+        twilioRestUrl: fakes.urls.rest,
       },
       core: canPin ? 0 : undefined,
       profileDir: o.profile ? RESULTS_DIR : undefined,

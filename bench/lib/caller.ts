@@ -305,7 +305,7 @@ export class BenchCall implements SttObserver {
 
   /** The server listens (it opened Deepgram for this call, or for any call so far). */
   private get canTalk(): boolean {
-    return this.env.fakes.sttOf(this.id) !== undefined || this.env.fakes.sttSeen;
+    return this.env.fakes.hasStt(this.id) || this.env.fakes.sttSeen;
   }
 
   private onAgentStarted(now: number): void {
@@ -352,8 +352,7 @@ export class BenchCall implements SttObserver {
 
   private speak(isBargeIn: boolean, tries = 0): void {
     if (this.phase !== 'streaming' || this.ending) return;
-    const conn = this.env.fakes.sttOf(this.id);
-    if (!conn) {
+    if (!this.env.fakes.hasStt(this.id)) {
       // Deepgram may open a moment after the conversation starts listening.
       if (tries < 25) this.schedule(200, () => this.speak(isBargeIn, tries + 1));
       else this.env.sink.error('no_stt_connection');
@@ -362,7 +361,7 @@ export class BenchCall implements SttObserver {
     this.spokenTurns++;
     this.env.sink.spokenTurn();
     const text = isBargeIn ? BARGE_IN : UTTERANCE;
-    conn.say(text, { wordMs: WORD_MS, endpointAfterMs: this.env.sttFinalMs, interim: true });
+    this.env.fakes.say(this.id, text, { wordMs: WORD_MS, endpointAfterMs: this.env.sttFinalMs, interim: true });
     this.awaitingReply = 'speech';
     if (this.env.bargeInEvery > 0 && (this.spokenTurns + 1) % this.env.bargeInEvery === 0) this.bargeInPlanned = true;
   }

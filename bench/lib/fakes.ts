@@ -1,18 +1,13 @@
-import { fakeSpeech } from '../../src/core/audio/tone.js';
-import { startFakeDeepgram, type FakeDeepgram, type FakeDeepgramConnection } from '../../test/support/fakes/deepgram-server.js';
-import { startFakeElevenLabs, type FakeElevenLabs } from '../../test/support/fakes/elevenlabs-server.js';
-import { startFakeOpenAI, type FakeOpenAI } from '../../test/support/fakes/openai-server.js';
-import { startFakeTwilioRest, type FakeTwilioRest } from '../../test/support/fakes/twilio-rest.js';
+import { fork, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import type { SayOptions } from '../../test/support/fakes/deepgram-server.js';
 import type { BenchOptions } from './args.js';
 
 /**
- * Every provider the server talks to, faked on loopback inside the generator
- * process (so the generator's clock times both the STT message and the
- * `clear` it causes). The fakes are the shared test fakes; here they get the
- * benchmark's timings, stop recording what they receive (a long run would
- * grow without bound), and each Deepgram connection is tied to its call by a
- * tag the caller puts in its first audio frame (the server passes μ-law to
- * Deepgram untouched).
+ * The generator's handle on the provider fakes, which run in a child process
+ * of their own (bench/lib/fakes-child.ts, pinned to core 1 like the
+ * generator): the generator's event loop then carries only the simulated
+ * Twilio calls, so its delay — the run's validity — is not the fakes' work.
  */
 
 /** ~14 characters per second: a natural speaking rate, so agent turns last as long as real ones. */
@@ -36,106 +31,132 @@ export function readTag(chunk: Buffer): number | undefined {
   return chunk.readUInt32BE(4);
 }
 
-/** What a call sees of its Deepgram connection: the Results the fake sends, timed on this process's clock. */
+/** The machine-wide monotonic clock (CLOCK_MONOTONIC), in ms: comparable across processes. */
+export function monoMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
+/** What a call sees of its Deepgram connection: the Results the fake sends, timed on the generator's `performance.now()` clock. */
 export interface SttObserver {
   onSttResults(wordCount: number, isFinal: boolean, atMs: number): void;
 }
 
+export interface FakeUrls {
+  openai: string;
+  tts: string;
+  ttsKey: string;
+  deepgram: string;
+  deepgramKey: string;
+  rest: string;
+}
+
+export type GeneratorToFakes =
+  | { t: 'say'; id: number; text: string; options: Omit<SayOptions, 'connection'> }
+  | { t: 'forget'; id: number }
+  | { t: 'prune' }
+  | { t: 'eld'; reset: boolean }
+  | { t: 'close' };
+
+export type FakesToGenerator =
+  | { t: 'ready'; urls: FakeUrls }
+  | { t: 'conn'; id: number }
+  | { t: 'stt'; id: number; words: number; final: boolean; at: number }
+  | { t: 'eld'; p99Ms: number };
+
 export interface BenchFakes {
-  openai: FakeOpenAI;
-  tts: FakeElevenLabs;
-  deepgram: FakeDeepgram;
-  rest: FakeTwilioRest;
-  /** The call's Deepgram connection, once its first audio arrived. */
-  sttOf(callId: number): FakeDeepgramConnection | undefined;
+  readonly urls: FakeUrls;
+  readonly pid: number;
+  /** The call's Deepgram connection has carried its first audio. */
+  hasStt(callId: number): boolean;
   /** The server has opened at least one Deepgram connection: it can listen. */
   readonly sttSeen: boolean;
+  /** The caller says `text` now (the fake Deepgram transcribes it). */
+  say(callId: number, text: string, options: Omit<SayOptions, 'connection'>): void;
   watch(callId: number, observer: SttObserver): void;
   forget(callId: number): void;
   /** Drops what the fakes keep about finished exchanges. */
   prune(): void;
+  /** The fakes process's event-loop delay p99 since the last reset. */
+  eventLoopDelayP99Ms(reset: boolean): Promise<number | undefined>;
   close(): Promise<void>;
 }
 
-export async function startBenchFakes(o: BenchOptions): Promise<BenchFakes> {
-  const speech = new Map<string, Uint8Array>();
-  const audioOf = (text: string) => {
-    let a = speech.get(text);
-    if (!a) {
-      a = fakeSpeech(text, SPEECH_BYTES_PER_CHAR);
-      if (speech.size < 1000) speech.set(text, a);
-    }
-    return a;
-  };
-  const [openai, tts, deepgram, rest] = await Promise.all([
-    startFakeOpenAI({
-      firstTokenDelayMs: o.llmFirstTokenMs,
-      tokensPerSecond: o.llmTokensPerSecond,
-      responder: () => ({ text: BENCH_REPLY }),
-    }),
-    startFakeElevenLabs({
-      behaviour: (text) => ({
-        firstByteDelayMs: o.ttsFirstByteMs,
-        speedFactor: o.ttsSpeed,
-        audio: audioOf(text),
-        chunkPattern: [1600, 800, 2400],
-      }),
-    }),
-    startFakeDeepgram({ recordAudio: false, idleCloseMs: 30_000 }),
-    startFakeTwilioRest(),
-  ]);
-
-  const byCall = new Map<number, FakeDeepgramConnection>();
-  const observers = new Map<number, SttObserver>();
-
-  let sttSeen = false;
-  deepgram.onConnection((conn) => {
-    sttSeen = true;
-    let callId: number | undefined;
-    const onAudio = conn.onAudio.bind(conn);
-    conn.onAudio = (data: Buffer) => {
-      if (callId === undefined && conn.bytesReceived === 0) {
-        callId = readTag(data);
-        if (callId !== undefined) byCall.set(callId, conn);
-      }
-      onAudio(data);
-    };
-    // Observe what the fake sends instead of keeping it.
-    (conn.sent as { push: (m: Record<string, unknown>) => number }).push = (m) => {
-      if (callId === undefined || m.type !== 'Results') return 0;
-      const obs = observers.get(callId);
-      if (!obs) return 0;
-      const alt = (m.channel as { alternatives: { words: unknown[] }[] }).alternatives[0];
-      obs.onSttResults(alt?.words.length ?? 0, m.is_final === true, performance.now());
-      return 0;
-    };
+export async function startBenchFakes(o: BenchOptions, core: number | undefined, track: (c: ChildProcess) => void): Promise<BenchFakes> {
+  const script = join(import.meta.dirname, 'fakes-child.ts');
+  const child = fork(script, [], {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, BENCH_FAKES_OPTIONS: JSON.stringify({ ...o, rest: undefined }) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-
+  track(child);
+  const withStt = new Set<number>();
+  const observers = new Map<number, SttObserver>();
+  let sttSeen = false;
+  let eldWaiter: ((p99: number | undefined) => void) | undefined;
+  // hrtime and performance.now() tick together: one offset converts the fakes' stamps.
+  const monoToPerf = performance.now() - monoMs();
+  const urls = await new Promise<FakeUrls>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`the fakes process exited (${code}) before it was ready`)));
+    child.on('message', (m: FakesToGenerator) => {
+      switch (m.t) {
+        case 'ready':
+          resolve(m.urls);
+          break;
+        case 'conn':
+          sttSeen = true;
+          withStt.add(m.id);
+          break;
+        case 'stt':
+          observers.get(m.id)?.onSttResults(m.words, m.final, m.at + monoToPerf);
+          break;
+        case 'eld':
+          eldWaiter?.(m.p99Ms);
+          eldWaiter = undefined;
+          break;
+      }
+    });
+  });
+  if (core !== undefined) {
+    const { pin } = await import('./server.js');
+    pin(child.pid ?? -1, core);
+  }
+  const post = (m: GeneratorToFakes) => {
+    if (child.connected) child.send(m);
+  };
   return {
-    openai,
-    tts,
-    deepgram,
-    rest,
-    sttOf: (id) => byCall.get(id),
+    urls,
+    pid: child.pid ?? -1,
+    hasStt: (id) => withStt.has(id),
     get sttSeen() {
       return sttSeen;
     },
+    say: (id, text, options) => post({ t: 'say', id, text, options }),
     watch: (id, obs) => void observers.set(id, obs),
     forget(id) {
       observers.delete(id);
-      byCall.delete(id);
+      withStt.delete(id);
+      post({ t: 'forget', id });
     },
-    prune() {
-      openai.requests.length = 0;
-      openai.responses.length = 0;
-      tts.requests.length = 0;
-      rest.requests.length = 0;
-      const open = deepgram.connections.filter((c) => c.open);
-      deepgram.connections.length = 0;
-      deepgram.connections.push(...open);
+    prune: () => post({ t: 'prune' }),
+    eventLoopDelayP99Ms(reset) {
+      return new Promise((resolve) => {
+        eldWaiter?.(undefined);
+        eldWaiter = resolve;
+        post({ t: 'eld', reset });
+        setTimeout(() => {
+          if (eldWaiter === resolve) {
+            eldWaiter = undefined;
+            resolve(undefined);
+          }
+        }, 2000);
+      });
     },
     async close() {
-      await Promise.allSettled([openai.close(), tts.close(), deepgram.close(), rest.close()]);
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((r) => child.once('exit', () => r()));
+      post({ t: 'close' });
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000).unref())]);
+      if (child.exitCode === null) child.kill('SIGKILL');
     },
   };
 }

@@ -20,8 +20,10 @@ export interface LevelRow {
   spokenTurns: number;
   turnsWithMetrics: number;
   serverRssMb: number;
-  cpu: { server: number; generator: number };
+  /** Share of one core; `fakes` is the provider fakes' own process (also on core 1). */
+  cpu: { server: number; generator: number; fakes?: number };
   eventLoopDelayP99Ms: number;
+  fakesEventLoopDelayP99Ms?: number | null;
   serverEventLoopDelayP99Ms: number | null;
   errors: Record<string, number>;
   serverLogLines: number;
@@ -40,7 +42,7 @@ export function printTable(rows: LevelRow[]): string {
     'clear p50/p95 ms',
     'underruns',
     'RSS MB',
-    'CPU srv/gen',
+    'CPU srv/gen/fakes',
     'gen ELD p99',
     'srv ELD p99',
     'turns spk/kpd',
@@ -54,7 +56,7 @@ export function printTable(rows: LevelRow[]): string {
     `${f(r.clearMs.p50)}/${f(r.clearMs.p95)}`,
     String(r.underruns),
     f(r.serverRssMb, 0),
-    `${f(r.cpu.server, 2)}/${f(r.cpu.generator, 2)}`,
+    `${f(r.cpu.server, 2)}/${f(r.cpu.generator, 2)}/${f(r.cpu.fakes ?? null, 2)}`,
     f(r.eventLoopDelayP99Ms, 2),
     f(r.serverEventLoopDelayP99Ms, 1),
     `${r.spokenTurns}/${r.keypadResponseMs.n}`,

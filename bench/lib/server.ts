@@ -160,6 +160,11 @@ async function stopChild(child: ChildProcess, server: ServerChild, dir: string):
 
 /** Every child still running; killed when the bench exits, however it exits. */
 const children = new Set<ChildProcess>();
+/** Registers a child to be killed with the others when the bench exits. */
+export function trackChild(c: ChildProcess): void {
+  children.add(c);
+  c.once('exit', () => children.delete(c));
+}
 export function killChildren(): void {
   for (const c of children) c.kill('SIGKILL');
 }

@@ -94,3 +94,12 @@ export function brokenBudgets(f: LevelFigures, b: Budgets = DEFAULT_BUDGETS): st
   if (f.underruns > b.underruns) broken.push(`${f.underruns} underruns`);
   return broken;
 }
+
+/**
+ * Node's event-loop-delay histogram (`monitorEventLoopDelay`) records the
+ * whole interval between its timer's firings, the resolution included: an
+ * idle loop sampled every 10 ms reads ~10 ms. The delay is what exceeds it.
+ */
+export function loopDelayMs(recordedNs: number, resolutionMs: number): number {
+  return Math.max(0, recordedNs / 1e6 - resolutionMs);
+}

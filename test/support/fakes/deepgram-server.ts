@@ -478,6 +478,8 @@ class FakeDeepgramServer implements FakeDeepgram {
 
   /** Wake `until` waiters. */
   notify(): void {
+    // Called per audio frame: nothing to copy while nobody waits.
+    if (this.waiters.size === 0) return;
     for (const w of [...this.waiters]) w();
   }
 
@@ -609,7 +611,8 @@ class FakeDeepgramServer implements FakeDeepgram {
     });
     this.connections.push(conn);
     ws.on('message', (data: RawData, isBinary: boolean) => {
-      const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as Buffer);
+      // ws hands over a fresh Buffer per message: no copy needed (recordAudio copies what it keeps).
+      const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
       if (isBinary) {
         conn.onAudio(buf);
       } else {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { brokenBudgets, cpuShare, parseDurationMs, percentile, round, slope, spread } from '../../../bench/lib/stats.js';
+import { brokenBudgets, cpuShare, loopDelayMs, parseDurationMs, percentile, round, slope, spread } from '../../../bench/lib/stats.js';
 
 describe('bench figures', () => {
   it('percentile is nearest-rank over unsorted samples', () => {
@@ -56,5 +56,11 @@ describe('bench figures', () => {
     expect(broken).toHaveLength(4);
     expect(broken.join(' | ')).toMatch(/overhead.*greeting.*clear.*3 underruns/);
     expect(brokenBudgets({ overheadP95Ms: null, firstGreetingByteP95Ms: null, clearP95Ms: null, underruns: 0 })).toEqual([]);
+  });
+
+  it('loop delay: the histogram sample interval is not delay', () => {
+    expect(loopDelayMs(10_000_000, 10)).toBe(0);
+    expect(loopDelayMs(9_500_000, 10)).toBe(0);
+    expect(loopDelayMs(22_700_000, 10)).toBeCloseTo(12.7);
   });
 });
