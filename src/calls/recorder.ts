@@ -16,6 +16,17 @@ import type { CallRepository } from './repository.js';
 export const CALL_HISTORY_FLUSH_DELAY_MS = 250;
 /** A database outage keeps at most this many events queued; older ones are dropped with an error log. */
 export const CALL_HISTORY_MAX_QUEUED_EVENTS = 50_000;
+/**
+ * SQLite writes are synchronous: a flush of hundreds of calls in one go held
+ * the event loop for tens of ms, and live calls' audio waited. A flush gives
+ * the loop back whenever it has run this long.
+ */
+export const CALL_HISTORY_SLICE_MS = 2;
+/** Events per INSERT transaction, so a burst is written in slices too. */
+export const CALL_HISTORY_EVENTS_PER_WRITE = 200;
+
+/** Lets timers and I/O run (setImmediate: after pending I/O, unlike a resolved promise). */
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export interface CallRecorderOptions {
   live: CallRepository;
@@ -90,27 +101,39 @@ export class CallRecorder {
     const calls = [...this.dirty];
     this.queued = [];
     this.dirty = new Set();
+    const clock = this.options.clock;
+    let sliceFrom = clock.now();
+    const maybeYield = async () => {
+      if (clock.now() - sliceFrom < CALL_HISTORY_SLICE_MS) return;
+      await yieldToLoop();
+      sliceFrom = clock.now();
+    };
     const failedCalls: string[] = [];
     for (const callSid of calls) {
       try {
-        // The record as it is now: later changes are covered by the events that marked it dirty again.
         const record = await this.options.live.get(callSid);
         if (record) await this.options.history.save(record);
       } catch (err) {
         failedCalls.push(callSid);
         this.options.logger.warn({ err, callSid }, 'saving a call record failed; retrying with the next flush');
       }
+      await maybeYield();
     }
-    let eventsFailed = false;
-    try {
-      await this.options.history.appendEvents(events);
-    } catch (err) {
-      eventsFailed = true;
-      this.options.logger.warn({ err, count: events.length }, 'saving call events failed; retrying with the next flush');
+    let unwritten: CallEvent[] = [];
+    for (let i = 0; i < events.length; i += CALL_HISTORY_EVENTS_PER_WRITE) {
+      const batch = events.slice(i, i + CALL_HISTORY_EVENTS_PER_WRITE);
+      try {
+        await this.options.history.appendEvents(batch);
+      } catch (err) {
+        // This batch and the ones after it wait for the next flush; earlier batches are stored.
+        unwritten = events.slice(i);
+        this.options.logger.warn({ err, count: unwritten.length }, 'saving call events failed; retrying with the next flush');
+        break;
+      }
+      await maybeYield();
     }
-    if (failedCalls.length > 0 || eventsFailed) {
-      // Nothing is lost: back in front of whatever arrived meanwhile, tried again later.
-      if (eventsFailed) this.queued = [...events, ...this.queued];
+    if (failedCalls.length > 0 || unwritten.length > 0) {
+      if (unwritten.length > 0) this.queued = [...unwritten, ...this.queued];
       for (const c of failedCalls) this.dirty.add(c);
       if (!this.timer && !this.closed) {
         this.timer = this.options.clock.setTimeout(() => {

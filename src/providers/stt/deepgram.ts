@@ -53,6 +53,9 @@ export const DEEPGRAM_TIMING: DeepgramTiming = {
 export const DEFAULT_DEEPGRAM_MODEL = 'nova-3';
 /** Silence that ends speech (`speech_final`): short enough to feel responsive, long enough for mid-sentence pauses. */
 export const DEFAULT_ENDPOINTING_MS = 300;
+/** One second of μ-law per slab (see sendAudio). */
+const AUDIO_SLAB_BYTES = 8000;
+
 /** Deepgram recommends ≥ 1000 ms; it is the fallback end-of-turn when noise keeps `speech_final` from firing. */
 const UTTERANCE_END_MS = 1000;
 
@@ -142,6 +145,11 @@ class DeepgramSession implements SttSession {
   private totalBytes = 0;
   /** Recent audio kept for replay: chunks with their position on the call timeline. */
   private ring: { at: number; data: Uint8Array }[] = [];
+  /** The ring's first live entry: trimming advances it instead of shifting the array every frame. */
+  private ringHead = 0;
+  /** Caller audio is copied into slabs: one allocation per second of audio, not one per 20 ms frame. */
+  private slab = new Uint8Array(0);
+  private slabUsed = 0;
   /** Audio already covered by an `is_final` result, bytes on the call timeline. */
   private finalCoveredBytes = 0;
   /** Where the current connection's audio starts on the call timeline (its time 0). */
@@ -176,8 +184,14 @@ class DeepgramSession implements SttSession {
     // Audio resuming after a pause (hold): Deepgram had nothing to say meanwhile.
     if (now - this.lastAudioAt > this.d.timing.keepAliveAfterMs) this.watchdogFrom = now;
     this.lastAudioAt = now;
-    // A copy (the ring outlives the caller's buffer); the typed-array constructor copies in one go, `from` walks an iterator.
-    const data = new Uint8Array(mulaw);
+    // A copy (the ring outlives the caller's buffer). A slab is never reused, so the views stay valid.
+    if (this.slabUsed + mulaw.length > this.slab.length) {
+      this.slab = new Uint8Array(Math.max(AUDIO_SLAB_BYTES, mulaw.length));
+      this.slabUsed = 0;
+    }
+    const data = this.slab.subarray(this.slabUsed, this.slabUsed + mulaw.length);
+    data.set(mulaw);
+    this.slabUsed += mulaw.length;
     this.ring.push({ at: this.totalBytes, data });
     this.totalBytes += data.length;
     this.trimRing();
@@ -281,9 +295,10 @@ class DeepgramSession implements SttSession {
     // Replay what no final covers yet, at most the last maxReplayMs; this
     // connection's time 0 is where the replay starts.
     const maxReplayBytes = (this.d.timing.maxReplayMs / 1000) * BYTES_PER_SECOND;
-    const from = Math.max(this.finalCoveredBytes, this.totalBytes - maxReplayBytes, this.ring[0]?.at ?? this.totalBytes, 0);
+    const from = Math.max(this.finalCoveredBytes, this.totalBytes - maxReplayBytes, this.ring[this.ringHead]?.at ?? this.totalBytes, 0);
     this.connOffsetBytes = from;
-    for (const { at, data } of this.ring) {
+    for (let i = this.ringHead; i < this.ring.length; i++) {
+      const { at, data } = this.ring[i]!;
       const end = at + data.length;
       if (end <= from) continue;
       this.socket!.sendMedia(at >= from ? data : data.subarray(from - at));
@@ -377,6 +392,8 @@ class DeepgramSession implements SttSession {
     this.backoffTimer?.cancel();
     this.tickTimer?.cancel();
     this.ring = [];
+    this.ringHead = 0;
+    this.slab = new Uint8Array(0);
     this.d.signal?.removeEventListener('abort', this.onAbort);
     if (wasLive || this.closeResolve) {
       this.closeResolve?.();
@@ -415,13 +432,18 @@ class DeepgramSession implements SttSession {
 
   private trimRing(): void {
     const keepFrom = this.totalBytes - (this.d.timing.maxReplayMs / 1000) * BYTES_PER_SECOND;
-    let drop = 0;
-    while (drop < this.ring.length) {
-      const c = this.ring[drop]!;
+    let head = this.ringHead;
+    while (head < this.ring.length) {
+      const c = this.ring[head]!;
       if (c.at + c.data.length > keepFrom) break;
-      drop++;
+      head++;
     }
-    if (drop > 0) this.ring.splice(0, drop);
+    this.ringHead = head;
+    // Compact now and then: amortised O(1) per frame instead of a shift each time.
+    if (head >= 256 && head * 2 >= this.ring.length) {
+      this.ring = this.ring.slice(head);
+      this.ringHead = 0;
+    }
   }
 
   // ── messages ────────────────────────────────────────────────────────
