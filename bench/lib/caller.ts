@@ -30,6 +30,8 @@ const THINK_MS = 600;
 const BARGE_IN_AFTER_MS = 400;
 /** A barge-in that got no `clear` within this long is counted as missed. */
 const CLEAR_WAIT_MS = 3000;
+/** A clear that arrived before the fakes reported the Results behind it waits this long for that report. */
+const RESULTS_REPORT_WAIT_MS = 500;
 /** Audio arriving this late after the previous frame finished playing is an audible gap. */
 const UNDERRUN_TOLERANCE_MS = 5;
 const WORD_MS = 300;
@@ -100,7 +102,7 @@ export class BenchCall implements SttObserver {
   private mediaSinceIdle = 0;
   private nextAction: NodeJS.Timeout | undefined;
   private hangupTimer: NodeJS.Timeout | undefined;
-  private bargeIn: { startedAt: number; satisfiedAt?: number; timer?: NodeJS.Timeout } | undefined;
+  private bargeIn: { startedAt: number; satisfiedAt?: number; clearedAt?: number; timer?: NodeJS.Timeout } | undefined;
   private bargeInPlanned = false;
   private ending = false;
 
@@ -281,11 +283,20 @@ export class BenchCall implements SttObserver {
       this.returnMark(m.name);
     }
     const b = this.bargeIn;
-    if (b) {
+    if (b && b.clearedAt === undefined) {
       clearTimeout(b.timer);
-      this.bargeIn = undefined;
-      if (b.satisfiedAt !== undefined) this.env.sink.clear(now - b.satisfiedAt);
-      else this.env.sink.error('clear_before_barge_in_rule');
+      if (b.satisfiedAt !== undefined) {
+        this.bargeIn = undefined;
+        this.env.sink.clear(now - b.satisfiedAt);
+      } else {
+        // The fakes' report of the Results (IPC) can arrive after the clear it caused: wait for it briefly.
+        b.clearedAt = now;
+        b.timer = setTimeout(() => {
+          if (this.bargeIn !== b) return;
+          this.bargeIn = undefined;
+          this.env.sink.error('clear_before_barge_in_rule');
+        }, RESULTS_REPORT_WAIT_MS);
+      }
     }
     this.agentSpeaking = false;
   }
@@ -298,7 +309,13 @@ export class BenchCall implements SttObserver {
   onSttResults(wordCount: number, _isFinal: boolean, atMs: number): void {
     const b = this.bargeIn;
     // The barge-in rule: ≥ 2 words that are not all backchannel (the utterance has none).
-    if (b && b.satisfiedAt === undefined && wordCount >= 2) b.satisfiedAt = atMs;
+    if (!b || b.satisfiedAt !== undefined || wordCount < 2) return;
+    b.satisfiedAt = atMs;
+    if (b.clearedAt !== undefined) {
+      clearTimeout(b.timer);
+      this.bargeIn = undefined;
+      this.env.sink.clear(b.clearedAt - atMs);
+    }
   }
 
   // ── the caller's script ──────────────────────────────────────────────────
