@@ -154,7 +154,10 @@ class Bench {
   }
 
   /** Soak: hold N, sample RSS and errors every 10 s; the RSS slope over time says whether memory is flat. */
-  async soak(n: number, soakMs: number): Promise<{ rssSlopeMbPerMin: number | null; samples: { minute: number; rssMb: number; errors: number; callsEnded: number }[] }> {
+  async soak(
+    n: number,
+    soakMs: number,
+  ): Promise<{ rssSlopeMbPerMin: number | null; errorsByKind: Record<string, number>; samples: { minute: number; rssMb: number; errors: number; callsEnded: number }[] }> {
     const { gen, server } = this;
     gen.samples.reset();
     gen.target = n;
@@ -170,7 +173,8 @@ class Bench {
     }
     // The first two minutes are warm-up (JIT, caches); the slope is over the rest.
     const steady = samples.filter((s) => s.minute >= Math.min(2, (soakMs / 60_000) * 0.2));
-    return { rssSlopeMbPerMin: round(slope(steady.map((s) => ({ x: s.minute, y: s.rssMb }))), 3), samples };
+    // The level measured after the soak resets the counters: keep the soak's errors by kind here.
+    return { rssSlopeMbPerMin: round(slope(steady.map((s) => ({ x: s.minute, y: s.rssMb }))), 3), errorsByKind: { ...gen.samples.errors }, samples };
   }
 
   stop(): void {
@@ -265,7 +269,7 @@ async function runLoad(o: BenchOptions): Promise<void> {
     if (!spokenAvailable) log('note: the server opened no Deepgram connection: keypad turns only (no spoken turns, barge-ins or overhead figures yet)');
     if (rssPerCallMb !== null) log(`RSS per call: ${rssPerCallMb.toFixed(3)} MB (${rssPoints.length >= 2 ? 'slope over N' : 'above idle'}; idle ${idleRssMb.toFixed(0)} MB)`);
     if (o.mode === 'ramp') log(`ramp: largest N meeting every budget = ${rampMax ?? 'none'} (${rampStop})`);
-    if (soak) log(`soak: RSS slope ${soak.rssSlopeMbPerMin ?? '—'} MB/min over ${(o.soakMs / 60_000).toFixed(0)} min`);
+    if (soak) log(`soak: RSS slope ${soak.rssSlopeMbPerMin ?? '—'} MB/min over ${(o.soakMs / 60_000).toFixed(0)} min; errors ${JSON.stringify(soak.errorsByKind)}`);
     for (const r of rows.filter((r) => !r.valid)) log(`INVALID N=${r.calls}: ${r.invalidReason}`);
     if (server.logLines.length) log(`server log (last lines of ${server.logCount}):\n  ${server.logLines.slice(-5).join('\n  ')}`);
 
