@@ -12,10 +12,10 @@ import { MemoryCallRepository } from '../../../src/calls/repository.js';
 
 /** Each reading of now() moves 1 ms on: a write "takes" time, so the 2 ms slice runs out. */
 class SteppingClock extends ManualClock {
-  private t = 0;
+  private steppedMs = 0;
   override now(): number {
-    this.t += 1;
-    return this.t;
+    this.steppedMs += 1;
+    return this.steppedMs;
   }
 }
 
