@@ -18,6 +18,7 @@ import { startFakeElevenLabs, type FakeElevenLabs } from '../support/fakes/eleve
 import { startFakeOpenAI, type FakeOpenAI, type FakeOpenAIOptions } from '../support/fakes/openai-server.js';
 import { startFakeTwilioRest, type FakeTwilioRest } from '../support/fakes/twilio-rest.js';
 import { TwilioSimulator, type DialOutcome, type SimCall } from '../support/twilio-simulator.js';
+import { realTick, untilVirtual } from '../support/virtual-time.js';
 
 /**
  * One server on 127.0.0.1 with every vendor faked on loopback, a manual clock
@@ -72,7 +73,6 @@ export interface HarnessOptions {
   openai?: FakeOpenAIOptions;
 }
 
-const realTick = () => new Promise<void>((r) => setTimeout(r, 1));
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const clock = new ManualClock();
@@ -171,18 +171,13 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     }
   };
 
-  const until: Harness['until'] = async (done, opts = {}) => {
-    const maxMs = opts.maxMs ?? 60_000;
-    const stepMs = opts.stepMs ?? (options.speech ? 20 : 50);
-    for (let waited = 0; ; waited += stepMs) {
-      if (await done()) return;
-      if (waited >= maxMs) throw new Error(`timed out after ${maxMs} virtual ms waiting for ${opts.what ?? 'condition'}`);
-      await providersIdle();
-      await clock.advance(stepMs);
-      pumpMics();
-      await realTick();
-    }
-  };
+  const until: Harness['until'] = (done, opts = {}) =>
+    untilVirtual(clock, done, {
+      ...opts,
+      defaultStepMs: options.speech ? 20 : 50,
+      beforeStep: providersIdle,
+      afterStep: pumpMics,
+    });
 
   const record = async (callSid: string) => {
     const r = await container.telephony.calls.get(callSid);

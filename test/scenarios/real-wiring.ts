@@ -15,6 +15,7 @@ import { startFakeElevenLabs, type FakeElevenLabs, type FakeElevenLabsOptions } 
 import { startFakeTwilioRest, type FakeTwilioRest } from '../support/fakes/twilio-rest.js';
 import { TwilioSimulator, type SimCall } from '../support/twilio-simulator.js';
 import { ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL } from './harness.js';
+import { untilVirtual } from '../support/virtual-time.js';
 
 /**
  * A server built by the REAL container wiring: the container's own PhraseCache
@@ -58,7 +59,6 @@ export interface RealServerOptions {
   onContainer?: (container: Container) => void;
 }
 
-const realTick = () => new Promise<void>((r) => setTimeout(r, 1));
 
 export async function startRealServer(options: RealServerOptions = {}): Promise<RealServer> {
   const clock = new ManualClock();
@@ -99,16 +99,7 @@ export async function startRealServer(options: RealServerOptions = {}): Promise<
     clock,
   });
 
-  const until: RealServer['until'] = async (done, opts = {}) => {
-    const maxMs = opts.maxMs ?? 60_000;
-    const stepMs = opts.stepMs ?? 50;
-    for (let waited = 0; ; waited += stepMs) {
-      if (await done()) return;
-      if (waited >= maxMs) throw new Error(`timed out after ${maxMs} virtual ms waiting for ${opts.what ?? 'condition'}`);
-      await clock.advance(stepMs);
-      await realTick();
-    }
-  };
+  const until: RealServer['until'] = (done, opts = {}) => untilVirtual(clock, done, { ...opts, defaultStepMs: 50 });
   const record = async (callSid: string) => {
     const r = await container.telephony.calls.get(callSid);
     if (!r) throw new Error(`no call record for ${callSid}`);
