@@ -1,7 +1,7 @@
-import { startFakeDeepgram } from '../test/support/fakes/deepgram-server.js';
-import { startFakeElevenLabs } from '../test/support/fakes/elevenlabs-server.js';
-import { startFakeOpenAI } from '../test/support/fakes/openai-server.js';
-import { startFakeTwilioRest } from '../test/support/fakes/twilio-rest.js';
+import { startFakeDeepgram } from '../src/testing/deepgram-server.js';
+import { startFakeElevenLabs } from '../src/testing/elevenlabs-server.js';
+import { startFakeOpenAI } from '../src/testing/openai-server.js';
+import { startFakeTwilioRest } from '../src/testing/twilio-rest.js';
 
 // npm run fakes: loopback fakes of OpenAI, ElevenLabs, Deepgram and the Twilio REST API on free
 // ports, for a server you start yourself (paste the printed lines into .env or export them) and

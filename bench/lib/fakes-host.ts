@@ -1,8 +1,8 @@
 import { fakeSpeech } from '../../src/core/audio/tone.js';
-import { startFakeDeepgram, type FakeDeepgram, type FakeDeepgramConnection } from '../../test/support/fakes/deepgram-server.js';
-import { startFakeElevenLabs, type FakeElevenLabs } from '../../test/support/fakes/elevenlabs-server.js';
-import { startFakeOpenAI, type FakeOpenAI } from '../../test/support/fakes/openai-server.js';
-import { startFakeTwilioRest, type FakeTwilioRest } from '../../test/support/fakes/twilio-rest.js';
+import { startFakeDeepgram, type FakeDeepgram, type FakeDeepgramConnection } from '../../src/testing/deepgram-server.js';
+import { startFakeElevenLabs, type FakeElevenLabs } from '../../src/testing/elevenlabs-server.js';
+import { startFakeOpenAI, type FakeOpenAI } from '../../src/testing/openai-server.js';
+import { startFakeTwilioRest, type FakeTwilioRest } from '../../src/testing/twilio-rest.js';
 import type { BenchOptions } from './args.js';
 import { BENCH_REPLY, SPEECH_BYTES_PER_CHAR, readTag, type SttObserver } from './fakes.js';
 

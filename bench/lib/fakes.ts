@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { setPriority } from 'node:os';
 import { join } from 'node:path';
-import type { SayOptions } from '../../test/support/fakes/deepgram-server.js';
+import type { SayOptions } from '../../src/testing/deepgram-server.js';
 import type { BenchOptions } from './args.js';
 
 /**

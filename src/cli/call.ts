@@ -10,11 +10,11 @@ import { loadConfig } from '../config.js';
 import { createContainer } from '../container.js';
 import { createLogger, silentLogger } from '../core/logger.js';
 import { inlineKnowledgeFiles, loadFlowFile } from '../flow/load.js';
-import { startFakeDeepgram, type FakeDeepgram } from '../../test/support/fakes/deepgram-server.js';
-import { startFakeElevenLabs } from '../../test/support/fakes/elevenlabs-server.js';
-import { startFakeOpenAI } from '../../test/support/fakes/openai-server.js';
-import { startFakeTwilioRest } from '../../test/support/fakes/twilio-rest.js';
-import { TwilioSimulator, type SimCall } from '../../test/support/twilio-simulator.js';
+import { startFakeDeepgram, type FakeDeepgram } from '../testing/deepgram-server.js';
+import { startFakeElevenLabs } from '../testing/elevenlabs-server.js';
+import { startFakeOpenAI } from '../testing/openai-server.js';
+import { startFakeTwilioRest } from '../testing/twilio-rest.js';
+import { TwilioSimulator, type SimCall } from '../testing/twilio-simulator.js';
 
 /**
  * `npm run call`: a simulated phone call against the runtime, over the real

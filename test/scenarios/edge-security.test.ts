@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type WebSocket from 'ws';
-import { sid } from '../support/twilio-simulator.js';
+import { sid } from '../../src/testing/twilio-simulator.js';
 import { ACCOUNT_SID, CALLER, PIZZA_NUMBER, startHarness, typesOf, type Harness } from './harness.js';
 
 /**

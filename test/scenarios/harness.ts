@@ -13,11 +13,11 @@ import { staticPhrasesOf } from '../../src/pipeline/static-phrases.js';
 import { DeepgramStt } from '../../src/providers/stt/deepgram.js';
 import { ElevenLabsTts } from '../../src/providers/tts/elevenlabs.js';
 import { voiceFor } from '../../src/telephony/wiring.js';
-import { startFakeDeepgram, type FakeDeepgram, type FakeDeepgramOptions } from '../support/fakes/deepgram-server.js';
-import { startFakeElevenLabs, type FakeElevenLabs } from '../support/fakes/elevenlabs-server.js';
-import { startFakeOpenAI, type FakeOpenAI, type FakeOpenAIOptions } from '../support/fakes/openai-server.js';
-import { startFakeTwilioRest, type FakeTwilioRest } from '../support/fakes/twilio-rest.js';
-import { TwilioSimulator, type DialOutcome, type SimCall } from '../support/twilio-simulator.js';
+import { startFakeDeepgram, type FakeDeepgram, type FakeDeepgramOptions } from '../../src/testing/deepgram-server.js';
+import { startFakeElevenLabs, type FakeElevenLabs } from '../../src/testing/elevenlabs-server.js';
+import { startFakeOpenAI, type FakeOpenAI, type FakeOpenAIOptions } from '../../src/testing/openai-server.js';
+import { startFakeTwilioRest, type FakeTwilioRest } from '../../src/testing/twilio-rest.js';
+import { TwilioSimulator, type DialOutcome, type SimCall } from '../../src/testing/twilio-simulator.js';
 import { realTick, untilVirtual } from '../support/virtual-time.js';
 
 /**

@@ -8,7 +8,7 @@ import { ACTIVATION_WARM_TIMEOUT_MS } from '../../src/pipeline/phrase-cache.js';
 import { staticPhrasesOf } from '../../src/pipeline/static-phrases.js';
 import { SqlTtsCacheStore } from '../../src/store/tts-cache-repository.js';
 import { buildTestApp } from '../support/app.js';
-import { startFakeElevenLabs, type FakeElevenLabs } from '../support/fakes/elevenlabs-server.js';
+import { startFakeElevenLabs, type FakeElevenLabs } from '../../src/testing/elevenlabs-server.js';
 import { keyFlow, launchAgent, startRealServer, type RealServer } from './real-wiring.js';
 
 /**

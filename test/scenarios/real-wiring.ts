@@ -11,9 +11,9 @@ import { createContainer, type Container } from '../../src/container.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { ElevenLabsTts } from '../../src/providers/tts/elevenlabs.js';
-import { startFakeElevenLabs, type FakeElevenLabs, type FakeElevenLabsOptions } from '../support/fakes/elevenlabs-server.js';
-import { startFakeTwilioRest, type FakeTwilioRest } from '../support/fakes/twilio-rest.js';
-import { TwilioSimulator, type SimCall } from '../support/twilio-simulator.js';
+import { startFakeElevenLabs, type FakeElevenLabs, type FakeElevenLabsOptions } from '../../src/testing/elevenlabs-server.js';
+import { startFakeTwilioRest, type FakeTwilioRest } from '../../src/testing/twilio-rest.js';
+import { TwilioSimulator, type SimCall } from '../../src/testing/twilio-simulator.js';
 import { ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL } from './harness.js';
 import { untilVirtual } from '../support/virtual-time.js';
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { CALLER } from './harness.js';
-import { fakeTokens } from '../support/fakes/openai-server.js';
+import { fakeTokens } from '../../src/testing/openai-server.js';
 import { GREETING, NOTICE, TALK_NUMBER, agentTurnsDone, llmMessages, startTalkHarness, talkFlow, type TalkHarness } from './spoken-flows.js';
 
 /**

@@ -1,6 +1,6 @@
 import { ScriptedLlm } from '../../../src/providers/llm/fake.js';
 import { OpenAiLlm } from '../../../src/providers/llm/openai.js';
-import { startFakeOpenAI } from '../../support/fakes/openai-server.js';
+import { startFakeOpenAI } from '../../../src/testing/openai-server.js';
 import { describeLlmContract } from './llm-contract.js';
 
 describeLlmContract('OpenAiLlm + loopback fake', async () => {

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { OpenAiLlm } from '../../../src/providers/llm/openai.js';
 import type { LlmRequest, LlmStreamEvent } from '../../../src/providers/llm/port.js';
-import { fakeTokens, startFakeOpenAI, type FakeOpenAI } from '../../support/fakes/openai-server.js';
+import { fakeTokens, startFakeOpenAI, type FakeOpenAI } from '../../../src/testing/openai-server.js';
 
 /** The fake OpenAI server itself: it enforces what the real API enforces, and its default answers are deterministic. */
 

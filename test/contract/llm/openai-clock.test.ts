@@ -6,7 +6,7 @@ import {
   OpenAiLlm,
 } from '../../../src/providers/llm/openai.js';
 import { LlmError, type LlmStreamEvent } from '../../../src/providers/llm/port.js';
-import { startFakeOpenAI, type FakeOpenAI } from '../../support/fakes/openai-server.js';
+import { startFakeOpenAI, type FakeOpenAI } from '../../../src/testing/openai-server.js';
 
 /**
  * The adapter's own timeouts run on the injected clock: with a ManualClock they

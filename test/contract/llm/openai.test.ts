@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../../src/config.js';
 import { createLlmFromConfig, OpenAiLlm, type OpenAiLlmOptions } from '../../../src/providers/llm/openai.js';
 import { LlmError, type LlmRequest, type LlmStreamEvent } from '../../../src/providers/llm/port.js';
-import { startFakeOpenAI, type FakeOpenAI } from '../../support/fakes/openai-server.js';
+import { startFakeOpenAI, type FakeOpenAI } from '../../../src/testing/openai-server.js';
 
 /**
  * The OpenAI adapter through the real `openai` SDK against the loopback fake.

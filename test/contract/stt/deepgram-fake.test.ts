@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { startFakeDeepgram, type FakeDeepgram } from '../../support/fakes/deepgram-server.js';
+import { startFakeDeepgram, type FakeDeepgram } from '../../../src/testing/deepgram-server.js';
 
 let fake: FakeDeepgram | undefined;
 const clients: WebSocket[] = [];

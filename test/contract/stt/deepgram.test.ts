@@ -1,6 +1,6 @@
 /**
  * DeepgramStt through the REAL @deepgram/sdk against the loopback fake Deepgram
- * (test/support/fakes/deepgram-server.ts). Invariants: μ-law reaches Deepgram
+ * (src/testing/deepgram-server.ts). Invariants: μ-law reaches Deepgram
  * byte for byte (also what was sent before the socket opened); results map to
  * SttEvents on the call's audio timeline, across reconnects; a reconnect replays
  * at most 5 s of audio no final covers; after the last try the session fails.
@@ -11,7 +11,7 @@ import { ManualClock } from '../../../src/core/clock.js';
 import { AppError } from '../../../src/core/errors.js';
 import { DeepgramStt, type DeepgramTiming } from '../../../src/providers/stt/deepgram.js';
 import type { SttEvent, SttSession } from '../../../src/providers/stt/port.js';
-import { startFakeDeepgram, type FakeDeepgram, type FakeDeepgramOptions } from '../../support/fakes/deepgram-server.js';
+import { startFakeDeepgram, type FakeDeepgram, type FakeDeepgramOptions } from '../../../src/testing/deepgram-server.js';
 
 const FRAME = 160; // 20 ms of μ-law
 let fake: FakeDeepgram | undefined;

@@ -3,7 +3,7 @@ import { ManualClock } from '../../../src/core/clock.js';
 import { fakeSpeech } from '../../../src/core/audio/tone.js';
 import { ElevenLabsTts, isoLanguage } from '../../../src/providers/tts/elevenlabs.js';
 import { TtsError, type VoiceSpec } from '../../../src/providers/tts/port.js';
-import { startFakeElevenLabs, type FakeElevenLabs } from '../../support/fakes/elevenlabs-server.js';
+import { startFakeElevenLabs, type FakeElevenLabs } from '../../../src/testing/elevenlabs-server.js';
 
 /**
  * The real @elevenlabs/elevenlabs-js client against the loopback ElevenLabs:

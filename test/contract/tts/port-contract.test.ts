@@ -4,7 +4,7 @@ import { fakeSpeech } from '../../../src/core/audio/tone.js';
 import { ElevenLabsTts } from '../../../src/providers/tts/elevenlabs.js';
 import { FakeTts } from '../../../src/providers/tts/fake.js';
 import { TtsError, type TtsPort, type VoiceSpec } from '../../../src/providers/tts/port.js';
-import { startFakeElevenLabs, type FakeElevenLabs } from '../../support/fakes/elevenlabs-server.js';
+import { startFakeElevenLabs, type FakeElevenLabs } from '../../../src/testing/elevenlabs-server.js';
 
 /**
  * The TtsPort contract, run against the in-process fake and the real adapter on

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, type TestApp } from '../../support/app.js';
-import { startFakeOpenAI, type FakeOpenAI } from '../../support/fakes/openai-server.js';
+import { startFakeOpenAI, type FakeOpenAI } from '../../../src/testing/openai-server.js';
 import { bearer } from './fixtures.js';
 
 /**

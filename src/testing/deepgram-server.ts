@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { systemClock, type Clock, type TimerHandle } from '../../../src/core/clock.js';
+import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
 
 /**
  * A loopback Deepgram Listen v1 server speaking the real WebSocket protocol

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
 import twilio from 'twilio';
-import { systemClock, type Clock, type TimerHandle } from '../../src/core/clock.js';
-import { mulawWav } from '../../src/core/audio/wav.js';
+import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
+import { mulawWav } from '../core/audio/wav.js';
 
 /**
  * A Twilio simulator speaking the real protocols to a listening server: signs

@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { systemClock, type Clock } from '../../../src/core/clock.js';
-import { MULAW_BYTES_PER_MS } from '../../../src/core/audio/mulaw.js';
-import { FAKE_SPEECH_BYTES_PER_CHAR, fakeSpeech } from '../../../src/core/audio/tone.js';
+import { systemClock, type Clock } from '../core/clock.js';
+import { MULAW_BYTES_PER_MS } from '../core/audio/mulaw.js';
+import { FAKE_SPEECH_BYTES_PER_CHAR, fakeSpeech } from '../core/audio/tone.js';
 
 /**
  * A loopback ElevenLabs speaking the real HTTP streaming protocol (PROTOCOLS
