@@ -107,8 +107,10 @@ export function initialStep(type: NodeType): NodeStep {
 function setPath(root: Record<string, unknown>, path: string, value: unknown): void {
   const parts = path.split('.');
   let cur: Record<string, unknown> = root;
+  // `__proto__` would reach Object.prototype (a saved name is the builder's text).
+  if (parts.includes('__proto__')) return;
   for (const part of parts.slice(0, -1)) {
-    const next = cur[part];
+    const next = Object.hasOwn(cur, part) ? cur[part] : undefined;
     if (next === undefined) cur[part] = {};
     else if (next === null || typeof next !== 'object' || Array.isArray(next)) return; // a scalar owns the name
     else if (Object.isFrozen(next)) cur[part] = { ...(next as object) };
@@ -200,6 +202,7 @@ export function createInterpreter(options: InterpreterOptions): Interpreter {
   };
 
   const setVariable = (name: string, value: unknown) => {
+    if (name.split('.').includes('__proto__')) return; // not a variable: it would replace the record's prototype
     state.variables[name] = value;
     emit({ type: 'variable.set', name, value, nodeId: currentNodeId() });
   };
@@ -340,7 +343,7 @@ export function createInterpreter(options: InterpreterOptions): Interpreter {
     },
     scope,
     render: (template, extra) => render(template, scope(extra)),
-    resolve: (name) => (name in state.variables ? state.variables[name] : lookup(scope(), name)),
+    resolve: (name) => (Object.hasOwn(state.variables, name) ? state.variables[name] : lookup(scope(), name)),
     setVariable,
     say,
     listen,

@@ -21,10 +21,14 @@ export function hasPlaceholders(text: string): boolean {
   return found;
 }
 
+/**
+ * Reads only own properties: `{{constructor}}`, `{{toString}}` or `{{__proto__}}`
+ * are not variables of the call, so they render empty like any missing one.
+ */
 export function lookup(vars: Variables, path: string): unknown {
   let cur: unknown = vars;
   for (const part of path.split('.')) {
-    if (cur === null || typeof cur !== 'object') return undefined;
+    if (cur === null || typeof cur !== 'object' || !Object.hasOwn(cur, part)) return undefined;
     cur = (cur as Record<string, unknown>)[part];
   }
   return cur;
