@@ -1,4 +1,5 @@
 import type { BranchNode, Scalar } from './schema.js';
+import { matchesPattern } from './regex.js';
 import { stringify } from './template.js';
 
 /**
@@ -27,14 +28,9 @@ export function evaluateCondition(condition: Condition, actual: unknown): boolea
       return stringify(actual) !== stringify(expected);
     case 'contains':
       return stringify(actual).toLowerCase().includes(stringify(expected).toLowerCase());
-    case 'matches': {
-      try {
-        return new RegExp(stringify(expected)).test(stringify(actual));
-      } catch {
-        // A broken pattern never matches rather than failing the call.
-        return false;
-      }
-    }
+    case 'matches':
+      // Linear-time and bounded (./regex.ts); a broken or refused pattern never matches.
+      return matchesPattern(stringify(expected), stringify(actual));
     case 'gt':
     case 'lt': {
       const a = toNumber(actual);

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { flowSchema, type Flow, type FlowNode, type HttpTool } from './schema.js';
+import { regexProblem } from './regex.js';
 import { templateVariables } from './template.js';
 
 /**
@@ -24,6 +25,7 @@ export const ERROR_CODES = [
   'CHOICES_MISSING',
   'DIGITS_RANGE',
   'BAD_REGEX',
+  'UNSAFE_REGEX',
   'BRANCH_VALUE_MISSING',
   'BAD_URL',
   'DUPLICATE_FUNCTION',
@@ -467,8 +469,19 @@ class FlowChecks {
             this.readVariable(b.if.var, `${bp}.var`, id);
             if (b.if.op !== 'exists' && b.if.value === undefined) {
               this.error('BRANCH_VALUE_MISSING', `branch "${id}": op "${b.if.op}" needs a value`, `${bp}.value`, id);
-            } else if (b.if.op === 'matches' && !isValidRegex(String(b.if.value))) {
-              this.error('BAD_REGEX', `branch "${id}": ${JSON.stringify(b.if.value)} is not a valid regular expression`, `${bp}.value`, id);
+            } else if (b.if.op === 'matches') {
+              const problem = regexProblem(String(b.if.value));
+              const shown = JSON.stringify(truncate(String(b.if.value)));
+              if (problem === 'invalid') {
+                this.error('BAD_REGEX', `branch "${id}": ${shown} is not a valid regular expression`, `${bp}.value`, id);
+              } else if (problem === 'catastrophic') {
+                this.error(
+                  'UNSAFE_REGEX',
+                  `branch "${id}": ${shown} can take exponential time (nested quantifiers such as (a+)+, backreferences or lookaround); rewrite it without them`,
+                  `${bp}.value`,
+                  id,
+                );
+              }
             }
           });
           break;
@@ -657,13 +670,9 @@ function isValidTimeZone(zone: string): boolean {
   return ok;
 }
 
-function isValidRegex(source: string): boolean {
-  try {
-    new RegExp(source);
-    return true;
-  } catch {
-    return false;
-  }
+/** Values quoted in messages are cut: a finding must not echo a megabyte back. */
+function truncate(text: string, max = 80): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
 }
 
 /** Templated URLs are checked as far as they can be before variables are known. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { evaluateCondition } from '../../../src/flow/branch.js';
+import { MAX_MATCH_INPUT_CHARS } from '../../../src/flow/regex.js';
 
 describe('branch conditions', () => {
   it.each([
@@ -28,5 +29,24 @@ describe('branch conditions', () => {
     [{ var: 'x', op: 'exists' }, '', false],
   ] as const)('%j on %j → %s', (condition, actual, expected) => {
     expect(evaluateCondition(condition, actual)).toBe(expected);
+  });
+
+  it('a catastrophic pattern cannot block the event loop: linear time, bounded input', () => {
+    // The old evaluation took ~0.5 s for 23 a's and doubled per extra character.
+    const started = performance.now();
+    for (const [value, input] of [
+      ['^(a+)+$', `${'a'.repeat(23)}!`],
+      ['^(a|a)*$', `${'a'.repeat(40)}!`],
+      ['^(\\w+\\s?)*$', `${'a'.repeat(1_990)}!`],
+    ] as const) {
+      expect(evaluateCondition({ var: 'x', op: 'matches', value }, input)).toBe(false);
+    }
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+
+  it('matches still works for ordinary patterns, on the first MAX_MATCH_INPUT_CHARS of the value', () => {
+    expect(evaluateCondition({ var: 'x', op: 'matches', value: '^\\+1(555|800)' }, '+15550100')).toBe(true);
+    expect(evaluateCondition({ var: 'x', op: 'matches', value: 'yes|yeah' }, 'oh yeah sure')).toBe(true);
+    expect(evaluateCondition({ var: 'x', op: 'matches', value: 'END$' }, `${'a'.repeat(MAX_MATCH_INPUT_CHARS)}END`)).toBe(false);
   });
 });

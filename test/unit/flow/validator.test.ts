@@ -406,6 +406,29 @@ describe('validateFlow', () => {
     ]);
   });
 
+  it('UNSAFE_REGEX for patterns that can backtrack exponentially; the message echoes at most 80 characters', () => {
+    const f = clean();
+    const long = `^(a+)+${'x'.repeat(10_000)}$`;
+    f.nodes[0] = {
+      id: 'hello',
+      type: 'branch',
+      branches: [
+        { if: { var: 'caller.number', op: 'matches', value: '^(a+)+$' }, to: 'desk' },
+        { if: { var: 'caller.number', op: 'matches', value: '(\\w)\\1' }, to: 'desk' },
+        { if: { var: 'caller.number', op: 'matches', value: long }, to: 'desk' },
+        { if: { var: 'caller.number', op: 'matches', value: '^\\+1(555|800)\\d{7}$' }, to: 'desk' },
+      ],
+      else: 'bye',
+    };
+    const errors = validateFlow(f).errors;
+    expect(errors.map((e) => [e.code, e.path])).toEqual([
+      ['UNSAFE_REGEX', '$.nodes[0].branches[0].if.value'],
+      ['UNSAFE_REGEX', '$.nodes[0].branches[1].if.value'],
+      ['UNSAFE_REGEX', '$.nodes[0].branches[2].if.value'],
+    ]);
+    expect(errors[2]!.message.length).toBeLessThan(300);
+  });
+
   it('BAD_URL for non-http URLs, while templated URLs pass', () => {
     const f = clean();
     const http = (url: string) => ({ id: 'hello', type: 'http' as const, url, next: 'desk', onError: 'bye' });
