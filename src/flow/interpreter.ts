@@ -2,6 +2,7 @@ import type { Clock } from '../core/clock.js';
 import { AppError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import { LlmError, type LlmPort, type LlmRequest, type LlmStreamEvent } from '../providers/llm/port.js';
+import { CallBudget } from './budget.js';
 import { isOpen, zonedParts } from './business-hours.js';
 import type { FlowEvent, RunResult } from './events.js';
 import type { FetchLike } from './http-request.js';
@@ -72,8 +73,6 @@ export interface Interpreter {
   abort(reason?: string): void;
 }
 
-/** Node entries in a row with no speech, listening or transfer before we call it a loop. */
-export const MAX_STEPS_WITHOUT_IO = 100;
 /** Times the fallback node may be taken in one call, so a failing fallback cannot loop. */
 export const MAX_FALLBACKS = 3;
 
@@ -139,7 +138,8 @@ export function createInterpreter(options: InterpreterOptions): Interpreter {
   let pendingStop: FlowStop | undefined;
   let started = false;
   let finished: RunResult | undefined;
-  let stepsWithoutIo = 0;
+  // Steps and agent speech since the caller last had a turn (./budget.ts).
+  const budget = new CallBudget();
   let kbIndex: KnowledgeIndex | undefined;
 
   const now = clock.wallNow();
@@ -209,7 +209,6 @@ export function createInterpreter(options: InterpreterOptions): Interpreter {
 
   const say = async (text: string | AsyncIterable<string>, params: SayParams): Promise<SayResult & { text: string }> => {
     checkAbort();
-    stepsWithoutIo = 0;
     let full = typeof text === 'string' ? text : '';
     if (typeof text === 'string' && !text.trim()) return { outcome: 'played', heardText: '', text: '' };
     const source =
@@ -222,6 +221,7 @@ export function createInterpreter(options: InterpreterOptions): Interpreter {
             }
           })();
     let result: SayResult;
+    const sayStarted = clock.now();
     try {
       result = await port.say(source, {
         interruptible: params.interruptible,
@@ -233,6 +233,7 @@ export function createInterpreter(options: InterpreterOptions): Interpreter {
       checkAbort();
       throw err;
     }
+    budget.spoke(full, clock.now() - sayStarted);
     const interrupted = result.outcome !== 'played';
     if (full || result.heardText) {
       state.transcript.push({
@@ -252,7 +253,7 @@ export function createInterpreter(options: InterpreterOptions): Interpreter {
 
   const listen = async (opts: Omit<ListenOptions, 'signal'>): Promise<CallerInput> => {
     checkAbort();
-    stepsWithoutIo = 0;
+    budget.listened();
     let result;
     try {
       result = await port.listen({ ...opts, signal: runAbort.signal });
@@ -317,14 +318,10 @@ export function createInterpreter(options: InterpreterOptions): Interpreter {
     flow,
     settings,
     port: {
-      // Transfers count as input/output for the loop guard.
       say: port.say.bind(port),
       listen: port.listen.bind(port),
       hangup: port.hangup.bind(port),
-      transfer: async (request) => {
-        stepsWithoutIo = 0;
-        return port.transfer(request);
-      },
+      transfer: port.transfer.bind(port),
     },
     clock,
     http,
@@ -362,7 +359,11 @@ export function createInterpreter(options: InterpreterOptions): Interpreter {
   const enter = (nodeId: string) => {
     const node = nodesById.get(nodeId);
     if (!node) throw new FlowStop('failed', `unknown_node:${nodeId}`);
-    if (++stepsWithoutIo > MAX_STEPS_WITHOUT_IO) throw new FlowStop('failed', 'loop');
+    const spent = budget.step();
+    if (spent) {
+      logger.warn({ nodeId, ...budget.spent() }, 'flow ran without waiting for the caller; ending with the fallback');
+      throw new FlowStop('failed', spent);
+    }
     const from = state.position?.nodeId;
     if (from) state.previousNodeId = from;
     state.position = { nodeId, step: initialStep(node.type) };

@@ -19,6 +19,7 @@ export const ERROR_CODES = [
   'DUPLICATE_ID',
   'ORPHAN_NODE',
   'DEAD_END',
+  'LOOP_WITHOUT_INPUT',
   'NO_SYSTEM_PROMPT',
   'INVALID_TIMEZONE',
   'BAD_HOURS',
@@ -174,6 +175,8 @@ interface Edge {
 }
 
 const TERMINAL_TYPES = new Set<FlowNode['type']>(['end', 'transfer']);
+/** Nodes that wait for the caller (speech or keys). */
+const INPUT_TYPES = new Set<FlowNode['type']>(['gather', 'conversation']);
 
 class FlowChecks {
   readonly errors: Finding[] = [];
@@ -185,7 +188,11 @@ class FlowChecks {
   private readonly isDuplicate: boolean[];
   /** Resolved edges per node (indices), including implicit failure edges to fallbackNode. */
   private readonly out: number[][];
+  /** The explicit edges only (no implicit fallback edges: those are taken at most MAX_FALLBACKS times). */
+  private readonly explicitOut: number[][];
   private readonly hasMissingRef: boolean[];
+  /** Nodes from which an end or transfer can be reached (set by checkReachability). */
+  private alive: boolean[] = [];
 
   // variables
   private readonly known = new Set<string>();
@@ -196,6 +203,7 @@ class FlowChecks {
     this.nodes = flow.nodes;
     this.isDuplicate = new Array<boolean>(this.nodes.length).fill(false);
     this.out = this.nodes.map(() => []);
+    this.explicitOut = this.nodes.map(() => []);
     this.hasMissingRef = new Array<boolean>(this.nodes.length).fill(false);
   }
 
@@ -204,6 +212,7 @@ class FlowChecks {
     this.checkStart();
     this.checkEdges();
     this.checkReachability();
+    this.checkLoops();
     this.checkSettings();
     this.checkNodes();
     this.checkVariables();
@@ -262,6 +271,7 @@ class FlowChecks {
           this.error('MISSING_NODE', `"${edge.to}" is not the id of any node`, edge.path, node.id);
         } else {
           this.out[i]!.push(to);
+          this.explicitOut[i]!.push(to);
         }
       }
       // A missing failure edge goes to settings.fallbackNode at run time (DESIGN §4).
@@ -308,6 +318,7 @@ class FlowChecks {
     const incoming: number[][] = this.nodes.map(() => []);
     for (let i = 0; i < n; i++) for (const to of this.out[i]!) incoming[to]!.push(i);
     const alive = new Array<boolean>(n).fill(false);
+    this.alive = alive;
     const queue: number[] = [];
     for (let i = 0; i < n; i++) {
       if (TERMINAL_TYPES.has(this.nodes[i]!.type) || this.hasMissingRef[i]) {
@@ -329,6 +340,74 @@ class FlowChecks {
         this.error('DEAD_END', `no end or transfer node can be reached from node "${id}"`, `$.nodes[${i}]`, id);
       }
     }
+  }
+
+  /**
+   * A cycle with no gather or conversation node never waits for the caller: the
+   * call repeats it for ever (on a text channel, as fast as the CPU allows).
+   * Tarjan's strongly connected components over the non-input nodes, iterative
+   * so a 10,000-node chain cannot overflow the stack; one finding per cycle.
+   */
+  private checkLoops(): void {
+    const n = this.nodes.length;
+    const waits = (i: number) => INPUT_TYPES.has(this.nodes[i]!.type) || this.isDuplicate[i];
+    const order = new Array<number>(n).fill(-1);
+    const low = new Array<number>(n).fill(0);
+    const onStack = new Array<boolean>(n).fill(false);
+    const stack: number[] = [];
+    let counter = 0;
+    for (let root = 0; root < n; root++) {
+      if (order[root] !== -1 || waits(root)) continue;
+      const frames: { v: number; edge: number }[] = [{ v: root, edge: 0 }];
+      order[root] = low[root] = counter++;
+      stack.push(root);
+      onStack[root] = true;
+      while (frames.length > 0) {
+        const frame = frames[frames.length - 1]!;
+        const edges = this.explicitOut[frame.v]!;
+        if (frame.edge < edges.length) {
+          const w = edges[frame.edge++]!;
+          if (waits(w)) continue;
+          if (order[w] === -1) {
+            order[w] = low[w] = counter++;
+            stack.push(w);
+            onStack[w] = true;
+            frames.push({ v: w, edge: 0 });
+          } else if (onStack[w]) {
+            low[frame.v] = Math.min(low[frame.v]!, order[w]!);
+          }
+          continue;
+        }
+        frames.pop();
+        const v = frame.v;
+        const parent = frames[frames.length - 1];
+        if (parent) low[parent.v] = Math.min(low[parent.v]!, low[v]!);
+        if (low[v] !== order[v]) continue;
+        const component: number[] = [];
+        for (;;) {
+          const w = stack.pop()!;
+          onStack[w] = false;
+          component.push(w);
+          if (w === v) break;
+        }
+        if (component.length > 1 || this.explicitOut[v]!.includes(v)) this.reportLoop(component);
+      }
+    }
+  }
+
+  private reportLoop(component: number[]): void {
+    // A loop with no way out at all is already a DEAD_END; one finding is enough.
+    if (!component.some((i) => this.alive[i])) return;
+    const sorted = [...component].sort((a, b) => a - b);
+    const first = sorted[0]!;
+    const shown = sorted.slice(0, 5).map((i) => `"${this.nodes[i]!.id}"`).join(', ');
+    const more = sorted.length > 5 ? ` and ${sorted.length - 5} more` : '';
+    this.error(
+      'LOOP_WITHOUT_INPUT',
+      `nodes ${shown}${more} form a loop with no gather or conversation node: the call would repeat it for ever without waiting for the caller; route the loop through a node that listens`,
+      `$.nodes[${first}]`,
+      this.nodes[first]!.id,
+    );
   }
 
   private checkSettings(): void {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, type TestApp } from '../../support/app.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../../../src/testing/openai-server.js';
+import { MAX_STEPS_WITHOUT_INPUT } from '../../../src/flow/budget.js';
 import { bearer } from './fixtures.js';
 
 /**
@@ -139,5 +140,41 @@ describe('HTTP test chat', () => {
     const s = (await api('POST', `/agents/${agentId}/test-chat`, {})).json();
     expect((await api('POST', `/test-chats/${s.id}/messages`, { digits: 'abc' })).statusCode).toBe(400);
     expect((await api('POST', `/test-chats/${s.id}/messages`, { text: 'a', digits: '1' })).statusCode).toBe(400);
+  });
+
+  it('a cycle that never listens is refused (LOOP_WITHOUT_INPUT); a long flow without input ends with the fallback and the server keeps answering', async () => {
+    const cycle = {
+      version: 1,
+      name: 'Cycle',
+      start: 'a',
+      nodes: [
+        { id: 'a', type: 'say', text: 'Hello again.', next: 'b' },
+        { id: 'b', type: 'branch', branches: [{ if: { var: 'x', op: 'exists' }, to: 'e' }], else: 'a' },
+        { id: 'e', type: 'end' },
+      ],
+    };
+    const looping = (await api('POST', '/agents', { name: 'Cycle chat', flow: cycle })).json();
+    const refused = await api('POST', `/agents/${looping.id}/test-chat`, {});
+    expect(refused.statusCode).toBe(422);
+    expect(refused.json().error.details.errors).toEqual([expect.objectContaining({ code: 'LOOP_WITHOUT_INPUT', nodeId: 'a' })]);
+
+    // No cycle, but more steps than the per-call budget allows without the caller.
+    const n = MAX_STEPS_WITHOUT_INPUT + 5;
+    const chain = {
+      version: 1,
+      name: 'Chain',
+      settings: { fallbackMessage: 'Sorry, goodbye.' },
+      start: 's0',
+      nodes: [
+        ...Array.from({ length: n }, (_, i) => ({ id: `s${i}`, type: 'say', text: `Line ${i}.`, next: i + 1 < n ? `s${i + 1}` : 'e' })),
+        { id: 'e', type: 'end' },
+      ],
+    };
+    const long = (await api('POST', '/agents', { name: 'Chain chat', flow: chain })).json();
+    const res = await api('POST', `/agents/${long.id}/test-chat`, {});
+    expect(res.statusCode).toBe(201);
+    expect(res.json()).toMatchObject({ status: 'ended', result: { outcome: 'failed', reason: 'loop' } });
+    expect(res.json().replies.slice(-2)).toEqual([expect.objectContaining({ type: 'say', text: 'Sorry, goodbye.' }), { type: 'hangup', reason: 'fallback' }]);
+    expect((await t.app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
   });
 });
