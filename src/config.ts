@@ -1,8 +1,9 @@
 import { z } from 'zod';
+import { adminKeyProblem } from './auth/admin-key.js';
 
 /**
  * The only reader of process.env. One schema, parsed once at start; a bad value
- * stops the start with a message naming the variable (DESIGN §3).
+ * stops the start with a message naming the variable.
  */
 
 const bool = (def: boolean) =>
@@ -29,6 +30,8 @@ const origin = (name: string) =>
 
 const e164 = /^\+[1-9]\d{6,14}$/;
 
+const NOT_SUPPORTED_YET = 'not supported yet';
+
 export const configSchema = z
   .object({
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -41,12 +44,20 @@ export const configSchema = z
       .refine((v) => v.startsWith('sqlite:') || /^postgres(ql)?:\/\//.test(v), {
         message: 'must be sqlite:<path> or postgres://…',
       }),
-    REDIS_URL: optionalString.refine((v) => v === undefined || /^rediss?:\/\//.test(v), {
-      message: 'must be redis://… or rediss://…',
+    // Scale-out settings: accepted only at the values a single process honours, until it lands.
+    REDIS_URL: optionalString.refine((v) => v === undefined, {
+      message: `${NOT_SUPPORTED_YET}; this server runs as a single process without Redis: unset it`,
     }),
-    ROLE: z.enum(['all', 'worker']).default('all'),
-    WORKERS: z.enum(['on', 'off']).default('on'),
-    ADMIN_API_KEY: optionalString,
+    ROLE: z.enum(['all', 'worker']).default('all').refine((v) => v === 'all', {
+      message: `worker is ${NOT_SUPPORTED_YET}; every process serves calls and the API: unset it or use all`,
+    }),
+    WORKERS: z.enum(['on', 'off']).default('on').refine((v) => v === 'on', {
+      message: `off is ${NOT_SUPPORTED_YET}: unset it or use on`,
+    }),
+    ADMIN_API_KEY: optionalString.superRefine((v, ctx) => {
+      const problem = v === undefined ? undefined : adminKeyProblem(v);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
     SECRET_KEY: optionalString.refine((v) => v === undefined || v.length >= 16, {
       message: 'must be at least 16 characters',
     }),

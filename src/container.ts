@@ -1,23 +1,112 @@
 import type { Config } from './config.js';
 import { systemClock, type Clock } from './core/clock.js';
 import type { Logger } from './core/logger.js';
-import { createPersistence, type Persistence } from './store/wiring.js';
-import { createTelephony, type Telephony, type TelephonyDeps } from './telephony/wiring.js';
+import { InProcessAgentChanges, type AgentChanges } from './agents/changes.js';
+import type { AgentDirectory } from './agents/directory.js';
+import { importFlowsOnStart, type ImportReport } from './agents/import.js';
+import { PhoneNumberService } from './agents/phone-numbers.js';
+import { AgentService } from './agents/service.js';
+import { StoreAgentDirectory } from './agents/sql-directory.js';
+import { bootstrapAdminKey, type AdminKeyOutcome } from './auth/admin-key.js';
+import { ApiKeyService } from './auth/api-keys.js';
+import { CompositeAuthenticator } from './auth/roles.js';
+import { resolveSecretKey } from './auth/secret-key.js';
+import type { CallControl } from './calls/call-control.js';
+import { Calls } from './calls/calls.js';
+import { MemoryCallEventBus } from './calls/events.js';
+import { CallRecorder } from './calls/recorder.js';
+import { MemoryCallRepository } from './calls/repository.js';
+import { FlowLoadError, inlineKnowledgeFiles } from './flow/load.js';
+import type { Flow } from './flow/schema.js';
+import type { CallSession } from './pipeline/call-session.js';
+import { ClockPacer, type Pacer } from './pipeline/pacer.js';
 import { PhraseCache } from './pipeline/phrase-cache.js';
 import { PhraseWarmer, servedFlowsOf, type WarmSummary } from './pipeline/phrase-warmer.js';
+import type { PhraseSource } from './pipeline/speaker.js';
+import { OpenAiLlm } from './providers/llm/openai.js';
+import type { LlmPort } from './providers/llm/port.js';
+import { DeepgramStt } from './providers/stt/deepgram.js';
+import type { SttPort } from './providers/stt/port.js';
 import { ElevenLabsTts } from './providers/tts/elevenlabs.js';
-import { SqlTtsCacheStore } from './store/tts-cache-repository.js';
+import type { TtsPort, VoiceSpec } from './providers/tts/port.js';
+import { SqlAgentStore } from './store/agents-repo.js';
+import { SqlApiKeyStore } from './store/api-keys-repo.js';
 import { SqlCallStore } from './store/calls-repo.js';
-import { CallRecorder } from './calls/recorder.js';
+import { openDb, type Db } from './store/db.js';
+import { newId } from './store/ids.js';
+import { migrateToLatest } from './store/migrate.js';
+import { SqlPhoneNumberStore } from './store/phone-numbers-repo.js';
+import { SqlSettingsStore } from './store/settings-repo.js';
+import { SqlTtsCacheStore } from './store/tts-cache-repository.js';
+import { TwilioCallControl } from './telephony/rest.js';
+import { StreamTokens } from './telephony/stream-token.js';
 
 /**
- * The one place that picks implementations: SQLite or PostgreSQL, memory or
- * Redis, real or fake providers. Everything else receives what it needs.
+ * The one place that picks implementations and builds services: SQLite or
+ * PostgreSQL (by DATABASE_URL), real or fake providers (real from the
+ * configuration unless a caller, such as a test or `npm run call`, passes its
+ * own), the agent and key services, the call ledger and the phrase cache.
+ * Everything else receives what it needs; `src/store/` holds only repositories
+ * and migrations.
  */
+
 export interface Readiness {
   /** Names of start-up tasks still running (migrations, cache warm-up, …). */
   pending: Set<string>;
   shuttingDown: boolean;
+}
+
+/** The vendor adapters, one of each per process, shared by every call and the test chat. */
+export interface Providers {
+  /** Without ELEVENLABS_API_KEY each synthesis fails naming the variable. */
+  tts: TtsPort;
+  /** Without OPENAI_API_KEY each request fails naming the variable. */
+  llm: LlmPort;
+  /** Without DEEPGRAM_API_KEY it refuses to open and calls run keypad-only. */
+  stt: SttPort;
+  /** Twilio's REST API (TWILIO_API_BASE_URL), for transfers and hang-ups. */
+  callControl: CallControl;
+}
+
+/** Everything built on the SQL store: the agent services, auth, the directory and SECRET_KEY. */
+export interface Persistence {
+  db: Db;
+  settings: SqlSettingsStore;
+  agents: AgentService;
+  phoneNumbers: PhoneNumberService;
+  apiKeys: ApiKeyService;
+  /** Bearer token → principal; staff session tokens can be added next to API keys. */
+  authenticator: CompositeAuthenticator;
+  agentChanges: AgentChanges;
+  directory: StoreAgentDirectory;
+  /** SECRET_KEY, configured or generated once and shared through the database. */
+  secretKey: string;
+  importReport: ImportReport;
+  close(): Promise<void>;
+}
+
+/**
+ * Everything the Twilio edge and the live calls share in one process: the call
+ * ledger, stream tokens, the REST client, the one pacing timer, speech out and
+ * the sessions in progress.
+ */
+export interface Telephony {
+  calls: Calls;
+  tokens: StreamTokens;
+  callControl: CallControl;
+  pacer: Pacer;
+  tts: TtsPort;
+  phrases: PhraseSource;
+  directory: AgentDirectory;
+  llm?: LlmPort;
+  /** Speech-to-text; without DEEPGRAM_API_KEY it refuses to open and calls run keypad-only. */
+  stt?: SttPort;
+  /** Live calls held by this process, by CallSid. */
+  sessions: Map<string, CallSession>;
+  /** Cold transfers through the Connect action (default) or a REST update. */
+  transferVia: 'stream' | 'rest';
+  voiceFor(flow: Flow): VoiceSpec;
+  close(): void;
 }
 
 export interface Container {
@@ -25,7 +114,8 @@ export interface Container {
   logger: Logger;
   clock: Clock;
   readiness: Readiness;
-  /** SQL store, agents, numbers, API keys, the agent directory and SECRET_KEY (src/store/wiring.ts). */
+  providers: Providers;
+  /** SQL store, agents, numbers, API keys, the agent directory and SECRET_KEY. */
   persistence: Persistence;
   /** The Twilio edge and live calls: call ledger, stream tokens, REST client, pacer, speech out. */
   telephony: Telephony;
@@ -44,8 +134,8 @@ export interface Container {
 
 export interface ContainerOverrides {
   clock?: Clock;
-  /** Test doubles for the call pipeline (TTS, phrase source, LLM, REST control, transfer path). */
-  telephony?: Partial<Omit<TelephonyDeps, 'config' | 'clock' | 'logger'>>;
+  /** Test doubles for the call pipeline: providers, a phrase source the caller fills, the transfer path. */
+  telephony?: Partial<Providers> & { phrases?: PhraseSource; transferVia?: 'stream' | 'rest' };
 }
 
 export async function createContainer(
@@ -59,24 +149,22 @@ export async function createContainer(
   // Migrations and the flows/ import finish before the container is handed out.
   const persistence = await createPersistence({ config, logger, clock, pending: readiness.pending });
   closers.push(() => persistence.close());
-  // One TTS port and one static-phrase cache per process, shared by every call.
-  const tts =
-    overrides.telephony?.tts ??
-    new ElevenLabsTts({
-      ...(config.ELEVENLABS_API_KEY ? { apiKey: config.ELEVENLABS_API_KEY } : {}),
-      ...(config.ELEVENLABS_BASE_URL ? { baseUrl: config.ELEVENLABS_BASE_URL } : {}),
-      clock,
-    });
-  const phrases = new PhraseCache({ tts, store: new SqlTtsCacheStore(persistence.db.db, clock), clock, logger });
+  const tokens = new StreamTokens(persistence.secretKey, clock);
+  const providers = createProviders(config, clock, logger, {
+    ...overrides.telephony,
+    streamToken: (callSid) => tokens.issue(callSid, config.TWILIO_ACCOUNT_SID ?? ''),
+  });
+  // One static-phrase cache per process, shared by every call.
+  const phrases = new PhraseCache({ tts: providers.tts, store: new SqlTtsCacheStore(persistence.db.db, clock), clock, logger });
   const telephony = createTelephony({
     config,
     clock,
     logger,
+    providers,
+    tokens,
     directory: persistence.directory,
-    secretKey: persistence.secretKey,
-    tts,
-    phrases,
-    ...overrides.telephony,
+    phrases: overrides.telephony?.phrases ?? phrases,
+    transferVia: overrides.telephony?.transferVia ?? 'stream',
   });
   closers.push(() => telephony.close());
   const phraseWarmer = new PhraseWarmer({
@@ -105,6 +193,7 @@ export async function createContainer(
     logger,
     clock,
     readiness,
+    providers,
     persistence,
     telephony,
     phrases,
@@ -125,6 +214,186 @@ export async function createContainer(
     },
   };
   return container;
+}
+
+/**
+ * The vendor adapters from the configuration; a missing key never stops the
+ * start (each adapter fails its requests naming the variable instead).
+ */
+export function createProviders(
+  config: Config,
+  clock: Clock,
+  logger: Logger,
+  overrides: Partial<Providers> & { streamToken?: (callSid: string) => string } = {},
+): Providers {
+  return {
+    tts:
+      overrides.tts ??
+      new ElevenLabsTts({
+        ...(config.ELEVENLABS_API_KEY ? { apiKey: config.ELEVENLABS_API_KEY } : {}),
+        ...(config.ELEVENLABS_BASE_URL ? { baseUrl: config.ELEVENLABS_BASE_URL } : {}),
+        clock,
+      }),
+    llm:
+      overrides.llm ??
+      new OpenAiLlm({
+        apiKey: config.OPENAI_API_KEY,
+        baseUrl: config.OPENAI_BASE_URL,
+        model: config.OPENAI_MODEL,
+        clock,
+        logger,
+      }),
+    stt:
+      overrides.stt ??
+      new DeepgramStt({
+        apiKey: config.DEEPGRAM_API_KEY,
+        ...(config.DEEPGRAM_BASE_URL ? { baseUrl: config.DEEPGRAM_BASE_URL } : {}),
+        clock,
+        logger,
+      }),
+    callControl: overrides.callControl ?? new TwilioCallControl(config, overrides.streamToken),
+  };
+}
+
+export interface PersistenceDeps {
+  config: Config;
+  logger: Logger;
+  clock: Clock;
+  /** Start-up task names are added while they run (`/ready` waits for them). */
+  pending: Set<string>;
+  /** Inlines `{ file }` knowledge documents at save time; default: relative to FLOWS_DIR. */
+  inlineKnowledge?: (raw: unknown) => Promise<unknown>;
+}
+
+/** Opens the database, migrates it, builds the services on it, bootstraps keys and imports `flows/`. */
+export async function createPersistence(deps: PersistenceDeps): Promise<Persistence> {
+  const { config, logger, clock, pending } = deps;
+  const db = await openDb(config.DATABASE_URL);
+  try {
+    pending.add('migrations');
+    const applied = await migrateToLatest(db);
+    pending.delete('migrations');
+    if (applied.length > 0) logger.info({ applied, dialect: db.dialect }, 'database migrated');
+
+    const agentStore = new SqlAgentStore(db.db);
+    const numberStore = new SqlPhoneNumberStore(db.db);
+    const settings = new SqlSettingsStore(db.db);
+    const agentChanges = new InProcessAgentChanges();
+    const agents = new AgentService({
+      store: agentStore,
+      clock,
+      changes: agentChanges,
+      inlineKnowledge: deps.inlineKnowledge ?? ((raw) => inlineFromFlowsDir(raw, config.FLOWS_DIR)),
+    });
+    const phoneNumbers = new PhoneNumberService({ numbers: numberStore, agents: agentStore, clock, changes: agentChanges });
+    const apiKeys = new ApiKeyService(new SqlApiKeyStore(db.db), clock, newId);
+    const authenticator = new CompositeAuthenticator().add(apiKeys);
+    const directory = new StoreAgentDirectory({ agents: agentStore, numbers: numberStore, clock, changes: agentChanges });
+
+    const secretKey = await resolveSecretKey(config.SECRET_KEY, settings, clock.wallNow());
+    reportAdminKey(
+      logger,
+      await bootstrapAdminKey({ configured: config.ADMIN_API_KEY, apiKeys, settings, nowMs: clock.wallNow() }),
+    );
+
+    pending.add('import');
+    const importReport = await importFlowsOnStart({
+      flowsDir: config.FLOWS_DIR,
+      phoneNumbers: config.PHONE_NUMBERS,
+      agents,
+      numbers: phoneNumbers,
+      logger,
+    });
+    pending.delete('import');
+
+    return {
+      db,
+      settings,
+      agents,
+      phoneNumbers,
+      apiKeys,
+      authenticator,
+      agentChanges,
+      directory,
+      secretKey,
+      importReport,
+      async close() {
+        directory.close();
+        await db.close();
+      },
+    };
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+}
+
+/**
+ * The one place the admin-key bootstrap is reported. A generated key appears
+ * here and nowhere else, ever: only its hash is stored.
+ */
+export function reportAdminKey(logger: Logger, outcome: AdminKeyOutcome): void {
+  switch (outcome.kind) {
+    case 'generated':
+      // Deliberately not under a redacted field name: this single line is how the operator learns the key.
+      logger.warn(`No ADMIN_API_KEY set: generated an admin API key. It is shown only now; store it safely: ${outcome.key}`);
+      return;
+    case 'revoked':
+      logger.warn(
+        'ADMIN_API_KEY names an admin key that was revoked through the API; it stays revoked. ' +
+          'Set ADMIN_API_KEY to a new value, or unset it and use another admin key.',
+      );
+      return;
+    case 'configured':
+    case 'existing':
+      return;
+  }
+}
+
+function createTelephony(deps: {
+  config: Config;
+  clock: Clock;
+  logger: Logger;
+  providers: Providers;
+  tokens: StreamTokens;
+  directory: AgentDirectory;
+  phrases: PhraseSource;
+  transferVia: 'stream' | 'rest';
+}): Telephony {
+  const { config, clock, logger, providers } = deps;
+  const calls = new Calls(new MemoryCallRepository(), new MemoryCallEventBus(), clock, logger);
+  const pacer = new ClockPacer({ clock, onError: (err) => logger.error({ err }, 'pacing a call failed') });
+  return {
+    calls,
+    tokens: deps.tokens,
+    callControl: providers.callControl,
+    pacer,
+    tts: providers.tts,
+    phrases: deps.phrases,
+    directory: deps.directory,
+    llm: providers.llm,
+    stt: providers.stt,
+    sessions: new Map(),
+    transferVia: deps.transferVia,
+    voiceFor: (flow) => voiceFor(config, flow),
+    close() {
+      calls.close();
+      pacer.close();
+    },
+  };
+}
+
+/** The voice a flow speaks with: its own `voice` settings over the configured defaults. */
+export function voiceFor(config: Pick<Config, 'ELEVENLABS_VOICE_ID' | 'ELEVENLABS_MODEL_ID'>, flow: Flow): VoiceSpec {
+  const v = flow.settings.voice ?? {};
+  return {
+    voiceId: v.voiceId ?? config.ELEVENLABS_VOICE_ID,
+    modelId: v.modelId ?? config.ELEVENLABS_MODEL_ID,
+    language: flow.settings.language,
+    ...(v.stability !== undefined ? { stability: v.stability } : {}),
+    ...(v.similarityBoost !== undefined ? { similarityBoost: v.similarityBoost } : {}),
+    ...(v.speed !== undefined ? { speed: v.speed } : {}),
+  };
 }
 
 /** Why the container's phrase cache is not filled, if it is not. */
@@ -151,4 +420,14 @@ function warmServedAtStartup(
       return undefined;
     })
     .finally(() => readiness.pending.delete('phrase-cache'));
+}
+
+/** KB `{ file }` documents resolve against FLOWS_DIR; a bad path is the client's 400, not a 500. */
+async function inlineFromFlowsDir(raw: unknown, flowsDir: string): Promise<unknown> {
+  try {
+    return await inlineKnowledgeFiles(raw, flowsDir);
+  } catch (err) {
+    if (err instanceof FlowLoadError) throw err.toAppError();
+    throw err;
+  }
 }

@@ -1,7 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import { AppError } from '../core/errors.js';
-import type { Logger } from '../core/logger.js';
 import type { Page, PageRequest } from '../agents/types.js';
 import type { Authenticator, Principal, Role } from './roles.js';
 
@@ -37,11 +36,6 @@ export interface ApiKeyStore {
   countByRole(role: Role): Promise<number>;
   touch(id: string, nowMs: number): Promise<void>;
   delete(id: string): Promise<boolean>;
-}
-
-/** Guard row so only one of several processes starting together generates the bootstrap key. */
-export interface OnceGuard {
-  getOrInsert(key: string, candidate: string, nowMs: number): Promise<{ value: string; created: boolean }>;
 }
 
 const KEY_PREFIX = 'vak_';
@@ -101,41 +95,36 @@ export class ApiKeyService implements Authenticator {
     return { kind: 'api-key', id: record.id, name: record.name, role: record.role };
   }
 
-  /**
-   * DESIGN §3: a configured ADMIN_API_KEY is stored (hashed) as an admin key; with
-   * none configured and no admin key yet, one is generated and printed once.
-   */
-  async bootstrapAdmin(configured: string | undefined, guard: OnceGuard, logger: Logger): Promise<{ generated?: string }> {
+  hashOf(key: string): string {
+    return hashApiKey(key);
+  }
+
+  async existsWithHash(hash: string): Promise<boolean> {
+    return (await this.store.findByHash(hash)) !== undefined;
+  }
+
+  async anyAdmin(): Promise<boolean> {
+    return (await this.store.countByRole('admin')) > 0;
+  }
+
+  /** Stores the operator's ADMIN_API_KEY (hashed) as an admin key; the bootstrap decides when (src/auth/admin-key.ts). */
+  async storeConfiguredAdmin(key: string): Promise<void> {
+    const hash = hashApiKey(key);
     const nowMs = this.clock.wallNow();
-    if (configured !== undefined) {
-      const hash = hashApiKey(configured);
-      if (!(await this.store.findByHash(hash))) {
-        try {
-          await this.store.insert({
-            id: this.newId('key', nowMs),
-            name: 'ADMIN_API_KEY',
-            role: 'admin',
-            // An operator-chosen key may be short: show only enough to recognise it.
-            prefix: `${configured.slice(0, 4)}…`,
-            hash,
-            createdBy: 'system',
-            nowMs,
-          });
-        } catch (err) {
-          // Another process stored the same key a moment ago.
-          if (!(await this.store.findByHash(hash))) throw err;
-        }
-      }
-      return {};
+    try {
+      await this.store.insert({
+        id: this.newId('key', nowMs),
+        name: 'ADMIN_API_KEY',
+        role: 'admin',
+        // Show only enough to recognise it.
+        prefix: `${key.slice(0, 4)}…`,
+        hash,
+        createdBy: 'system',
+        nowMs,
+      });
+    } catch (err) {
+      // Another process stored the same key a moment ago.
+      if (!(await this.store.findByHash(hash))) throw err;
     }
-    if ((await this.store.countByRole('admin')) > 0) return {};
-    const { created } = await guard.getOrInsert('bootstrap_admin_key', String(nowMs), nowMs);
-    if (!created) return {};
-    const { key } = await this.create({ name: 'bootstrap admin', role: 'admin' }, 'system');
-    // Deliberately not under a redacted field name: this single line is how the operator learns the key.
-    logger.warn(
-      `No ADMIN_API_KEY set: generated an admin API key. It is shown only now; store it safely: ${key}`,
-    );
-    return { generated: key };
   }
 }

@@ -171,7 +171,7 @@ async function startLocalServer(verbose: boolean, bytesPerChar = 200): Promise<S
     startFakeTwilioRest(),
   ]);
   const flowsDir = await mkdtemp(join(tmpdir(), 'call-flows-'));
-  const apiKey = `call-${randomBytes(12).toString('hex')}`;
+  const apiKey = `call-${randomBytes(16).toString('hex')}`;
   const authToken = randomBytes(16).toString('hex');
   const publicUrl = 'http://call.local';
   const config = loadConfig({

@@ -12,7 +12,7 @@ import { MemoryTtsCacheStore, PhraseCache } from '../../src/pipeline/phrase-cach
 import { staticPhrasesOf } from '../../src/pipeline/static-phrases.js';
 import { DeepgramStt } from '../../src/providers/stt/deepgram.js';
 import { ElevenLabsTts } from '../../src/providers/tts/elevenlabs.js';
-import { voiceFor } from '../../src/telephony/wiring.js';
+import { voiceFor } from '../../src/container.js';
 import { startFakeDeepgram, type FakeDeepgram, type FakeDeepgramOptions } from '../../src/testing/deepgram-server.js';
 import { startFakeElevenLabs, type FakeElevenLabs } from '../../src/testing/elevenlabs-server.js';
 import { startFakeOpenAI, type FakeOpenAI, type FakeOpenAIOptions } from '../../src/testing/openai-server.js';

@@ -63,23 +63,23 @@ describe('loadConfig', () => {
     const c = loadConfig({
       PORT: '8080',
       DATABASE_URL: 'postgres://app@db.internal:5432/runtime',
-      REDIS_URL: 'rediss://cache.internal:6380',
       PHONE_NUMBERS: '+15550100001=clinic, +15550100002=pizza',
       TWILIO_ACCOUNT_SID: 'AC' + 'a'.repeat(32),
       SEAT_LIMIT: '25',
       TWILIO_VALIDATE_SIGNATURE: 'off',
-      WORKERS: 'off',
-      ROLE: 'worker',
+      WORKERS: 'on',
+      ROLE: 'all',
+      ADMIN_API_KEY: 'Q3u1v7Zx9k2LmN0pR5sT8wYbC4dEfGhJ',
     });
     expect(c).toMatchObject({
       PORT: 8080,
       DATABASE_URL: 'postgres://app@db.internal:5432/runtime',
-      REDIS_URL: 'rediss://cache.internal:6380',
       PHONE_NUMBERS: { '+15550100001': 'clinic', '+15550100002': 'pizza' },
       SEAT_LIMIT: 25,
       TWILIO_VALIDATE_SIGNATURE: false,
-      WORKERS: 'off',
-      ROLE: 'worker',
+      WORKERS: 'on',
+      ROLE: 'all',
+      ADMIN_API_KEY: 'Q3u1v7Zx9k2LmN0pR5sT8wYbC4dEfGhJ',
     });
     expect(loadConfig({ DATABASE_URL: 'sqlite:/var/lib/runtime.db' }).DATABASE_URL).toBe('sqlite:/var/lib/runtime.db');
   });
@@ -105,8 +105,10 @@ describe('loadConfig', () => {
     ['LOG_LEVEL', 'loud'],
     ['DATABASE_URL', 'mysql://db/x'],
     ['DATABASE_URL', 'runtime.db'],
-    ['REDIS_URL', 'http://127.0.0.1:6379'],
-    ['REDIS_URL', '127.0.0.1:6379'],
+    ['ADMIN_API_KEY', 'a'],
+    ['ADMIN_API_KEY', 'x'.repeat(40)],
+    ['ADMIN_API_KEY', 'Q3u1v7Zx9k2LmN0pR5sT8wYbC4dEfGh'],
+    ['ADMIN_API_KEY', 'Q3u1v7Zx9k2LmN0pR5sT8wYbC4dEfGh J'],
     ['PHONE_NUMBERS', '5550100001=clinic'],
     ['PHONE_NUMBERS', '+15550100001'],
     ['PHONE_NUMBERS', '+15550100001=clinic,+1555=pizza'],
@@ -130,6 +132,26 @@ describe('loadConfig', () => {
     expect(problems).toHaveLength(1);
     expect(problems[0]!.variable).toBe(variable);
     expect(problems[0]!.message.length).toBeGreaterThan(5);
+  });
+
+  it('refuses scale-out settings a single process cannot honour, saying they are not supported yet', () => {
+    for (const [variable, value] of [
+      ['REDIS_URL', 'redis://127.0.0.1:6379'],
+      ['ROLE', 'worker'],
+      ['WORKERS', 'off'],
+    ] as const) {
+      expect(() => loadConfig({ [variable]: value }), variable).toThrow(new RegExp(`${variable}: .*not supported yet`));
+    }
+    expect(loadConfig({ ROLE: 'all', WORKERS: 'on', REDIS_URL: '' })).toMatchObject({ ROLE: 'all', WORKERS: 'on' });
+  });
+
+  it('says what a strong ADMIN_API_KEY is when refusing a weak one', () => {
+    const [problem] = problemsOf({ ADMIN_API_KEY: 'a' });
+    expect(problem).toMatchObject({ variable: 'ADMIN_API_KEY' });
+    expect(problem!.message).toMatch(/at least 32 characters of A-Z a-z 0-9/);
+    // What `openssl rand -base64 32` and `-hex 32` print is accepted.
+    expect(loadConfig({ ADMIN_API_KEY: 'mK2Zr8v+Qn1/TyP0uLx4Wc7bEa9dHf3jGs6oIk5lNpM=' }).ADMIN_API_KEY).toBeDefined();
+    expect(loadConfig({ ADMIN_API_KEY: '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08' }).ADMIN_API_KEY).toBeDefined();
   });
 
   it('names every bad variable at once, in the error message too', () => {

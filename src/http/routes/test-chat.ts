@@ -3,8 +3,6 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Container } from '../../container.js';
 import { TestChatService, type ChatTurn } from '../../agents/test-chat.js';
-import type { LlmPort } from '../../providers/llm/port.js';
-import { createLlmFromConfig } from '../../providers/llm/openai.js';
 
 /** The HTTP test chat (DESIGN §7): the interpreter port over request/response. */
 const replySchema = z.union([
@@ -33,16 +31,13 @@ const turnSchema = z.object({
 
 const view = (t: ChatTurn): z.infer<typeof turnSchema> => t;
 
-export async function testChatRoutes(
-  app: FastifyInstance,
-  { container, llm }: { container: Container; llm?: LlmPort },
-): Promise<void> {
+export async function testChatRoutes(app: FastifyInstance, { container }: { container: Container }): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const chats = new TestChatService({
     agents: container.persistence.agents,
     clock: container.clock,
     logger: container.logger,
-    llm: llm ?? createLlmFromConfig(container.config, container.clock, container.logger),
+    llm: container.providers.llm,
   });
   app.addHook('onClose', async () => chats.close());
   const tags = ['test chat'];

@@ -5,7 +5,6 @@ import type {
   ChatCompletionMessageParam,
   ChatCompletionTool,
 } from 'openai/resources/chat/completions';
-import type { Config } from '../../config.js';
 import { systemClock, type Clock, type TimerHandle } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import {
@@ -306,22 +305,4 @@ function toLlmError(
   const message = err instanceof Error ? err.message : String(err);
   // Sockets cut mid-body surface from undici as a plain TypeError ("terminated").
   return new LlmError('connection', `The LLM connection failed: ${message}`);
-}
-
-/**
- * Builds the LLM from configuration. Without OPENAI_API_KEY the adapter still
- * exists (so the app starts) and fails each request with `not_configured`.
- */
-export function createLlmFromConfig(
-  config: Pick<Config, 'OPENAI_API_KEY' | 'OPENAI_BASE_URL' | 'OPENAI_MODEL'>,
-  clock: Clock = systemClock,
-  logger?: Logger,
-): OpenAiLlm {
-  return new OpenAiLlm({
-    apiKey: config.OPENAI_API_KEY,
-    baseUrl: config.OPENAI_BASE_URL,
-    model: config.OPENAI_MODEL,
-    clock,
-    ...(logger ? { logger } : {}),
-  });
 }

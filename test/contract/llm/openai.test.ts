@@ -2,7 +2,10 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../../src/config.js';
-import { createLlmFromConfig, OpenAiLlm, type OpenAiLlmOptions } from '../../../src/providers/llm/openai.js';
+import { createProviders } from '../../../src/container.js';
+import { systemClock } from '../../../src/core/clock.js';
+import { silentLogger } from '../../../src/core/logger.js';
+import { OpenAiLlm, type OpenAiLlmOptions } from '../../../src/providers/llm/openai.js';
 import { LlmError, type LlmRequest, type LlmStreamEvent } from '../../../src/providers/llm/port.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../../../src/testing/openai-server.js';
 
@@ -379,9 +382,12 @@ describe('OpenAiLlm cancellation', () => {
   });
 });
 
+/** The container builds the LLM from the configuration. */
+const llmFromConfig = (config: ReturnType<typeof loadConfig>) => createProviders(config, systemClock, silentLogger).llm as OpenAiLlm;
+
 describe('OpenAiLlm configuration', () => {
   it('without a key it constructs, then fails each request naming OPENAI_API_KEY', async () => {
-    const unconfigured = createLlmFromConfig(loadConfig({}));
+    const unconfigured = llmFromConfig(loadConfig({}));
     expect(unconfigured.configured).toBe(false);
     const err = await failure(unconfigured.stream(hello));
     expect(err.kind).toBe('not_configured');
@@ -390,7 +396,7 @@ describe('OpenAiLlm configuration', () => {
 
   it('from config it uses the key, base URL and model', async () => {
     fake.enqueue({ text: 'configured' });
-    const fromConfig = createLlmFromConfig(
+    const fromConfig = llmFromConfig(
       loadConfig({ OPENAI_API_KEY: KEY, OPENAI_BASE_URL: fake.url, OPENAI_MODEL: 'gpt-from-env' }),
     );
     expect(fromConfig.configured).toBe(true);

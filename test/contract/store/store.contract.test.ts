@@ -11,7 +11,7 @@ import { importFlowsOnStart } from '../../../src/agents/import.js';
 import { DEFAULT_UNAVAILABLE } from '../../../src/agents/directory.js';
 import type { AgentRecord } from '../../../src/agents/types.js';
 import { SqlAgentStore } from '../../../src/store/agents-repo.js';
-import { createPersistence, type Persistence } from '../../../src/store/wiring.js';
+import { createPersistence, type Persistence } from '../../../src/container.js';
 import { resolveSecretKey } from '../../../src/auth/secret-key.js';
 import { BACKENDS, invalidFlow, tempDir, validFlow } from './backends.js';
 
@@ -58,7 +58,7 @@ describe.each(BACKENDS)('store contract on $name', (backend) => {
   const opened: Persistence[] = [];
 
   async function open(env: Record<string, string> = {}, logger = silentLogger): Promise<Persistence> {
-    const config = loadConfig({ DATABASE_URL: databaseUrl, FLOWS_DIR: flows.dir, ADMIN_API_KEY: 'contract-admin-key-0123456789', ...env });
+    const config = loadConfig({ DATABASE_URL: databaseUrl, FLOWS_DIR: flows.dir, ADMIN_API_KEY: 'contract-admin-key-0123456789abcdef', ...env });
     const persistence = await createPersistence({ config, logger, clock, pending: new Set() });
     opened.push(persistence);
     return persistence;
@@ -437,7 +437,7 @@ describe.each(BACKENDS)('store contract on $name', (backend) => {
     });
 
     it('stores a configured ADMIN_API_KEY hashed, and API keys with roles', async () => {
-      expect(await p.apiKeys.authenticate('contract-admin-key-0123456789')).toMatchObject({ role: 'admin', name: 'ADMIN_API_KEY' });
+      expect(await p.apiKeys.authenticate('contract-admin-key-0123456789abcdef')).toMatchObject({ role: 'admin', name: 'ADMIN_API_KEY' });
       const { key, record } = await p.apiKeys.create({ name: 'ci', role: 'builder' }, 'key:admin');
       expect(record.prefix).toBe(key.slice(0, 12));
       expect(await p.apiKeys.authenticate(key)).toMatchObject({ role: 'builder', name: 'ci', id: record.id });
@@ -446,6 +446,21 @@ describe.each(BACKENDS)('store contract on $name', (backend) => {
       await rejectsWith(p.apiKeys.delete(record.id), 'NOT_FOUND');
       const raw = await p.db.db.selectFrom('api_keys').select('hash').execute();
       expect(JSON.stringify(raw)).not.toContain('contract-admin-key');
+    });
+
+    it('a revoked ADMIN_API_KEY is not stored again by a later start', async () => {
+      const configured = 'contract-admin-key-0123456789abcdef';
+      const admin = await p.apiKeys.authenticate(configured);
+      expect(admin).toBeDefined();
+      await p.apiKeys.delete(admin!.id);
+      const restarted = await open();
+      expect(await restarted.apiKeys.authenticate(configured)).toBeUndefined();
+      // The marker holds the key's hash only.
+      const settings = await restarted.db.db.selectFrom('settings').select(['key', 'value']).execute();
+      expect(JSON.stringify(settings)).not.toContain(configured);
+      // Another value is a new key and is stored.
+      const next = await open({ ADMIN_API_KEY: 'contract-next-admin-key-9876543210zyx' });
+      expect(await next.apiKeys.authenticate('contract-next-admin-key-9876543210zyx')).toMatchObject({ role: 'admin' });
     });
 
     it('tts_cache keeps binary audio byte for byte', async () => {
@@ -478,7 +493,7 @@ describe('PostgreSQL schema isolation', () => {
     const flows = tempDir('flows-');
     try {
       const open = (url: string) =>
-        createPersistence({ config: loadConfig({ DATABASE_URL: url, FLOWS_DIR: flows.dir, ADMIN_API_KEY: 'x'.repeat(20) }), logger: silentLogger, clock: new ManualClock(), pending: new Set() });
+        createPersistence({ config: loadConfig({ DATABASE_URL: url, FLOWS_DIR: flows.dir, ADMIN_API_KEY: 'schema-isolation-admin-key-0123456789' }), logger: silentLogger, clock: new ManualClock(), pending: new Set() });
       const pa = await open(a.databaseUrl);
       const pb = await open(b.databaseUrl);
       await pa.agents.create({ name: 'Only In A' });

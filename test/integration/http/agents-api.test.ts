@@ -1,7 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../../src/core/logger.js';
 import { buildTestApp, type TestApp } from '../../support/app.js';
 import { bearer, invalidFlow, validFlow } from './fixtures.js';
 
@@ -164,7 +166,7 @@ describe('a restart keeps everything (SQLite file)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'restart-'));
     try {
       const databaseUrl = `sqlite:${join(dir, 'data', 'runtime.db')}`;
-      const first = await buildTestApp({ databaseUrl, env: { ADMIN_API_KEY: 'restart-admin-key-0123456789' } });
+      const first = await buildTestApp({ databaseUrl, env: { ADMIN_API_KEY: 'restart-admin-key-0123456789abcdef' } });
       const h = bearer(first.adminKey);
       const id = (await first.app.inject({ method: 'POST', url: '/api/v1/agents', headers: h, payload: { name: 'Keeper', flow: validFlow() } })).json().id;
       await first.app.inject({ method: 'POST', url: `/api/v1/agents/${id}/publish`, headers: h, payload: { note: 'keep me' } });
@@ -174,7 +176,7 @@ describe('a restart keeps everything (SQLite file)', () => {
       const secret = first.container.persistence.secretKey;
       await first.close();
 
-      const second = await buildTestApp({ databaseUrl, env: { ADMIN_API_KEY: 'restart-admin-key-0123456789' } });
+      const second = await buildTestApp({ databaseUrl, env: { ADMIN_API_KEY: 'restart-admin-key-0123456789abcdef' } });
       try {
         const agent = (await second.app.inject({ method: 'GET', url: `/api/v1/agents/${id}`, headers: bearer(key) })).json();
         expect(agent).toMatchObject({ slug: 'keeper', state: 'active', servedVersion: 1, latestVersion: 1, draft: { revision: 1 } });
@@ -186,6 +188,46 @@ describe('a restart keeps everything (SQLite file)', () => {
         expect(await second.container.persistence.directory.lookupNumber('+15550100077')).toMatchObject({ kind: 'active', agentId: id, version: 1 });
         const keys = (await second.app.inject({ method: 'GET', url: '/api/v1/api-keys', headers: bearer(second.adminKey) })).json();
         expect(keys.items.filter((k: { name: string }) => k.name === 'ADMIN_API_KEY')).toHaveLength(1);
+      } finally {
+        await second.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a revoked ADMIN_API_KEY stays revoked', () => {
+  it('is not stored again on restart while the variable is still set; the start warns', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'revoke-'));
+    const adminKey = 'revoked-admin-key-0123456789abcdefXYZ';
+    try {
+      const databaseUrl = `sqlite:${join(dir, 'runtime.db')}`;
+      const first = await buildTestApp({ databaseUrl, env: { ADMIN_API_KEY: adminKey } });
+      const h = bearer(adminKey);
+      const other = (await first.app.inject({ method: 'POST', url: '/api/v1/api-keys', headers: h, payload: { name: 'next admin', role: 'admin' } })).json().key;
+      const keys = (await first.app.inject({ method: 'GET', url: '/api/v1/api-keys', headers: h })).json().items;
+      const bootstrap = keys.find((k: { name: string }) => k.name === 'ADMIN_API_KEY');
+      expect((await first.app.inject({ method: 'DELETE', url: `/api/v1/api-keys/${bootstrap.id}`, headers: bearer(other) })).statusCode).toBe(204);
+      expect((await first.app.inject({ method: 'GET', url: '/api/v1/agents', headers: h })).statusCode).toBe(401);
+      await first.close({ keepData: true });
+
+      const lines: string[] = [];
+      const sink = new Writable({
+        write(chunk, _enc, cb) {
+          lines.push(String(chunk));
+          cb();
+        },
+      });
+      const second = await buildTestApp({ databaseUrl, env: { ADMIN_API_KEY: adminKey }, logger: createLogger('info', sink) });
+      try {
+        expect((await second.app.inject({ method: 'GET', url: '/api/v1/agents', headers: h })).statusCode).toBe(401);
+        expect((await second.app.inject({ method: 'GET', url: '/api/v1/agents', headers: bearer(other) })).statusCode).toBe(200);
+        const after = (await second.app.inject({ method: 'GET', url: '/api/v1/api-keys', headers: bearer(other) })).json().items;
+        expect(after.filter((k: { name: string }) => k.name === 'ADMIN_API_KEY')).toEqual([]);
+        const warning = lines.map((l) => JSON.parse(l) as { level: number; msg: string }).find((l) => /ADMIN_API_KEY names an admin key that was revoked/.test(l.msg));
+        expect(warning?.level).toBe(40);
+        expect(lines.join('')).not.toContain(adminKey);
       } finally {
         await second.close();
       }

@@ -8,7 +8,7 @@ import { flowSchema } from '../../../src/flow/schema.js';
 import { CallSession } from '../../../src/pipeline/call-session.js';
 import type { MediaChannel } from '../../../src/pipeline/media-channel.js';
 import { ClockPacer } from '../../../src/pipeline/pacer.js';
-import { noPhrases } from '../../../src/telephony/wiring.js';
+import type { PhraseSource } from '../../../src/pipeline/speaker.js';
 import { FakeTts } from '../../../src/providers/tts/fake.js';
 
 /**
@@ -16,6 +16,8 @@ import { FakeTts } from '../../../src/providers/tts/fake.js';
  * speech-to-text layer feeds), barge-in, keypad rules and listen timers that
  * start only once the agent's last mark has returned.
  */
+/** Nothing cached: every phrase goes to TTS. */
+const noPhrases: PhraseSource = { get: async () => undefined };
 const flow = flowSchema.parse({ version: 1, name: 't', start: 'e', nodes: [{ id: 'e', type: 'end' }] });
 
 async function setup() {
