@@ -46,8 +46,6 @@ export type CallEvent =
   | (Base & { type: 'media.ignored'; reason: string; count: number })
   | (Base & { type: 'call.ended'; reason: string; outcome: string });
 
-export type CallEventType = CallEvent['type'];
-
 /** Distributes an event type over the union so `Omit` keeps each variant's fields. */
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 export type CallEventInput = DistributiveOmit<CallEvent, 'at'>;

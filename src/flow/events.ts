@@ -23,5 +23,3 @@ export type FlowEvent =
   | { type: 'tool.called'; nodeId: string; name: string; status: number | 'timeout' | 'network' | 'error'; ms: number }
   | { type: 'transfer.requested'; nodeId: string; target: TransferTarget; mode: 'warm' | 'cold' }
   | { type: 'flow.ended'; outcome: RunOutcome; reason?: string; nodeId?: string };
-
-export type FlowEventType = FlowEvent['type'];

@@ -310,6 +310,3 @@ export class TurnTaking {
     return null;
   }
 }
-
-/** Word count helper re-exported for callers that log barge-in decisions. */
-export const countWords = (text: string): number => words(text).length;

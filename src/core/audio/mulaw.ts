@@ -79,8 +79,3 @@ export function decodeMulaw(bytes: Uint8Array, out: Int16Array = new Int16Array(
 export function mulawDurationMs(byteCount: number): number {
   return byteCount / MULAW_BYTES_PER_MS;
 }
-
-/** Byte count of `ms` of μ-law audio, rounded down to whole samples. */
-export function mulawBytesFor(ms: number): number {
-  return Math.floor(ms * MULAW_BYTES_PER_MS);
-}
