@@ -30,7 +30,7 @@
  * - `dtmf`          queue the digit for the next `listen` that accepts keys.
  */
 import type { SttEvent } from '../providers/stt/port.js';
-import { BACKCHANNEL_WORDS, DEFAULT_BARGE_IN_MIN_WORDS, isBackchannelOnly, isBargeIn, words } from './barge-in.js';
+import { BACKCHANNEL_WORDS, DEFAULT_BARGE_IN_MIN_WORDS, isBackchannelOnly, isBargeIn } from './barge-in.js';
 
 export type AgentAudioState = 'idle' | 'interruptible' | 'non_interruptible';
 
