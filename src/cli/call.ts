@@ -181,7 +181,6 @@ async function startLocalServer(verbose: boolean, bytesPerChar = 200): Promise<S
     ADMIN_API_KEY: apiKey,
     SECRET_KEY: randomBytes(24).toString('hex'),
     FLOWS_DIR: flowsDir,
-    WORKERS: 'off',
     TWILIO_ACCOUNT_SID: LOCAL_ACCOUNT_SID,
     TWILIO_AUTH_TOKEN: authToken,
     TWILIO_API_BASE_URL: rest.url,
