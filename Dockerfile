@@ -4,13 +4,18 @@ WORKDIR /app
 # better-sqlite3 builds from source when no prebuilt binary can be fetched.
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund
+# npm ci builds the console (postinstall, with the dev dependencies); then they are pruned.
+COPY scripts/build-console.ts ./scripts/
+COPY console ./console
+COPY flows/flow.schema.json ./flows/
+RUN npm ci --no-audit --no-fund && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production PORT=3000 HOST=0.0.0.0
 WORKDIR /app
 RUN useradd --system --uid 10001 --home /app app && mkdir -p /app/data && chown app /app/data
 COPY --from=deps /app/node_modules ./node_modules
+COPY --from=deps /app/dist ./dist
 COPY package.json tsconfig.json ./
 COPY src ./src
 COPY flows ./flows

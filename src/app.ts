@@ -16,6 +16,7 @@ import { apiKeyRoutes } from './http/routes/api-keys.js';
 import { callRoutes } from './http/routes/calls.js';
 import { phoneNumberRoutes } from './http/routes/phone-numbers.js';
 import { testChatRoutes } from './http/routes/test-chat.js';
+import { consoleRoutes } from './http/console.js';
 
 /** Media frames larger than this close the socket with 1009 (DESIGN §8). */
 export const MEDIA_MAX_PAYLOAD_BYTES = 64 * 1024;
@@ -60,6 +61,8 @@ export async function buildApp(container: Container): Promise<FastifyInstance> {
   await app.register(opsRoutes, { container });
   await app.register(twilioRoutes, { container });
   if (container.config.BENCH_STATS) await app.register(benchStatsRoutes, { container });
+  // The web console (static files); it talks to the API below like any client.
+  await app.register(consoleRoutes);
 
   // Every /api/v1 route is authenticated and checked against the role matrix (src/http/auth.ts).
   await app.register(

@@ -1,0 +1,73 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { CONSOLE_DIST } from '../src/http/console.js';
+import { ensureConsoleBuilt, launchBrowser, startServer } from '../test/e2e/browser.js';
+
+/**
+ * `npm run bench:console`: the console's bundle sizes (gzip -9) and first-load
+ * times in headless Chromium against a local server (loopback, cold cache: a
+ * new browser context per page). Prints a Markdown table for the README.
+ */
+ensureConsoleBuilt();
+const assets = join(CONSOLE_DIST, 'assets');
+const kb = (n: number) => `${(n / 1024).toFixed(1)} KB`;
+console.log('| file | size | gzip |\n| --- | ---: | ---: |');
+for (const f of readdirSync(assets).sort().filter((n) => !/\.(br|gz)$/.test(n))) {
+  const buf = readFileSync(join(assets, f));
+  console.log(`| ${f.replace(/-[\w-]{8}\./, '.')} | ${kb(buf.length)} | ${kb(gzipSync(buf, { level: 9 }).length)} |`);
+}
+
+const server = await startServer();
+const browser = await launchBrowser();
+try {
+  const flow = {
+    version: 1,
+    name: 'Bench',
+    start: 'hello',
+    nodes: [
+      { id: 'hello', type: 'say', text: 'Hello', next: 'bye' },
+      { id: 'bye', type: 'end', text: 'Goodbye' },
+    ],
+  };
+  await server.app.inject({
+    method: 'POST',
+    url: '/api/v1/agents',
+    headers: { authorization: `Bearer ${server.adminKey}`, 'content-type': 'application/json' },
+    payload: JSON.stringify({ name: 'Bench', slug: 'bench', flow }),
+  });
+  const pages: [string, string, string][] = [
+    ['sign-in', '/console/', 'h1'],
+    ['agents list', '/console/agents', 'table'],
+    ['agent page (graph + editor)', '/console/agents/bench', '.cm-content'],
+  ];
+  console.log('\n| page | ready (median of 5) | JS + CSS transferred (brotli) |\n| --- | ---: | ---: |');
+  for (const [name, path, ready] of pages) {
+    const times: number[] = [];
+    let bytes = 0;
+    for (let i = 0; i < 5; i++) {
+      const ctx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+      if (name !== 'sign-in') {
+        await ctx.addInitScript(`localStorage.setItem('console.session', ${JSON.stringify(JSON.stringify({ token: server.adminKey, kind: 'key', role: 'admin', name: 'bench' }))})`);
+      }
+      const page = await ctx.newPage();
+      let sum = 0;
+      // What a browser that accepts brotli receives: the .br copy of every console file the page loaded.
+      page.on('response', (r) => {
+        const m = /\/console\/(assets\/[^?]+)/.exec(r.url());
+        if (m) sum += statSync(join(CONSOLE_DIST, `${m[1]}.br`)).size;
+      });
+      const t0 = Date.now();
+      await page.goto(`${server.url}${path}`);
+      await page.locator(ready).first().waitFor();
+      times.push(Date.now() - t0);
+      bytes = sum;
+      await ctx.close();
+    }
+    times.sort((a, b) => a - b);
+    console.log(`| ${name} | ${times[2]} ms | ${kb(bytes)} |`);
+  }
+} finally {
+  await browser.close();
+  await server.close();
+}

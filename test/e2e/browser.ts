@@ -1,0 +1,65 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { CONSOLE_DIST } from '../../src/http/console.js';
+import { buildTestApp, type TestApp } from '../support/app.js';
+
+/** Debian's Chromium (`apt-get install chromium`; .ci/run installs it when missing). */
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+/** Screenshots of every page a test visits (git-ignored). */
+export const OUTPUT_DIR = join(REPO, 'test-output', 'console');
+
+/** `npm install` builds the console; a checkout where that was skipped gets it built here once. */
+export function ensureConsoleBuilt(): void {
+  if (existsSync(join(CONSOLE_DIST, 'index.html'))) return;
+  execFileSync(process.execPath, ['--import', 'tsx', join(REPO, 'scripts', 'build-console.ts')], { cwd: REPO, stdio: 'inherit' });
+}
+
+export async function launchBrowser(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`Chromium not found at ${CHROMIUM}: install it (apt-get install -y chromium) or set CHROMIUM_PATH`);
+  }
+  // launch() gives every run a fresh temporary profile (its own --user-data-dir).
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+/** The real app listening on a loopback port, on a fresh SQLite file. */
+export async function startServer(): Promise<TestApp & { url: string }> {
+  const t = await buildTestApp();
+  await t.app.listen({ host: '127.0.0.1', port: 0 });
+  const addr = t.app.server.address();
+  if (!addr || typeof addr === 'string') throw new Error('no address');
+  return { ...t, url: `http://127.0.0.1:${addr.port}` };
+}
+
+/** Numbered screenshots per test: test-output/console/<test>/01-<name>.png. */
+export function screenshots(test: string) {
+  const dir = join(OUTPUT_DIR, test);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  let n = 0;
+  return async (page: Page, name: string, opts: { fullPage?: boolean } = {}) => {
+    const file = join(dir, `${String(++n).padStart(2, '0')}-${name}.png`);
+    await page.screenshot({ path: file, fullPage: opts.fullPage ?? false });
+    return file;
+  };
+}
+
+/** Page errors and failed requests fail the test: a console that throws is broken even when it looks fine. */
+export function watchForErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    // The browser logs every 4xx answer as "Failed to load resource"; the console handles those itself.
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(`console.error: ${m.text()}`);
+  });
+  return errors;
+}

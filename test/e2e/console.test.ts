@@ -1,0 +1,309 @@
+import { afterAll, beforeAll, beforeEach, afterEach, describe, expect, it } from 'vitest';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { ensureConsoleBuilt, launchBrowser, screenshots, startServer, watchForErrors } from './browser.js';
+import type { TestApp } from '../support/app.js';
+
+/**
+ * The console in a real browser (Debian's Chromium through playwright-core)
+ * against the real server on a loopback port with a fresh SQLite database.
+ * One browser for the file; each test gets a fresh context (empty storage).
+ * Sign-in uses an admin API key, which works with or without staff login.
+ */
+
+type Server = TestApp & { url: string };
+let server: Server;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+let errors: string[];
+
+const json = { 'content-type': 'application/json' };
+
+async function call<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+  const res = await server.app.inject({
+    method: method as 'GET',
+    url: `/api/v1${path}`,
+    headers: { authorization: `Bearer ${server.adminKey}`, ...(body === undefined ? {} : json) },
+    payload: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (res.statusCode >= 400) throw new Error(`${method} ${path}: ${res.statusCode} ${res.body}`);
+  return (res.body ? res.json() : undefined) as T;
+}
+
+/** A keypad flow that validates (no LLM, no speech), optionally with a tweak. */
+function frontDesk(greeting = 'Thanks for calling the front desk.') {
+  return {
+    version: 1,
+    name: 'Front desk',
+    settings: { fallbackNode: 'bye', fallbackMessage: 'Sorry, something went wrong.' },
+    start: 'hello',
+    nodes: [
+      { id: 'hello', type: 'say', text: greeting, next: 'menu' },
+      {
+        id: 'menu',
+        type: 'gather',
+        prompt: 'For our hours press 1. To speak to someone press 0.',
+        variable: 'choice',
+        input: ['dtmf'],
+        valueType: 'digits',
+        digits: { min: 1, max: 1, terminator: 'none' },
+        next: 'route',
+        onFailure: 'bye',
+      },
+      { id: 'route', type: 'branch', branches: [{ if: { var: 'choice', op: 'eq', value: '0' }, to: 'desk' }], else: 'hours' },
+      { id: 'hours', type: 'say', text: 'We are open nine to five.', next: 'bye' },
+      { id: 'desk', type: 'transfer', target: { queue: 'front' }, mode: 'cold', onUnavailable: 'bye' },
+      { id: 'bye', type: 'end', text: 'Goodbye.' },
+    ],
+  };
+}
+
+let seq = 0;
+async function activeAgent(name: string, versions: Record<string, unknown>[]) {
+  const slug = `${name.toLowerCase().replace(/\W+/g, '-')}-${++seq}`;
+  const a = await call<{ id: string; slug: string }>('POST', '/agents', { name, slug, flow: versions[0] });
+  for (const [i, flow] of versions.entries()) {
+    if (i > 0) {
+      const d = await call<{ revision: number }>('GET', `/agents/${a.id}/draft`);
+      await call('PUT', `/agents/${a.id}/draft`, { flow, baseRevision: d.revision });
+    }
+    await call('POST', `/agents/${a.id}/publish`, { note: `release ${i + 1}` });
+  }
+  await call('POST', `/agents/${a.id}/activate`, { reason: 'launch' });
+  return a;
+}
+
+async function signIn(p: Page, shot: (p: Page, n: string) => Promise<string>) {
+  await p.goto(`${server.url}/console/`);
+  await p.getByRole('heading', { name: 'Sign in' }).waitFor();
+  await shot(p, 'sign-in');
+  await p.getByText('Sign in with an API key').click();
+  await p.getByLabel('API key').fill(server.adminKey);
+  await p.getByRole('button', { name: 'Sign in with key' }).click();
+  await p.getByRole('heading', { name: 'Agents' }).waitFor();
+}
+
+/** Replaces the whole editor text, as a person pasting a flow would. */
+async function replaceEditorText(p: Page, text: string) {
+  const content = p.locator('.cm-content');
+  await content.click();
+  await p.keyboard.press('ControlOrMeta+a');
+  await p.keyboard.press('Delete');
+  await p.keyboard.insertText(text);
+}
+
+beforeAll(async () => {
+  ensureConsoleBuilt();
+  [server, browser] = await Promise.all([startServer(), launchBrowser()]);
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+beforeEach(async () => {
+  context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  page = await context.newPage();
+  errors = watchForErrors(page);
+});
+
+afterEach(async () => {
+  await context?.close();
+  expect(errors).toEqual([]);
+});
+
+describe('console in Chromium', () => {
+  it('signs in with an API key, refuses a wrong one, deep-links after sign-in and signs out', { timeout: 30_000 }, async () => {
+    const shot = screenshots('sign-in');
+    await activeAgent('Clinic', [frontDesk()]);
+
+    // A deep link before sign-in comes back after it.
+    await page.goto(`${server.url}/console/agents`);
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    expect(new URL(page.url()).searchParams.get('next')).toBe('/agents');
+
+    await page.getByText('Sign in with an API key').click();
+    await page.getByLabel('API key').fill('not-a-key');
+    await page.getByRole('button', { name: 'Sign in with key' }).click();
+    await page.getByText('That API key is not valid.').waitFor();
+    await shot(page, 'wrong-key');
+
+    await page.getByLabel('API key').fill(server.adminKey);
+    await page.getByRole('button', { name: 'Sign in with key' }).click();
+    await page.getByRole('heading', { name: 'Agents' }).waitFor();
+    const row = page.locator('tr', { has: page.getByRole('link', { name: 'Clinic' }) });
+    await expect(row.locator('.badge').textContent()).resolves.toBe('Active');
+    await expect(page.locator('.role-badge').textContent()).resolves.toBe('admin');
+    await shot(page, 'agents');
+
+    // The session survives a reload; signing out returns to the sign-in page.
+    await page.reload();
+    await page.getByRole('heading', { name: 'Agents' }).waitFor();
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await page.goto(`${server.url}/console/agents`);
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+  });
+
+  it('toggles an agent off and on with reasons, and the audit log shows them', { timeout: 30_000 }, async () => {
+    const shot = screenshots('toggle');
+    const a = await activeAgent('Pizza line', [frontDesk()]);
+    await signIn(page, shot);
+
+    const toggle = page.getByRole('switch', { name: 'Active: Pizza line' });
+    await expect(toggle.getAttribute('aria-checked')).resolves.toBe('true');
+    await toggle.click();
+    const off = page.getByRole('dialog', { name: 'Deactivate Pizza line?' });
+    await off.getByText('Calls in progress finish on the version they started with.').waitFor();
+    await off.getByLabel('Reason (optional)').fill('Closed for the holiday');
+    await shot(page, 'deactivate-dialog');
+    await off.getByRole('button', { name: 'Deactivate' }).click();
+    await page.getByRole('switch', { name: 'Active: Pizza line', checked: false }).waitFor();
+    const row = page.locator(`tr[data-agent="${a.slug}"]`);
+    await expect(row.locator('.badge').textContent()).resolves.toBe('Inactive');
+    await shot(page, 'inactive');
+    expect((await call<{ state: string }>('GET', `/agents/${a.id}`)).state).toBe('inactive');
+
+    await toggle.click();
+    const on = page.getByRole('dialog', { name: 'Activate Pizza line?' });
+    await on.getByLabel('Reason (optional)').fill('Back after the holiday');
+    await on.getByRole('button', { name: 'Activate' }).click();
+    await page.getByRole('switch', { name: 'Active: Pizza line', checked: true }).waitFor();
+    await expect(row.locator('.badge').textContent()).resolves.toBe('Active');
+
+    await row.getByRole('link', { name: 'Pizza line' }).click();
+    await page.getByRole('link', { name: 'Audit log' }).click();
+    const audit = page.locator('table.audit');
+    await audit.getByText('Back after the holiday').waitFor();
+    const rows = await audit.locator('tbody tr').allTextContents();
+    expect(rows[0]).toContain('Activated');
+    expect(rows[0]).toContain('Back after the holiday');
+    expect(rows[1]).toContain('Deactivated');
+    expect(rows[1]).toContain('Closed for the holiday');
+    expect(rows[1]).toContain('active → inactive');
+    await shot(page, 'audit');
+  });
+
+  it('edits a draft: a checklist error highlights its node, the fix saves, publishes, and an older version is restored', { timeout: 45_000 }, async () => {
+    const shot = screenshots('edit-publish-restore');
+    const a = await activeAgent('Front desk', [frontDesk('Hello from version one.'), frontDesk('Hello from version two.')]);
+    await signIn(page, shot);
+    await page.goto(`${server.url}/console/agents/${a.slug}`);
+    await page.locator('.cm-content').waitFor();
+    await page.locator('[data-check="orphans"].check-pass').waitFor();
+    await shot(page, 'agent-page');
+
+    // An orphan: "lost" is reachable from nowhere. Auto-save (2 s after typing) stores it.
+    const broken = frontDesk('Hello from the draft.');
+    broken.nodes.push({ id: 'lost', type: 'say', text: 'Nobody gets here.', next: 'bye' });
+    await replaceEditorText(page, JSON.stringify(broken, null, 2));
+    await page.locator('[data-save="unsaved"]').waitFor();
+    await page.locator('[data-save="saved"]').waitFor({ timeout: 10_000 });
+    const orphan = page.locator('[data-check="orphans"].check-error');
+    await orphan.waitFor();
+    await expect(page.locator('g[data-node="lost"]').getAttribute('class')).resolves.toContain('has-error');
+    await orphan.getByRole('button', { name: /lost/ }).click();
+    await expect(page.locator('g[data-node="lost"]').getAttribute('class')).resolves.toContain('focused');
+    await page.getByRole('heading', { name: /Node lost/ }).waitFor();
+    await shot(page, 'orphan-highlighted');
+
+    // Publishing now is refused with the reason.
+    await page.getByRole('button', { name: 'Publish' }).click();
+    const pub = page.getByRole('dialog', { name: 'Publish Front desk' });
+    await pub.getByRole('button', { name: 'Publish' }).click();
+    await pub.getByText('The draft has errors').waitFor();
+    await pub.getByRole('button', { name: 'Cancel' }).click();
+
+    // Fix: greet, then go to "lost", which goes on to the menu. Ctrl+S saves at once.
+    const fixed = frontDesk('Hello from the draft.');
+    fixed.nodes[0] = { id: 'hello', type: 'say', text: 'Hello from the draft.', next: 'lost' };
+    fixed.nodes.push({ id: 'lost', type: 'say', text: 'Now somebody gets here.', next: 'menu' });
+    await replaceEditorText(page, JSON.stringify(fixed, null, 2));
+    await page.keyboard.press('ControlOrMeta+s');
+    await page.locator('[data-save="saved"]').waitFor();
+    await page.locator('[data-check="orphans"].check-pass').waitFor();
+    await expect(page.locator('g[data-node="lost"]').getAttribute('class')).resolves.not.toContain('has-error');
+    expect((await call<{ flow: { nodes: { id: string }[] } }>('GET', `/agents/${a.id}/draft`)).flow.nodes.map((n) => n.id)).toContain('lost');
+
+    await page.getByRole('button', { name: 'Publish' }).click();
+    await pub.getByLabel('Note (optional)').fill('Greets through the new node');
+    await shot(page, 'publish-dialog');
+    await pub.getByRole('button', { name: 'Publish' }).click();
+    await page.getByText('Published version 3.').waitFor();
+    const v3 = await call<{ note: string; flow: { nodes: { id: string }[] } }>('GET', `/agents/${a.id}/versions/3`);
+    expect(v3.note).toBe('Greets through the new node');
+
+    // Versions: compare 1 with 3, then restore version 1.
+    await page.getByRole('link', { name: 'Versions' }).click();
+    await page.locator('tr[data-version="3"]').waitFor();
+    await page.getByLabel('Compare from').selectOption('1');
+    await page.getByLabel('Compare to').selectOption('3');
+    await page.locator('.diff .diff-add', { hasText: 'Now somebody gets here.' }).waitFor();
+    await page.locator('.diff .diff-del', { hasText: 'Hello from version one.' }).waitFor();
+    await shot(page, 'versions-diff');
+
+    await page.getByRole('button', { name: 'Restore: version 1' }).click();
+    const restore = page.getByRole('dialog', { name: 'Restore: version 1' });
+    await restore.getByText('Calls in progress finish on the version they started with.').waitFor();
+    await restore.getByLabel('Reason (optional)').fill('Version 2 confused callers');
+    await restore.getByRole('button', { name: 'Restore' }).click();
+    await page.getByText('Front desk now serves version 1.').waitFor();
+    await page.locator('tr[data-version="1"] .badge', { hasText: 'Serving' }).waitFor();
+    const agent = await call<{ state: string; servedVersion: number }>('GET', `/agents/${a.id}`);
+    expect(agent).toMatchObject({ state: 'active', servedVersion: 1 });
+    await shot(page, 'restored');
+
+    await page.getByRole('link', { name: 'Audit log' }).click();
+    await page.locator('table.audit').getByText('Version 2 confused callers').waitFor();
+  });
+
+  it('keeps unsaved work when someone else saved the draft, and saves it over theirs on request', { timeout: 30_000 }, async () => {
+    const shot = screenshots('conflict');
+    const a = await activeAgent('Conflict line', [frontDesk()]);
+    await signIn(page, shot);
+    await page.goto(`${server.url}/console/agents/${a.slug}`);
+    await page.locator('.cm-content').waitFor();
+    await page.locator('[data-check="orphans"].check-pass').waitFor();
+
+    // Someone else saves first.
+    const d = await call<{ revision: number }>('GET', `/agents/${a.id}/draft`);
+    await call('PUT', `/agents/${a.id}/draft`, { flow: frontDesk('Their greeting.'), baseRevision: d.revision });
+
+    await replaceEditorText(page, JSON.stringify(frontDesk('My greeting.'), null, 2));
+    await page.keyboard.press('ControlOrMeta+s');
+    const banner = page.getByRole('alert').filter({ hasText: 'This draft was saved somewhere else' });
+    await banner.waitFor();
+    await page.locator('[data-save="conflict"]').waitFor();
+    expect(await page.locator('.cm-content').textContent()).toContain('My greeting.');
+    await shot(page, 'conflict');
+
+    await banner.getByRole('button', { name: 'Keep mine and save' }).click();
+    await page.locator('[data-save="saved"]').waitFor();
+    const after = await call<{ flow: { nodes: { text?: string }[] } }>('GET', `/agents/${a.id}/draft`);
+    expect(after.flow.nodes[0]!.text).toBe('My greeting.');
+  });
+
+  it('test chat answers keypad input through the real interpreter, and the page fits a phone', { timeout: 30_000 }, async () => {
+    const shot = screenshots('test-chat');
+    const a = await activeAgent('Keypad line', [frontDesk()]);
+    await signIn(page, shot);
+    await page.goto(`${server.url}/console/agents/${a.slug}/chat`);
+    await page.getByRole('button', { name: 'Start' }).click();
+    await page.locator('.chat-agent', { hasText: 'For our hours press 1.' }).waitFor();
+    await page.getByRole('button', { name: 'Press 1' }).click();
+    await page.locator('.chat-agent', { hasText: 'We are open nine to five.' }).waitFor();
+    await page.getByText('The chat has ended').waitFor();
+    await shot(page, 'chat');
+
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${server.url}/console/agents/${a.slug}`);
+    await page.locator('.cm-content').waitFor();
+    const overflow = await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth');
+    expect(overflow).toBeLessThanOrEqual(0);
+    await shot(page, 'phone-agent');
+    await page.goto(`${server.url}/console/agents`);
+    await page.getByRole('heading', { name: 'Agents' }).waitFor();
+    await shot(page, 'phone-agents');
+  });
+});
