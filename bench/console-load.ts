@@ -1,15 +1,24 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { buildApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { createContainer } from '../src/container.js';
+import { silentLogger } from '../src/core/logger.js';
 import { CONSOLE_DIST } from '../src/http/console.js';
-import { ensureConsoleBuilt, launchBrowser, startServer } from '../test/e2e/browser.js';
+import { launchChromium } from '../src/testing/chromium.js';
 
 /**
  * `npm run bench:console`: the console's bundle sizes (gzip -9) and first-load
  * times in headless Chromium against a local server (loopback, cold cache: a
  * new browser context per page). Prints a Markdown table for the README.
  */
-ensureConsoleBuilt();
+if (!existsSync(join(CONSOLE_DIST, 'index.html'))) {
+  execFileSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../scripts/build-console.ts', import.meta.url))], { stdio: 'inherit' });
+}
 const assets = join(CONSOLE_DIST, 'assets');
 const kb = (n: number) => `${(n / 1024).toFixed(1)} KB`;
 console.log('| file | size | gzip |\n| --- | ---: | ---: |');
@@ -18,8 +27,15 @@ for (const f of readdirSync(assets).sort().filter((n) => !/\.(br|gz)$/.test(n)))
   console.log(`| ${f.replace(/-[\w-]{8}\./, '.')} | ${kb(buf.length)} | ${kb(gzipSync(buf, { level: 9 }).length)} |`);
 }
 
-const server = await startServer();
-const browser = await launchBrowser();
+// The real app in this process on a loopback port, with a throwaway database.
+const dir = mkdtempSync(join(tmpdir(), 'console-bench-'));
+const adminKey = 'console-bench-admin-key-0123456789';
+const config = loadConfig({ DATABASE_URL: `sqlite:${join(dir, 'db.sqlite')}`, FLOWS_DIR: join(dir, 'flows'), LOG_LEVEL: 'silent', ADMIN_API_KEY: adminKey });
+const container = await createContainer(config, silentLogger);
+const app = await buildApp(container);
+const url = await app.listen({ host: '127.0.0.1', port: 0 });
+const server = { app, adminKey, url };
+const browser = await launchChromium();
 try {
   const flow = {
     version: 1,
@@ -69,5 +85,7 @@ try {
   }
 } finally {
   await browser.close();
-  await server.close();
+  await app.close();
+  await container.close();
+  rmSync(dir, { recursive: true, force: true });
 }

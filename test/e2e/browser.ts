@@ -2,12 +2,11 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { CONSOLE_DIST } from '../../src/http/console.js';
 import { buildTestApp, type TestApp } from '../support/app.js';
 
-/** Debian's Chromium (`apt-get install chromium`; .ci/run installs it when missing). */
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export { launchChromium as launchBrowser } from '../../src/testing/chromium.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 /** Screenshots of every page a test visits (git-ignored). */
@@ -17,18 +16,6 @@ export const OUTPUT_DIR = join(REPO, 'test-output', 'console');
 export function ensureConsoleBuilt(): void {
   if (existsSync(join(CONSOLE_DIST, 'index.html'))) return;
   execFileSync(process.execPath, ['--import', 'tsx', join(REPO, 'scripts', 'build-console.ts')], { cwd: REPO, stdio: 'inherit' });
-}
-
-export async function launchBrowser(): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium not found at ${CHROMIUM}: install it (apt-get install -y chromium) or set CHROMIUM_PATH`);
-  }
-  // launch() gives every run a fresh temporary profile (its own --user-data-dir).
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
 }
 
 /** The real app listening on a loopback port, on a fresh SQLite file. */
