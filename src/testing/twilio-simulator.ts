@@ -378,6 +378,15 @@ export class SimCall implements ConferenceMember {
     this.status = init.direction === 'inbound' ? 'ringing' : 'queued';
   }
 
+  /** A webhook for this call's TwiML or status; a server that is gone answers like an error (Twilio gives up on the call). */
+  private async webhook(path: string, params: Record<string, string>): Promise<{ status: number; body: string }> {
+    try {
+      return await this.sim.post(path, params);
+    } catch {
+      return { status: 599, body: '' };
+    }
+  }
+
   private baseParams(): Record<string, string> {
     return {
       CallSid: this.callSid,
@@ -391,7 +400,7 @@ export class SimCall implements ConferenceMember {
   }
 
   async begin(): Promise<void> {
-    const res = await this.sim.post('/twilio/voice', { ...this.baseParams(), CallStatus: 'ringing' });
+    const res = await this.webhook('/twilio/voice', { ...this.baseParams(), CallStatus: 'ringing' });
     this.events.push({ kind: 'twiml', path: '/twilio/voice', xml: res.body });
     if (res.status !== 200) {
       this.events.push({ kind: 'hangup', by: 'end_of_twiml' });
@@ -505,7 +514,7 @@ export class SimCall implements ConferenceMember {
   private async fetchAndRun(url: string, gen: number): Promise<void> {
     const path = this.sim.pathOf(url);
     if (path === undefined) return this.endOfTwiml();
-    const res = await this.sim.post(path, this.baseParams());
+    const res = await this.webhook(path, this.baseParams());
     this.events.push({ kind: 'twiml', path, xml: res.body });
     if (gen !== this.gen || this.ended) return;
     if (res.status !== 200) return this.complete();
@@ -607,7 +616,7 @@ export class SimCall implements ConferenceMember {
 
   private async follow(actionUrl: string, extra: Record<string, string>, gen: number): Promise<void> {
     const path = this.sim.pathOf(actionUrl) ?? actionUrl;
-    const res = await this.sim.post(path, { ...this.baseParams(), ...extra });
+    const res = await this.webhook(path, { ...this.baseParams(), ...extra });
     this.events.push({ kind: 'twiml', path, xml: res.body });
     if (this.ended || gen !== this.gen) return;
     if (res.status !== 200) {
@@ -962,7 +971,7 @@ export class SimCall implements ConferenceMember {
     await Promise.all(this.forks.map((f) => f.stop()));
     if (this.direction === 'inbound') {
       this.status = 'completed';
-      const res = await this.sim.post('/twilio/status', { ...this.baseParams(), CallStatus: 'completed', CallDuration: '1' });
+      const res = await this.webhook('/twilio/status', { ...this.baseParams(), CallStatus: 'completed', CallDuration: '1' });
       this.events.push({ kind: 'status', status: 'completed', httpStatus: res.status });
     } else {
       this.setStatus('completed');
