@@ -17,6 +17,7 @@ import { startFakeDeepgram, type FakeDeepgram, type FakeDeepgramOptions } from '
 import { startFakeElevenLabs, type FakeElevenLabs } from '../../src/testing/elevenlabs-server.js';
 import { startFakeOpenAI, type FakeOpenAI, type FakeOpenAIOptions } from '../../src/testing/openai-server.js';
 import { startFakeTwilioRest, type FakeTwilioRest } from '../../src/testing/twilio-rest.js';
+import { attachSimulatorToRest } from '../../src/testing/twilio-sim-rest.js';
 import { TwilioSimulator, type DialOutcome, type SimCall } from '../../src/testing/twilio-simulator.js';
 import { realTick, untilVirtual } from '../support/virtual-time.js';
 
@@ -132,12 +133,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     clock,
     ...(options.dialOutcome ? { dialOutcome: options.dialOutcome } : {}),
   });
-  rest.onCallUpdate = (callSid, form) => {
-    const call = sim.call(callSid);
-    if (!call) return;
-    if (typeof form.Twiml === 'string') call.redirect(form.Twiml);
-    else if (form.Status === 'completed') void call.restHangup();
-  };
+  // The REST fake acts on simulated calls: redirects, hang-ups, person legs, conferences, forks.
+  attachSimulatorToRest(sim, rest);
 
   // Caller microphones: 20 ms μ-law frames of silence for the virtual time that passed.
   const SILENCE = new Uint8Array(160).fill(0xff);
