@@ -284,6 +284,60 @@ describe('console in Chromium', () => {
     expect(after.flow.nodes[0]!.text).toBe('My greeting.');
   });
 
+  it('completes property names and node ids from the flow schema in the editor', { timeout: 30_000 }, async () => {
+    const shot = screenshots('completion');
+    const a = await activeAgent('Schema line', [frontDesk()]);
+    await signIn(page, shot);
+    await page.goto(`${server.url}/console/agents/${a.slug}`);
+    await page.locator('.cm-content').waitFor();
+    // Line 4 is a say node still missing its text and next: complete there.
+    const text = ['{', '  "version": 1, "name": "x", "start": "a",', '  "nodes": [', '    { "id": "a", "type": "say",  },', '    { "id": "bye", "type": "end" }', '  ]', '}'].join('\n');
+    await replaceEditorText(page, text);
+    await page.keyboard.press('ControlOrMeta+Home');
+    for (let i = 0; i < 3; i++) await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('End');
+    for (let i = 0; i < 3; i++) await page.keyboard.press('ArrowLeft');
+    await page.keyboard.press('Control+Space');
+    const list = page.locator('.cm-tooltip-autocomplete');
+    await list.waitFor();
+    const options = await list.locator('li').allTextContents();
+    expect(options.some((o) => o.includes('"next"'))).toBe(true);
+    expect(options.some((o) => o.includes('"interruptible"'))).toBe(true);
+    // Only the say node's properties: a gather's prompt is not offered, nor keys already there.
+    expect(options.some((o) => o.includes('"prompt"'))).toBe(false);
+    expect(options.some((o) => o.includes('"type"'))).toBe(false);
+    await shot(page, 'property-completion');
+    await list.locator('li', { hasText: '"next"' }).click();
+    await page.keyboard.press('Control+Space');
+    const bye = list.locator('li', { hasText: '"bye"' });
+    await bye.waitFor();
+    await shot(page, 'node-id-completion');
+    await bye.click();
+    expect(await page.locator('.cm-content').textContent()).toContain('"next": "bye"');
+  });
+
+  it('offers a support key no changes: no switch, no publish, a read-only editor', { timeout: 30_000 }, async () => {
+    const shot = screenshots('support-role');
+    const a = await activeAgent('Read only line', [frontDesk()]);
+    const key = (await call<{ key: string }>('POST', '/api-keys', { name: 'support desk', role: 'support' })).key;
+    await page.goto(`${server.url}/console/`);
+    await page.getByText('Sign in with an API key').click();
+    await page.getByLabel('API key').fill(key);
+    await page.getByRole('button', { name: 'Sign in with key' }).click();
+    await page.getByRole('heading', { name: 'Agents' }).waitFor();
+    await expect(page.locator('.role-badge').textContent()).resolves.toBe('support');
+    expect(await page.getByRole('switch').count()).toBe(0);
+    expect(await page.getByRole('button', { name: 'New agent' }).count()).toBe(0);
+    await shot(page, 'agents');
+    await page.goto(`${server.url}/console/agents/${a.slug}`);
+    await page.locator('.cm-content').waitFor();
+    await page.locator('[data-check="orphans"].check-pass').waitFor();
+    expect(await page.getByRole('button', { name: 'Publish' }).count()).toBe(0);
+    expect(await page.getByRole('link', { name: 'Test chat' }).count()).toBe(0);
+    await expect(page.locator('.cm-content').getAttribute('aria-readonly')).resolves.toBe('true');
+    await shot(page, 'agent');
+  });
+
   it('test chat answers keypad input through the real interpreter, and the page fits a phone', { timeout: 30_000 }, async () => {
     const shot = screenshots('test-chat');
     const a = await activeAgent('Keypad line', [frontDesk()]);
