@@ -139,3 +139,68 @@ export interface ChatTurn {
   variables: Record<string, unknown>;
   result: unknown;
 }
+
+export type StaffState = 'invited' | 'enabled' | 'disabled' | 'removed';
+
+export interface Staff {
+  id: string;
+  displayName: string;
+  username: string;
+  email: string | null;
+  role: Role | null;
+  state: StaffState;
+  queues: string[];
+  presence: 'online' | 'offline';
+  maxConcurrentSessions: number | null;
+  liveSessions?: number;
+  showRealPhoneNumbers: boolean;
+  phone: string | null;
+  clientIdentity: string | null;
+  createdAt: string;
+}
+
+export interface Queue {
+  id: string;
+  name: string;
+  members: string[];
+}
+
+export interface Usage {
+  seats: { used: number; limit: number | null };
+  sessionsLast30Days: number;
+}
+
+export type CallState = 'connecting' | 'ai' | 'transferring' | 'human' | 'ended';
+
+export interface CallSummary {
+  id: string;
+  agent: { id: string; slug: string };
+  version: number;
+  from: string;
+  to: string;
+  direction: 'inbound' | 'outbound';
+  state: CallState;
+  outcome: { kind: string; detail?: string } | null;
+  createdAt: string;
+  endedAt: string | null;
+  assignee?: string | null;
+  assigneeUnreachable?: boolean;
+}
+
+export interface CallTurn {
+  role: 'caller' | 'agent' | 'staff';
+  text: string;
+  at: string;
+  interrupted?: boolean;
+  nodeId?: string;
+  via?: 'speech' | 'dtmf';
+  metrics?: Record<string, number>;
+}
+
+export interface CallDetail extends CallSummary {
+  handler: { kind: string; agentId?: string; version?: number; staffId?: string };
+  turns: CallTurn[];
+  metrics: Record<string, number>;
+  events: ({ type: string; at: string } & Record<string, unknown>)[];
+  recordingUrl?: string;
+}

@@ -7,7 +7,8 @@ import type { AgentPage as AgentPageType } from './pages/agent/AgentPage';
 import { Agents } from './pages/Agents';
 import { Login } from './pages/Login';
 import { Link, match, navigate, route } from './router';
-import { can, session, signOut, type Session } from './session';
+import { can, session, signOut, updateFromAccount, type Session, type StaffAccount } from './session';
+import { connectWorkspace } from './workspace';
 import { useStore } from './store';
 
 function App() {
@@ -40,29 +41,49 @@ function App() {
   );
 }
 
-/** The agent page (graph layout, editor) is its own chunk: sign-in and the agents list load without it. */
-let agentPage: typeof AgentPageType | null = null;
-function LazyAgentPage(props: Parameters<typeof AgentPageType>[0]) {
-  const [C, setC] = useState(() => agentPage);
-  const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    if (C) return;
-    import('./pages/agent/AgentPage')
-      .then((m) => setC(() => (agentPage = m.AgentPage)))
-      .catch((e: Error) => setError(`This page could not load (${e.message}). Reload to try again.`));
-  }, [C]);
-  if (C) return <C {...props} />;
-  return (
-    <main id="main" class="page">
-      {error ? <ErrorText error={error} /> : <Loading what="the agent" />}
-    </main>
-  );
+/**
+ * Pages loaded on demand: the agent page (graph layout, editor) and the staff
+ * directory are their own chunks, so sign-in and the agents list load without them.
+ */
+function lazyPage<P extends object>(load: () => Promise<(p: P) => preact.JSX.Element>, what: string) {
+  let loaded: ((p: P) => preact.JSX.Element) | null = null;
+  return function Lazy(props: P) {
+    const [C, setC] = useState(() => loaded);
+    const [error, setError] = useState<string | null>(null);
+    useEffect(() => {
+      if (C) return;
+      load()
+        .then((c) => setC(() => (loaded = c)))
+        .catch((e: Error) => setError(`This page could not load (${e.message}). Reload to try again.`));
+    }, [C]);
+    if (C) return <C {...props} />;
+    return (
+      <main id="main" class="page">
+        {error ? <ErrorText error={error} /> : <Loading what={what} />}
+      </main>
+    );
+  };
 }
+
+const LazyAgentPage = lazyPage<Parameters<typeof AgentPageType>[0]>(() => import('./pages/agent/AgentPage').then((m) => m.AgentPage), 'the agent');
+const LazyCalls = lazyPage<Record<string, never>>(() => import('./pages/Calls').then((m) => m.Calls), 'calls');
+const LazyCall = lazyPage<{ id: string; canAssume: boolean }>(() => import('./pages/Call').then((m) => m.CallPage), 'the call');
+const LazyStaffPage = lazyPage<{ selfId?: string }>(() => import('./pages/Staff').then((m) => m.StaffPage), 'staff');
 
 function Page({ path, session: s }: { path: string; session: Session }) {
   if (path === '/agents') {
     document.title = 'Agents · Voice agents console';
     return <Agents session={s} />;
+  }
+  if (path === '/calls') {
+    document.title = 'Calls · Voice agents console';
+    return <LazyCalls />;
+  }
+  const call = match('/calls/:id', path);
+  if (call) return <LazyCall key={call.id} id={call.id!} canAssume={s.kind === 'staff'} />;
+  if (path === '/staff' && can.manageStaff(s.role)) {
+    document.title = 'Staff · Voice agents console';
+    return <LazyStaffPage selfId={s.staffId} />;
   }
   const one = match('/agents/:id', path) ?? match('/agents/:id/:tab', path);
   if (one) return <LazyAgentPage key={one.id} id={one.id!} tab={one.tab ?? ''} session={s} />;
@@ -78,7 +99,18 @@ function Page({ path, session: s }: { path: string; session: Session }) {
 }
 
 function Shell({ session: s, path, children }: { session: Session; path: string; children: preact.ComponentChildren }) {
-  const nav = [{ href: '/agents', label: 'Agents' }];
+  const nav = [{ href: '/agents', label: 'Agents' }, { href: '/calls', label: 'Calls' }, ...(can.manageStaff(s.role) ? [{ href: '/staff', label: 'Staff' }] : [])];
+  // A signed-in person stays online while the console is open.
+  useEffect(() => {
+    if (s.kind !== 'staff') return;
+    return connectWorkspace(
+      s,
+      () => void signOut().then(() => navigate('/login', true)),
+      (m) => {
+        if (m.type === 'account') updateFromAccount(m.staff as StaffAccount);
+      },
+    );
+  }, [s.token]);
   return (
     <>
       <a class="skip" href="#main">
@@ -98,7 +130,6 @@ function Shell({ session: s, path, children }: { session: Session; path: string;
         <span class="spacer" />
         <span class="who">
           {s.name} <span class="role-badge">{s.role}</span>
-          {can.manageStaff(s.role) ? null : null}
         </span>
         <button
           type="button"

@@ -8,6 +8,7 @@ export interface Session {
   role: Role;
   name: string;
   expiresAt?: string;
+  staffId?: string;
 }
 
 const KEY = 'console.session';
@@ -35,7 +36,8 @@ function save(s: Session | null): void {
 
 setUnauthenticatedHandler(() => save(null));
 
-type Staff = { displayName?: string; username?: string; role?: Role };
+type Staff = { id?: string; displayName?: string; username?: string; role?: Role | null; state?: string };
+export type StaffAccount = Staff;
 
 export async function signInWithPassword(username: string, password: string): Promise<Session> {
   const r = await api<{ token: string; expiresAt: string; staff: Staff }>('POST', '/auth/login', { username, password }, null);
@@ -45,6 +47,7 @@ export async function signInWithPassword(username: string, password: string): Pr
     role: r.staff.role ?? 'support',
     name: r.staff.displayName ?? r.staff.username ?? username,
     expiresAt: r.expiresAt,
+    staffId: r.staff.id,
   };
   save(s);
   return s;
@@ -57,9 +60,10 @@ export async function signInWithKey(key: string): Promise<Session> {
   let role: Role | undefined;
   let name = 'API key';
   try {
-    const me = await api<Record<string, unknown> & Staff & { staff?: Staff; principal?: Staff & { name?: string }; name?: string }>('GET', '/me', undefined, token);
-    role = me.role ?? me.staff?.role ?? me.principal?.role;
-    name = me.displayName ?? me.staff?.displayName ?? me.principal?.name ?? me.name ?? name;
+    // { kind: 'api-key', apiKey: { id, name, role } } or { kind: 'session', staff } (docs/api.md).
+    const me = await api<{ apiKey?: { name?: string; role?: Role }; staff?: Staff }>('GET', '/me', undefined, token);
+    role = me.apiKey?.role ?? me.staff?.role ?? undefined;
+    name = me.apiKey?.name ? `Key ${me.apiKey.name}` : (me.staff?.displayName ?? name);
   } catch {
     // /me may not know API keys; fall through to probing.
   }
@@ -85,6 +89,13 @@ async function allowed(call: () => Promise<unknown>): Promise<boolean> {
   }
 }
 
+/** The workspace socket pushes the person's own account when an admin changes it (name, role). */
+export function updateFromAccount(staff: StaffAccount): void {
+  const s = session.get();
+  if (!s || s.kind !== 'staff' || !staff.role) return;
+  save({ ...s, role: staff.role, name: staff.displayName ?? s.name });
+}
+
 export async function signOut(): Promise<void> {
   const s = session.get();
   if (s?.kind === 'staff') {
@@ -101,4 +112,6 @@ export async function signOut(): Promise<void> {
 export const can = {
   editAgents: (r: Role | undefined) => r === 'admin' || r === 'builder',
   manageStaff: (r: Role | undefined) => r === 'admin',
+  /** Which agent answers a number is an admin decision. */
+  assignNumbers: (r: Role | undefined) => r === 'admin',
 };

@@ -338,6 +338,36 @@ describe('console in Chromium', () => {
     await shot(page, 'agent');
   });
 
+  it('shows a call in progress with its transcript growing live, then in the history', { timeout: 30_000 }, async () => {
+    const shot = screenshots('calls');
+    const a = await activeAgent('Hotline', [frontDesk()]);
+    const calls = server.container.telephony.calls;
+    const callSid = `CA${'7'.repeat(32)}`;
+    await calls.open({ callSid, accountSid: 'AC1', agentId: a.id, slug: a.slug, version: 1, from: '+15550001111', to: '+15550100002', direction: 'inbound' });
+    await calls.streamStarted(callSid, 'MZ1');
+    await calls.addTurn(callSid, { role: 'agent', text: 'Thanks for calling the front desk.', at: Date.now(), nodeId: 'hello' });
+    await signIn(page, shot);
+
+    await page.getByRole('link', { name: 'Calls' }).click();
+    const row = page.locator(`tr[data-call="${callSid}"]`);
+    await row.waitFor();
+    expect(await row.textContent()).toContain('Hotline');
+    expect(await row.locator('svg.robot').count()).toBe(1);
+    await shot(page, 'calls-live');
+    await row.getByRole('link').click();
+    await page.locator('.transcript li', { hasText: 'Thanks for calling the front desk.' }).waitFor();
+
+    // The caller speaks while the page is open: the turn appears without a reload.
+    await calls.addTurn(callSid, { role: 'caller', text: 'What are your hours?', at: Date.now(), via: 'speech', metrics: { endpointMs: 180, responseMs: 640 } });
+    await page.locator('.transcript li', { hasText: 'What are your hours?' }).waitFor();
+    await page.getByText('endpoint 180 ms').waitFor();
+    await shot(page, 'call-live');
+    await calls.end(callSid, 'hangup');
+    await page.locator('.badge', { hasText: 'Ended' }).waitFor();
+    await page.getByRole('link', { name: 'Calls', exact: true }).first().click();
+    await page.locator('section', { has: page.getByRole('heading', { name: 'History' }) }).locator(`tr[data-call="${callSid}"]`).waitFor();
+  });
+
   it('test chat answers keypad input through the real interpreter, and the page fits a phone', { timeout: 30_000 }, async () => {
     const shot = screenshots('test-chat');
     const a = await activeAgent('Keypad line', [frontDesk()]);

@@ -132,7 +132,7 @@ export function AgentPage({ id, tab, session }: { id: string; tab: string; sessi
       ) : null}
       {tab === 'versions' ? <VersionsTab key={versionsKey} agent={agent} editor={editor} onAgent={setAgent} onCopyToDraft={(t) => draft.edit(t)} /> : null}
       {tab === 'audit' ? <AuditTab agent={agent} /> : null}
-      {tab === 'numbers' ? <NumbersTab agent={agent} editor={editor} numbers={numbers} onChanged={() => void loadNumbers(agent.id)} /> : null}
+      {tab === 'numbers' ? <NumbersTab agent={agent} editor={can.assignNumbers(session.role)} numbers={numbers} onChanged={() => void loadNumbers(agent.id)} /> : null}
       {tab === 'chat' && editor ? <TestChatTab agent={agent} /> : null}
       {tab === 'unavailable' ? <UnavailableTab agent={agent} editor={editor} onAgent={setAgent} /> : null}
       {publishing ? (
