@@ -368,6 +368,123 @@ describe('console in Chromium', () => {
     await page.locator('section', { has: page.getByRole('heading', { name: 'History' }) }).locator(`tr[data-call="${callSid}"]`).waitFor();
   });
 
+  it('staff directory: add with inline errors, edit, disable and enable, bulk disable and delete, delete one', { timeout: 45_000 }, async () => {
+    const shot = screenshots('staff');
+    await signIn(page, shot);
+    await page.getByRole('link', { name: 'Staff' }).click();
+    await page.getByRole('heading', { name: 'Usage overview' }).waitFor();
+
+    const add = async (name: string, username: string, password: string) => {
+      await page.getByRole('button', { name: 'Add person' }).click();
+      const d = page.getByRole('dialog', { name: 'Add a person' });
+      await d.getByLabel('Display name').fill(name);
+      await d.getByLabel('Username').fill(username);
+      await d.getByLabel('Initial password').fill(password);
+      await d.getByRole('button', { name: 'Add' }).click();
+      return d;
+    };
+    // A short password and a taken username keep the dialog open with a red inline error.
+    let d = await add('Ann Example', 'ann', 'abc');
+    await d.getByText('The password needs at least 6 characters.').waitFor();
+    await d.getByLabel('Initial password').fill('secret1');
+    await d.getByRole('button', { name: 'Add' }).click();
+    await page.locator('tr[data-staff="ann"]').waitFor();
+    d = await add('Another Ann', 'ANN', 'secret2');
+    await d.getByText('That username is taken.').waitFor();
+    await expect(d.getByLabel('Username').getAttribute('aria-invalid')).resolves.toBe('true');
+    await shot(page, 'add-username-taken');
+    await d.getByRole('button', { name: 'Cancel' }).click();
+
+    // Edit.
+    const ann = page.locator('tr[data-staff="ann"]');
+    await ann.getByRole('button', { name: 'Actions for Ann Example' }).click();
+    await page.getByRole('menuitem', { name: 'Edit' }).click();
+    const edit = page.getByRole('dialog', { name: 'Edit Ann Example' });
+    await edit.getByLabel('Display name').fill('Ann E.');
+    await edit.getByLabel('Max concurrent sessions').fill('2');
+    await edit.getByLabel('Show real customer phone numbers').check();
+    await shot(page, 'edit');
+    await edit.getByRole('button', { name: 'Save' }).click();
+    await ann.getByText('Ann E.').waitFor();
+    const saved = (await call<{ items: { username: string; maxConcurrentSessions: number; showRealPhoneNumbers: boolean }[] }>('GET', '/staff')).items.find((x) => x.username === 'ann');
+    expect(saved).toMatchObject({ maxConcurrentSessions: 2, showRealPhoneNumbers: true });
+
+    // Disable and enable one.
+    await ann.getByRole('button', { name: 'Actions for Ann E.' }).click();
+    await page.getByRole('menuitem', { name: 'Disable' }).click();
+    await ann.locator('.badge', { hasText: 'Disabled' }).waitFor();
+    await shot(page, 'disabled');
+    await ann.getByRole('button', { name: 'Actions for Ann E.' }).click();
+    await page.getByRole('menuitem', { name: 'Enable' }).click();
+    await ann.locator('.badge', { hasText: 'Disabled' }).waitFor({ state: 'detached' });
+
+    // Bulk: two more people, disabled then deleted together.
+    for (const [n, u] of [['Bob Builder', 'bob'], ['Cy Support', 'cy']] as const) {
+      await add(n, u, 'secret1');
+      await page.locator(`tr[data-staff="${u}"]`).waitFor();
+    }
+    await page.getByLabel('Select Bob Builder').check();
+    await page.getByLabel('Select Cy Support').check();
+    await page.getByText('2 selected').waitFor();
+    await page.getByRole('region', { name: 'Bulk actions' }).getByRole('button', { name: 'Disable' }).click();
+    await page.getByRole('dialog', { name: 'Disable 2 people?' }).getByRole('button', { name: 'Disable 2' }).click();
+    await page.locator('tr[data-staff="bob"] .badge', { hasText: 'Disabled' }).waitFor();
+    await page.locator('tr[data-staff="cy"] .badge', { hasText: 'Disabled' }).waitFor();
+    await page.getByLabel('Select Bob Builder').check();
+    await page.getByLabel('Select Cy Support').check();
+    await page.getByRole('region', { name: 'Bulk actions' }).getByRole('button', { name: 'Delete' }).click();
+    const bulkDelete = page.getByRole('dialog', { name: 'Delete 2 people?' });
+    await bulkDelete.getByText('cannot be undone').waitFor();
+    await shot(page, 'bulk-delete');
+    await bulkDelete.getByRole('button', { name: 'Delete 2' }).click();
+    await page.locator('tr[data-staff="bob"]').waitFor({ state: 'detached' });
+    await page.locator('tr[data-staff="cy"]').waitFor({ state: 'detached' });
+
+    // Delete one.
+    await ann.getByRole('button', { name: 'Actions for Ann E.' }).click();
+    await page.getByRole('menuitem', { name: 'Delete' }).click();
+    const del = page.getByRole('dialog', { name: 'Delete Ann E.?' });
+    await del.getByText('This cannot be undone.').waitFor();
+    await del.getByRole('button', { name: 'Delete' }).click();
+    await ann.waitFor({ state: 'detached' });
+    expect((await call<{ items: unknown[] }>('GET', '/staff')).items).toHaveLength(0);
+  });
+
+  it('an invited person activates from the link, signs in with a password and signs out', { timeout: 30_000 }, async () => {
+    const shot = screenshots('activate');
+    const person = await call<{ id: string }>('POST', '/staff', { displayName: 'Dee Desk', username: 'dee', role: 'builder' });
+    const { activationUrl } = await call<{ activationUrl: string }>('POST', `/staff/${person.id}/invite`, {});
+    const token = new URL(activationUrl).searchParams.get('token');
+    await page.goto(`${server.url}/console/activate?token=${encodeURIComponent(token!)}`);
+    await page.getByRole('heading', { name: 'Activate your account' }).waitFor();
+    await page.getByLabel('New password').fill('dee-secret');
+    await page.getByLabel('Repeat the password').fill('dee-secret');
+    await shot(page, 'activate');
+    await page.getByRole('button', { name: 'Activate' }).click();
+    await page.getByText('Your account is active.').waitFor();
+    await page.getByRole('link', { name: 'Sign in' }).click();
+
+    await page.getByLabel('Username').fill('dee');
+    await page.getByLabel('Password').fill('wrong-password');
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.getByText('The username or password is not right').waitFor();
+    await page.getByLabel('Password').fill('dee-secret');
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.getByRole('heading', { name: 'Agents' }).waitFor();
+    await page.locator('.who', { hasText: 'Dee Desk' }).waitFor();
+    await expect(page.locator('.role-badge').textContent()).resolves.toBe('builder');
+    expect(await page.getByRole('link', { name: 'Staff' }).count()).toBe(0);
+    await shot(page, 'signed-in');
+    // The link works once.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await page.goto(`${server.url}/console/activate?token=${encodeURIComponent(token!)}`);
+    await page.getByLabel('New password').fill('again-secret');
+    await page.getByLabel('Repeat the password').fill('again-secret');
+    await page.getByRole('button', { name: 'Activate' }).click();
+    await page.getByText('This activation link is not valid any more').waitFor();
+  });
+
   it('test chat answers keypad input through the real interpreter, and the page fits a phone', { timeout: 30_000 }, async () => {
     const shot = screenshots('test-chat');
     const a = await activeAgent('Keypad line', [frontDesk()]);
