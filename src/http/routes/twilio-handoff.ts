@@ -3,7 +3,9 @@ import type { Config } from '../../config.js';
 import { AppError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { Handoffs } from '../../handoff/handoffs.js';
-import { checkSignature, isAccepted, webhookUrl } from '../../telephony/signature.js';
+import { decodePayload, parseInbound } from '../../telephony/messages.js';
+import { checkSignature, isAccepted, webhookUrl, websocketUrl } from '../../telephony/signature.js';
+import type { StreamTokens } from '../../telephony/stream-token.js';
 import { HANDOFF_PATHS, staffBriefTwiml, staffDoneTwiml, staffJoinTwiml } from '../../telephony/handoff-twiml.js';
 
 /**
@@ -27,6 +29,12 @@ export interface ConferenceEvent {
   reasonEnded?: string;
 }
 
+/** Where a call's fork audio goes (the fork transcriber); close ends it. */
+export interface ForkSink {
+  audio(track: string, mulaw: Uint8Array): void;
+  close(): Promise<void>;
+}
+
 export interface TwilioHandoffRouteDeps {
   config: Pick<Config, 'PUBLIC_URL' | 'TWILIO_AUTH_TOKEN' | 'TWILIO_VALIDATE_SIGNATURE'>;
   logger: Logger;
@@ -34,6 +42,9 @@ export interface TwilioHandoffRouteDeps {
   /** Language of the brief (the caller's flow). */
   languageOf?(callerSid: string): string | undefined;
   onConferenceEvent?(event: ConferenceEvent): void;
+  /** With both: `WS /twilio/fork`, the audio fork while a person has the call. */
+  tokens?: Pick<StreamTokens, 'verify'>;
+  openFork?(callSid: string): ForkSink | undefined;
 }
 
 type Form = Record<string, string | string[] | undefined>;
@@ -48,8 +59,11 @@ export async function twilioHandoffRoutes(app: FastifyInstance, deps: TwilioHand
   const { config, logger, handoffs } = deps;
 
   app.addHook('preHandler', async (req: FastifyRequest) => {
-    const params = (req.body as Form | undefined) ?? {};
-    const verdict = checkSignature(config, req.headers['x-twilio-signature'], webhookUrl(config.PUBLIC_URL, req.url), params);
+    // The fork's upgrade is signed over its wss:// URL without parameters, like the media stream's.
+    const isWs = (req as FastifyRequest & { ws?: boolean }).ws === true;
+    const url = isWs ? websocketUrl(config.PUBLIC_URL, req.url) : webhookUrl(config.PUBLIC_URL, req.url);
+    const params = isWs ? {} : ((req.body as Form | undefined) ?? {});
+    const verdict = checkSignature(config, req.headers['x-twilio-signature'], url, params);
     if (!isAccepted(verdict)) {
       logger.warn({ path: req.url.split('?')[0], verdict }, 'Twilio request refused');
       throw new AppError('BAD_SIGNATURE', 'invalid or missing X-Twilio-Signature');
@@ -111,5 +125,31 @@ export async function twilioHandoffRoutes(app: FastifyInstance, deps: TwilioHand
       });
     }
     return xml(reply, EMPTY);
+  });
+
+  const { tokens, openFork } = deps;
+  if (!tokens || !openFork) return;
+  app.get(HANDOFF_PATHS.fork, { websocket: true, schema: { hide: true } }, (socket) => {
+    // Attached before any await: Twilio's `connected` and `start` come at once.
+    let sink: ForkSink | undefined;
+    let refused = false;
+    socket.on('message', (data, isBinary) => {
+      if (refused) return;
+      const msg = parseInbound(data as Buffer, isBinary);
+      if (msg.event === 'start') {
+        const check = tokens.verify(msg.customParameters.token, msg.callSid, msg.accountSid);
+        sink = check.ok ? openFork(msg.callSid) : undefined;
+        if (!sink) {
+          refused = true;
+          logger.warn({ callSid: msg.callSid, reason: check.ok ? 'no_call' : check.reason }, 'audio fork refused');
+          socket.close(1008);
+        }
+        return;
+      }
+      if (msg.event === 'media') sink?.audio(msg.track, decodePayload(msg.payload));
+      else if (msg.event === 'stop') void sink?.close();
+    });
+    socket.on('close', () => void sink?.close());
+    socket.on('error', () => void sink?.close());
   });
 }

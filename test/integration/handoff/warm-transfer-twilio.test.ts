@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import formbody from '@fastify/formbody';
+import websocket from '@fastify/websocket';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/core/clock.js';
@@ -9,7 +10,10 @@ import { Handoffs } from '../../../src/handoff/handoffs.js';
 import type { AttemptOutcome, PeoplePicker } from '../../../src/handoff/transfer-run.js';
 import { twilioHandoffRoutes, type ConferenceEvent } from '../../../src/http/routes/twilio-handoff.js';
 import { TwilioHandoffTelephony } from '../../../src/telephony/handoff-rest.js';
-import { HANDOFF_PATHS, callbackUrl, callerConferenceTwiml, conferenceName } from '../../../src/telephony/handoff-twiml.js';
+import { ForkTranscriber, type ForkTurn } from '../../../src/handoff/fork-transcriber.js';
+import { FakeStt } from '../../../src/providers/stt/fake.js';
+import { StreamTokens } from '../../../src/telephony/stream-token.js';
+import { HANDOFF_PATHS, callbackUrl, callerConferenceTwiml, conferenceName, forkName, forkUrlOf } from '../../../src/telephony/handoff-twiml.js';
 import { attachSimulatorToRest } from '../../../src/testing/twilio-sim-rest.js';
 import { startFakeTwilioRest, type FakeTwilioRest } from '../../../src/testing/twilio-rest.js';
 import { TwilioSimulator, type PersonScript, type SimCall } from '../../../src/testing/twilio-simulator.js';
@@ -44,6 +48,10 @@ interface Edge {
   outcomes: AttemptOutcome[];
   conferenceEvents: ConferenceEvent[];
   caller: SimCall;
+  telephony: TwilioHandoffTelephony;
+  tokens: StreamTokens;
+  stt: FakeStt;
+  forkTurns: ForkTurn[];
   until(done: () => boolean, what: string, maxMs?: number): Promise<void>;
 }
 
@@ -70,14 +78,20 @@ async function setup(people: Person[]): Promise<Edge> {
     }),
   });
   const conferenceEvents: ConferenceEvent[] = [];
+  const tokens = new StreamTokens('handoff-edge-secret-key-0123', clock);
+  const stt = new FakeStt();
+  const forkTurns: ForkTurn[] = [];
   const app = Fastify();
   installErrorHandling(app);
   await app.register(formbody);
+  await app.register(websocket);
   await app.register(twilioHandoffRoutes, {
     config: { PUBLIC_URL, TWILIO_AUTH_TOKEN: AUTH_TOKEN, TWILIO_VALIDATE_SIGNATURE: true },
     logger: silentLogger,
     handoffs,
     onConferenceEvent: (e) => conferenceEvents.push(e),
+    tokens,
+    openFork: () => new ForkTranscriber({ stt, language: 'en-US', logger: silentLogger, onTurn: (t) => forkTurns.push(t) }),
   });
   // The caller's side: straight onto hold (the AI part is not under test), hang-ups reported.
   app.post('/twilio/voice', async (req, reply) => {
@@ -102,7 +116,7 @@ async function setup(people: Person[]): Promise<Edge> {
   const until = (done: () => boolean, what: string, maxMs = 180_000) => untilVirtual(clock, done, { defaultStepMs: 250, maxMs, what });
   const caller = await sim.placeCall({ from: '+15550001111', to: OUR_NUMBER });
   await until(() => caller.events.some((e) => e.kind === 'hold'), 'the caller on hold');
-  edge = { clock, sim, rest, app, handoffs, released: [], picks: [], outcomes: [], conferenceEvents, caller, until };
+  edge = { clock, sim, rest, app, handoffs, released: [], picks: [], outcomes: [], conferenceEvents, caller, until, telephony, tokens, stt, forkTurns };
   return edge;
 }
 
@@ -299,5 +313,40 @@ describe('warm transfer over Twilio', () => {
     // Signed, but for an attempt that is not ringing-and-answered: the leg is let go.
     const stale = await e.sim.post(`${HANDOFF_PATHS.staffGather}?call=${e.caller.callSid}&attempt=7`, { Digits: '1' });
     expect(stale.body).toContain('<Hangup/>');
+  });
+
+  it('the audio fork: started by REST once the person has the call, both voices transcribed apart, the last words kept at the stop', async () => {
+    const people = [ana('accept')];
+    const e = await setup(people);
+    await settle(e, transfer(e, people).done);
+    const callerSid = e.caller.callSid;
+    await e.telephony.startFork(callerSid, { name: forkName(callerSid), url: forkUrlOf(PUBLIC_URL), token: e.tokens.issue(callerSid, ACCOUNT_SID) });
+    const fork = e.caller.fork(forkName(callerSid))!;
+    await e.until(() => fork.state === 'open', 'the fork to open');
+    // What the caller hears (the person) first, then what the caller says.
+    fork.sendAudio('outbound', new Uint8Array(1600).fill(0xff));
+    await e.until(() => e.stt.sessions.length === 1 && e.stt.sessions[0]!.bytesReceived === 1600, 'the person’s track');
+    fork.sendAudio('inbound', new Uint8Array(800).fill(0xff));
+    await e.until(() => e.stt.sessions.length === 2 && e.stt.sessions[1]!.bytesReceived === 800, 'the caller’s track');
+    e.stt.sessions[0]!.say('Hi Ann, I can change that for you.');
+    e.stt.sessions[1]!.say('Great, it is 12 Elm Street.', { speechFinal: false, utteranceEnd: false });
+    expect(e.forkTurns).toEqual([{ speaker: 'staff', text: 'Hi Ann, I can change that for you.' }]);
+    await e.telephony.stopFork(callerSid, forkName(callerSid));
+    await e.until(() => e.forkTurns.length === 2, 'the caller’s words to be flushed at the stop');
+    expect(e.forkTurns[1]).toEqual({ speaker: 'caller', text: 'Great, it is 12 Elm Street.' });
+    expect(e.stt.sessions.every((x) => x.closed)).toBe(true);
+    expect(fork.protocolErrors).toEqual([]);
+  });
+
+  it('a fork with a forged or reused token is refused: no transcription', async () => {
+    const e = await setup([]);
+    const callerSid = e.caller.callSid;
+    const token = e.tokens.issue(callerSid, ACCOUNT_SID);
+    e.tokens.verify(token, callerSid, ACCOUNT_SID);
+    await e.telephony.startFork(callerSid, { name: 'fork-a', url: forkUrlOf(PUBLIC_URL), token });
+    const fork = e.caller.fork('fork-a')!;
+    await e.until(() => fork.state === 'stopped', 'the server to close the fork');
+    fork.sendAudio('inbound', new Uint8Array(160));
+    expect(e.stt.sessions).toHaveLength(0);
   });
 });
