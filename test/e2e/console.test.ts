@@ -283,6 +283,13 @@ describe('console in Chromium', () => {
     await page.locator('[data-save="conflict"]').waitFor();
     expect(await page.locator('.cm-content').textContent()).toContain('My greeting.');
     await shot(page, 'conflict');
+    // Publishing now would publish their copy, not what is on screen: refused.
+    await page.getByRole('button', { name: 'Publish' }).click();
+    const pub = page.getByRole('dialog', { name: 'Publish Conflict line' });
+    await pub.getByRole('button', { name: 'Publish' }).click();
+    await pub.getByText('The draft on screen is not saved').waitFor();
+    await pub.getByRole('button', { name: 'Cancel' }).click();
+    expect((await call<{ latestVersion: number }>('GET', `/agents/${a.id}`)).latestVersion).toBe(1);
 
     await banner.getByRole('button', { name: 'Keep mine and save' }).click();
     await page.locator('[data-save="saved"]').waitFor();

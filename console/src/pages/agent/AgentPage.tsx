@@ -138,7 +138,11 @@ export function AgentPage({ id, tab, session }: { id: string; tab: string; sessi
       {publishing ? (
         <PublishDialog
           agent={agent}
-          beforePublish={() => draft.save()}
+          beforePublish={async () => {
+            await draft.save();
+            // Publishing takes the saved draft: never publish an older copy than what is on screen.
+            if (draft.dirty()) throw new Error('The draft on screen is not saved (see the save state above), so it cannot be published yet.');
+          }}
           onClose={() => setPublishing(false)}
           onDone={(a) => {
             setPublishing(false);
