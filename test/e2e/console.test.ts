@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, afterEach, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { ensureConsoleBuilt, launchBrowser, screenshots, startServer, watchForErrors } from './browser.js';
+import { axeViolations, ensureConsoleBuilt, launchBrowser, screenshots, startServer, watchForErrors } from './browser.js';
 import type { TestApp } from '../support/app.js';
 
 /**
@@ -498,6 +498,62 @@ describe('console in Chromium', () => {
     await page.getByLabel('Repeat the password').fill('again-secret');
     await page.getByRole('button', { name: 'Activate' }).click();
     await page.getByText('This activation link is not valid any more').waitFor();
+  });
+
+  it('every page and dialog passes axe-core WCAG 2.1 A/AA checks, at 1280 px and at phone width', { timeout: 60_000 }, async () => {
+    const a = await activeAgent('Checked line', [frontDesk('Hello one.'), frontDesk('Hello two.')]);
+    const found: Record<string, unknown> = {};
+    const check = async (name: string) => {
+      const v = await axeViolations(page);
+      if (v.length) found[name] = v;
+    };
+    await page.goto(`${server.url}/console/`);
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await page.getByText('Sign in with an API key').click();
+    await check('sign-in');
+    await page.goto(`${server.url}/console/activate?token=x`);
+    await page.getByRole('heading', { name: 'Activate your account' }).waitFor();
+    await check('activate');
+    await signIn(page, async () => '');
+    await check('agents');
+    await page.getByRole('switch', { name: 'Active: Checked line' }).click();
+    await page.getByRole('dialog').waitFor();
+    await check('toggle dialog');
+    await page.keyboard.press('Escape');
+    for (const [tab, ready] of [
+      ['', '[data-check="orphans"]'],
+      ['/versions', '.diff'],
+      ['/audit', 'table.audit'],
+      ['/numbers', '#numbers-h'],
+      ['/chat', '#chat-h'],
+      ['/unavailable', '#unav-h'],
+    ] as const) {
+      await page.goto(`${server.url}/console/agents/${a.slug}${tab}`);
+      await page.locator(ready).first().waitFor();
+      await check(`agent${tab || '/flow'}`);
+    }
+    await page.goto(`${server.url}/console/agents/${a.slug}`);
+    await page.locator('g[data-node="menu"]').click();
+    await check('agent/flow with node settings');
+    await page.getByRole('button', { name: 'Publish' }).click();
+    await check('publish dialog');
+    await page.keyboard.press('Escape');
+    await page.goto(`${server.url}/console/calls`);
+    await page.getByRole('heading', { name: 'Calls' }).waitFor();
+    await check('calls');
+    if (await hasStaffRoutes()) {
+      await page.goto(`${server.url}/console/staff`);
+      await page.getByRole('heading', { name: 'Usage overview' }).waitFor();
+      await check('staff');
+      await page.getByRole('button', { name: 'Add person' }).click();
+      await check('add person dialog');
+      await page.keyboard.press('Escape');
+    }
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${server.url}/console/agents/${a.slug}`);
+    await page.locator('[data-check="orphans"]').waitFor();
+    await check('agent at phone width');
+    expect(found).toEqual({});
   });
 
   it('test chat answers keypad input through the real interpreter, and the page fits a phone', { timeout: 30_000 }, async () => {

@@ -58,7 +58,8 @@ export function createFlowEditor(
           ...completionKeymap,
         ]),
         ro.of(EditorState.readOnly.of(opts.readOnly)),
-        EditorView.contentAttributes.of({ 'aria-label': opts.label }),
+        // tabindex: reachable (and scrollable with the arrows) by keyboard even when read-only.
+        EditorView.contentAttributes.of({ 'aria-label': opts.label, tabindex: '0' }),
         EditorView.updateListener.of((u) => {
           if (u.docChanged && !quiet) opts.onChange(u.state.doc.toString());
         }),

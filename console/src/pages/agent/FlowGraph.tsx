@@ -44,7 +44,8 @@ export function FlowGraph(props: {
 
   if (lay.nodes.length === 0) return <p class="muted graph-empty">No nodes to draw yet.</p>;
   return (
-    <div class="graph" ref={box}>
+    // Focusable so keyboard users can scroll a graph larger than its box.
+    <div class="graph" ref={box} tabIndex={0} role="region" aria-label="Flow graph">
       <svg width={lay.width} height={lay.height + 8} viewBox={`0 -8 ${lay.width} ${lay.height + 8}`} role="group" aria-label="Flow graph">
         <defs>
           <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
@@ -71,6 +72,7 @@ export function FlowGraph(props: {
           ].join(' ');
           const entry = starts.get(n.id);
           const problem = props.errors.has(n.id) ? ', has errors' : props.warnings.has(n.id) ? ', has warnings' : '';
+          const shown = n.id.length > 22 ? `${n.id.slice(0, 21)}…` : n.id;
           return (
             <g
               key={n.id}
@@ -80,7 +82,8 @@ export function FlowGraph(props: {
               tabIndex={n.missing ? undefined : 0}
               role={n.missing ? 'img' : 'button'}
               aria-pressed={n.missing ? undefined : props.selected === n.id}
-              aria-label={`${TYPE_LABEL[n.type] ?? n.type} node ${n.id}${entry ? ` (${entry.join(', ')})` : ''}${problem}`}
+              // The name starts with the text shown, so speech input ("click Say hello") works.
+              aria-label={`${TYPE_LABEL[n.type] ?? n.type}${entry ? ` · ${entry.join(', ')}` : ''} ${shown}${problem}`}
               onClick={() => !n.missing && props.onSelect(n.id)}
               onKeyDown={(ev) => {
                 if (!n.missing && (ev.key === 'Enter' || ev.key === ' ')) {
@@ -91,11 +94,13 @@ export function FlowGraph(props: {
             >
               <rect width={n.w} height={n.h} rx="8" />
               <text x="10" y="20" class="node-type">
-                {(TYPE_LABEL[n.type] ?? n.type).toUpperCase()}
+                {TYPE_LABEL[n.type] ?? n.type}
                 {entry ? ` · ${entry.join(', ')}` : ''}
+                {/* Keeps the two lines apart in the text read from the node. */}
+                {' '}
               </text>
               <text x="10" y="39" class="node-id">
-                {n.id.length > 22 ? `${n.id.slice(0, 21)}…` : n.id}
+                {shown}
               </text>
               {props.errors.has(n.id) || props.warnings.has(n.id) ? (
                 <text x={n.w - 10} y="20" text-anchor="end" class="node-flag" aria-hidden="true">

@@ -75,7 +75,7 @@ export function VersionsTab(props: { agent: Agent; editor: boolean; onAgent: (a:
                     ) : null}
                     {props.editor ? (
                       <Button
-                        aria-label={`Copy version ${v.version} into the draft`}
+                        aria-label={`Copy to draft: version ${v.version}`}
                         onClick={async () => {
                           const full = await api<Version>('GET', `/agents/${enc(agent.id)}/versions/${v.version}`);
                           props.onCopyToDraft(pretty(full.flow));
