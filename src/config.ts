@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { adminKeyProblem } from './auth/admin-key.js';
+import { allowListProblem } from './flow/outbound.js';
 
 /**
  * The only reader of process.env. One schema, parsed once at start; a bad value
@@ -103,6 +104,16 @@ export const configSchema = z
     ELEVENLABS_VOICE_ID: z.string().min(1).default('21m00Tcm4TlvDq8ikWAM'),
     ELEVENLABS_MODEL_ID: z.string().min(1).default('eleven_flash_v2_5'),
     FLOWS_DIR: z.string().min(1).default('./flows'),
+    /** Internal hosts flows' http nodes and tools may call (src/flow/outbound.ts); all others internal are refused. */
+    HTTP_ALLOW_HOSTS: optionalString.transform((v, ctx) => {
+      const entries = (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+      const problem = allowListProblem(entries);
+      if (problem) {
+        ctx.addIssue({ code: 'custom', message: `${problem}: expected host names, IP addresses or CIDR ranges, comma-separated` });
+        return z.NEVER;
+      }
+      return entries;
+    }),
     /** `npm run bench` only: exposes GET /bench/stats (per-turn metrics, event-loop delay). Never in production. */
     BENCH_STATS: bool(false),
   })

@@ -3,6 +3,7 @@ import type { Clock, TimerHandle } from '../core/clock.js';
 import { AppError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { FlowEvent, RunResult } from '../flow/events.js';
+import type { FetchLike } from '../flow/http-request.js';
 import { createInterpreter, type Interpreter } from '../flow/interpreter.js';
 import type { Flow } from '../flow/schema.js';
 import type { LlmPort } from '../providers/llm/port.js';
@@ -102,6 +103,8 @@ export interface TestChatDeps {
   clock: Clock;
   logger: Logger;
   llm?: LlmPort;
+  /** The transport of http nodes and tools (default: internal destinations refused). */
+  http?: FetchLike;
   idleMs?: number;
   maxSessions?: number;
   replyWaitMs?: number;
@@ -140,6 +143,7 @@ export class TestChatService {
       clock: this.deps.clock,
       logger: this.deps.logger,
       ...(this.deps.llm ? { llm: this.deps.llm } : {}),
+      ...(this.deps.http ? { http: this.deps.http } : {}),
       onEvent: (e) => session.onEvent(e),
     });
     this.sessions.set(session.id, session);

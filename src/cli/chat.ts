@@ -6,6 +6,7 @@ import type { FlowEvent, RunResult } from '../flow/events.js';
 import type { FetchLike } from '../flow/http-request.js';
 import { createInterpreter } from '../flow/interpreter.js';
 import { FlowLoadError, loadFlowFile } from '../flow/load.js';
+import { createOutboundFetch } from '../flow/outbound.js';
 import type { InterpreterPort, ListenOptions, ListenResult, SayOptions, SayResult, TransferRequest, TransferResult } from '../flow/port.js';
 import { applyPronunciations } from '../flow/pronunciations.js';
 import { flowSchema, type Flow } from '../flow/schema.js';
@@ -211,7 +212,7 @@ export async function runChat(options: ChatOptions): Promise<RunResult> {
     port,
     clock: options.clock ?? systemClock,
     ...(llm ? { llm } : {}),
-    ...(options.http ? { http: options.http } : {}),
+    http: options.http ?? createOutboundFetch({ allowHosts: (options.env?.HTTP_ALLOW_HOSTS ?? '').split(',').map((s) => s.trim()).filter(Boolean) }),
     onEvent: (event) => {
       const line = describeEvent(event);
       if (line) dim(line);

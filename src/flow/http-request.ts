@@ -1,4 +1,5 @@
 import type { Clock } from '../core/clock.js';
+import { MAX_RESPONSE_BYTES, OutboundRefused, OutboundTooLarge } from './outbound.js';
 import { lookup, render, renderDeep, type Variables } from './template.js';
 
 /**
@@ -19,10 +20,34 @@ export interface HttpRequestSpec {
 
 export type HttpOutcome =
   | { ok: true; status: number; data: unknown; saved: Record<string, unknown>; ms: number }
-  | { ok: false; error: 'bad_url' | 'network' | 'timeout' | 'status' | 'aborted'; status?: number; data?: unknown; message: string; ms: number };
+  | {
+      ok: false;
+      /** `blocked`: an internal destination not on HTTP_ALLOW_HOSTS (./outbound.ts); `too_large`: over MAX_RESPONSE_BYTES. */
+      error: 'bad_url' | 'blocked' | 'network' | 'timeout' | 'status' | 'too_large' | 'aborted';
+      status?: number;
+      data?: unknown;
+      message: string;
+      ms: number;
+    };
 
-/** Replies larger than this are cut before they reach variables or the LLM. */
-export const MAX_RESPONSE_CHARS = 256 * 1024;
+/** Reads a reply body as text, failing past MAX_RESPONSE_BYTES whatever the transport. */
+async function readCapped(res: Response): Promise<string> {
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_RESPONSE_BYTES) {
+      await reader.cancel().catch(() => {});
+      throw new OutboundTooLarge(`the reply is larger than ${MAX_RESPONSE_BYTES} bytes`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
 
 export function renderRequest(spec: HttpRequestSpec, vars: Variables): { method: string; url: string; headers: Record<string, string>; body?: string } {
   const url = render(spec.url, vars);
@@ -84,7 +109,7 @@ export async function performHttpRequest(
       ...(req.body !== undefined ? { body: req.body } : {}),
       signal: controller.signal,
     });
-    const raw = (await res.text()).slice(0, MAX_RESPONSE_CHARS);
+    const raw = await readCapped(res);
     let data: unknown = raw;
     try {
       data = raw ? JSON.parse(raw) : null;
@@ -98,6 +123,8 @@ export async function performHttpRequest(
   } catch (err) {
     if (timedOut) return { ok: false, error: 'timeout', message: `no reply within ${spec.timeoutMs} ms`, ms: ms() };
     if (deps.signal?.aborted) return { ok: false, error: 'aborted', message: 'aborted', ms: ms() };
+    if (err instanceof OutboundRefused) return { ok: false, error: 'blocked', message: err.message, ms: ms() };
+    if (err instanceof OutboundTooLarge) return { ok: false, error: 'too_large', message: err.message, ms: ms() };
     return { ok: false, error: 'network', message: err instanceof Error ? err.message : String(err), ms: ms() };
   } finally {
     timer.cancel();

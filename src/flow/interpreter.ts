@@ -7,6 +7,7 @@ import { isOpen, zonedParts } from './business-hours.js';
 import type { FlowEvent, RunResult } from './events.js';
 import type { FetchLike } from './http-request.js';
 import { createKnowledgeIndex, type KnowledgeIndex } from './knowledge.js';
+import { createOutboundFetch } from './outbound.js';
 import { runBranch } from './nodes/branch.js';
 import type { AnyNodeHandler, CallerInput, NodeContext, SayParams, Transition } from './nodes/context.js';
 import { FlowStop } from './nodes/context.js';
@@ -130,7 +131,8 @@ export function createInterpreter(options: InterpreterOptions): Interpreter {
   const settings = flow.settings;
   const logger = options.logger ?? silentLogger;
   const llm = options.llm ?? notConfiguredLlm;
-  const http: FetchLike = options.http ?? ((url, init) => fetch(url, init));
+  // Internal destinations are refused unless the channel passes an allow-list (./outbound.ts).
+  const http: FetchLike = options.http ?? createOutboundFetch();
   const nodesById = new Map<string, FlowNode>(flow.nodes.map((n) => [n.id, n]));
   const zone = settings.businessHours?.timezone ?? 'UTC';
 

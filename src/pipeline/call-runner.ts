@@ -3,6 +3,7 @@ import type { CallRecord } from '../calls/call-record.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { FlowEvent, RunResult } from '../flow/events.js';
+import type { FetchLike } from '../flow/http-request.js';
 import { createInterpreter } from '../flow/interpreter.js';
 import type { Flow } from '../flow/schema.js';
 import { hasPlaceholders, render } from '../flow/template.js';
@@ -23,6 +24,8 @@ export interface RunCallOptions {
   clock: Clock;
   logger: Logger;
   llm?: LlmPort;
+  /** The transport of http nodes and tools (default: internal destinations refused). */
+  http?: FetchLike;
 }
 
 export async function runCall(options: RunCallOptions): Promise<RunResult> {
@@ -37,6 +40,7 @@ export async function runCall(options: RunCallOptions): Promise<RunResult> {
       call: { sid: callSid, from: record.from, to: record.to },
       port: session,
       ...(options.llm ? { llm: options.llm } : {}),
+      ...(options.http ? { http: options.http } : {}),
       clock,
       logger,
       onEvent: (e) => forwardFlowEvent(e, callSid, calls, session, clock),

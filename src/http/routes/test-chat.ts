@@ -3,6 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Container } from '../../container.js';
 import { TestChatService, type ChatTurn } from '../../agents/test-chat.js';
+import { createOutboundFetch } from '../../flow/outbound.js';
 
 /** The HTTP test chat (DESIGN §7): the interpreter port over request/response. */
 const replySchema = z.union([
@@ -38,6 +39,7 @@ export async function testChatRoutes(app: FastifyInstance, { container }: { cont
     clock: container.clock,
     logger: container.logger,
     llm: container.providers.llm,
+    http: createOutboundFetch({ allowHosts: container.config.HTTP_ALLOW_HOSTS }),
   });
   app.addHook('onClose', async () => chats.close());
   const tags = ['test chat'];

@@ -3,6 +3,7 @@ import type { Container } from '../../container.js';
 import { FINAL_CALL_STATUSES } from '../../calls/calls.js';
 import { AppError } from '../../core/errors.js';
 import { isOpen } from '../../flow/business-hours.js';
+import { createOutboundFetch } from '../../flow/outbound.js';
 import { CallSession } from '../../pipeline/call-session.js';
 import { runCall } from '../../pipeline/call-runner.js';
 import { CallListening } from '../../pipeline/listening.js';
@@ -155,6 +156,7 @@ export async function twilioRoutes(app: FastifyInstance, { container }: { contai
           clock: container.clock,
           logger: log,
           ...(llm ? { llm } : {}),
+          http: createOutboundFetch({ allowHosts: container.config.HTTP_ALLOW_HOSTS }),
         })
           .catch((err) => log.error({ err }, 'call run failed'))
           .finally(() => {

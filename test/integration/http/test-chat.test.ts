@@ -1,3 +1,5 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, type TestApp } from '../../support/app.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../../../src/testing/openai-server.js';
@@ -176,5 +178,33 @@ describe('HTTP test chat', () => {
     expect(res.json()).toMatchObject({ status: 'ended', result: { outcome: 'failed', reason: 'loop' } });
     expect(res.json().replies.slice(-2)).toEqual([expect.objectContaining({ type: 'say', text: 'Sorry, goodbye.' }), { type: 'hangup', reason: 'fallback' }]);
     expect((await t.app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
+  });
+
+  it('an http node cannot read an internal service back through the test chat (no HTTP_ALLOW_HOSTS)', async () => {
+    const hits: string[] = [];
+    const secret = http.createServer((req, res) => {
+      hits.push(req.url!);
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"secret":"s3cr3t"}');
+    });
+    await new Promise<void>((r) => secret.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(secret.address() as AddressInfo).port}/secret`;
+      const flow = {
+        version: 1,
+        name: 'Peek',
+        start: 'h',
+        nodes: [
+          { id: 'h', type: 'http', url, save: { s: 'secret' }, next: 'tell', onError: 'refused' },
+          { id: 'tell', type: 'end', text: 'The secret is {{s}}.' },
+          { id: 'refused', type: 'end', text: 'Refused.' },
+        ],
+      };
+      const agent = (await api('POST', '/agents', { name: 'Peek', flow })).json();
+      const res = await api('POST', `/agents/${agent.id}/test-chat`, {});
+      expect(res.json().replies).toEqual([expect.objectContaining({ type: 'say', text: 'Refused.' }), expect.anything()]);
+      expect(hits).toEqual([]);
+    } finally {
+      await new Promise<void>((r) => secret.close(() => r()));
+    }
   });
 });

@@ -3,15 +3,19 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../../src/core/clock.js';
 import { performHttpRequest } from '../../../src/flow/http-request.js';
+import { createOutboundFetch } from '../../../src/flow/outbound.js';
 import { harness, makeFlow } from './harness.js';
 
-/** A real loopback server: the http node and tools go through real fetch. */
+/** A real loopback server: the http node and tools go through the real transport (src/flow/outbound.ts). */
 interface Seen {
   method: string;
   url: string;
   headers: http.IncomingHttpHeaders;
   body: string;
 }
+
+/** Loopback is internal: these tests name it in the allow-list (HTTP_ALLOW_HOSTS). */
+const loopback = createOutboundFetch({ allowHosts: ['127.0.0.1'] });
 
 let server: http.Server;
 let base = '';
@@ -69,7 +73,7 @@ describe('http node against a loopback server', () => {
       body: { pizza: '{{pizza}}', qty: 2, nested: ['{{call.sid}}'] },
       save: { orderId: 'order.id', first: 'order.items.0.name', all: '' },
     });
-    const h = harness(flow, { clock: systemClock });
+    const h = harness(flow, { clock: systemClock, http: loopback });
     expect((await h.interpreter.run()).outcome).toBe('completed');
     expect(seen).toHaveLength(1);
     expect(seen[0]!.method).toBe('POST');
@@ -83,14 +87,14 @@ describe('http node against a loopback server', () => {
   });
 
   it('a non-2xx reply takes onError', async () => {
-    const h = harness(httpFlow({ url: `${base}/fail` }), { clock: systemClock });
+    const h = harness(httpFlow({ url: `${base}/fail` }), { clock: systemClock, http: loopback });
     await h.interpreter.run();
     expect(h.port.texts).toEqual(['error']);
     expect(h.eventsOf('tool.called')[0]).toMatchObject({ status: 503 });
   });
 
   it('a reply slower than timeoutMs takes onError', async () => {
-    const h = harness(httpFlow({ url: `${base}/slow`, timeoutMs: 100 }), { clock: systemClock });
+    const h = harness(httpFlow({ url: `${base}/slow`, timeoutMs: 100 }), { clock: systemClock, http: loopback });
     await h.interpreter.run();
     expect(h.port.texts).toEqual(['error']);
     expect(h.eventsOf('tool.called')[0]).toMatchObject({ status: 'timeout' });
@@ -101,13 +105,13 @@ describe('http node against a loopback server', () => {
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
     const port = (closed.address() as AddressInfo).port;
     await new Promise<void>((r) => closed.close(() => r()));
-    const h = harness(httpFlow({ url: `http://127.0.0.1:${port}/x` }), { clock: systemClock });
+    const h = harness(httpFlow({ url: `http://127.0.0.1:${port}/x` }), { clock: systemClock, http: loopback });
     await h.interpreter.run();
     expect(h.eventsOf('tool.called')[0]).toMatchObject({ status: 'network' });
     expect(h.port.texts).toEqual(['error']);
 
     const noEdge = makeFlow([{ id: 'h', type: 'http', url: `http://127.0.0.1:${port}/x`, next: 'ok' }, { id: 'ok', type: 'end' }], { fallbackMessage: 'Sorry.' });
-    const h2 = harness(noEdge, { clock: systemClock });
+    const h2 = harness(noEdge, { clock: systemClock, http: loopback });
     expect((await h2.interpreter.run()).reason).toBe('http_network');
     expect(h2.port.texts).toEqual(['Sorry.']);
   });
@@ -120,13 +124,13 @@ describe('http node against a loopback server', () => {
   });
 
   it('a non-JSON reply is kept as text; save paths into it find nothing', async () => {
-    const r = await performHttpRequest({ method: 'GET', url: `${base}/text`, headers: {}, timeoutMs: 1000, save: { x: 'a.b', whole: '.' } }, {}, { fetch, clock: systemClock });
+    const r = await performHttpRequest({ method: 'GET', url: `${base}/text`, headers: {}, timeoutMs: 1000, save: { x: 'a.b', whole: '.' } }, {}, { fetch: loopback, clock: systemClock });
     expect(r).toMatchObject({ ok: true, status: 200, data: 'plain words', saved: { whole: 'plain words' } });
   });
 
   it('GET sends no body even if one is configured', async () => {
     seen.length = 0;
-    await performHttpRequest({ method: 'GET', url: `${base}/x`, headers: {}, body: { a: 1 }, timeoutMs: 1000, save: {} }, {}, { fetch, clock: systemClock });
+    await performHttpRequest({ method: 'GET', url: `${base}/x`, headers: {}, body: { a: 1 }, timeoutMs: 1000, save: {} }, {}, { fetch: loopback, clock: systemClock });
     expect(seen[0]!.body).toBe('');
     expect(seen[0]!.headers['content-type']).toBeUndefined();
   });
