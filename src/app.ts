@@ -6,7 +6,9 @@ import websocket from '@fastify/websocket';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Container } from './container.js';
 import { AppError } from './core/errors.js';
-import { installErrorHandling } from './http/errors.js';
+import { clientErrorHandler, frameworkErrorHandler, installErrorHandling } from './http/errors.js';
+import { installJsonBodyPolicy, strictValidatorCompiler } from './http/request-body.js';
+import { installSecurity } from './http/security.js';
 import { opsRoutes } from './http/ops.js';
 import { twilioRoutes } from './http/routes/twilio.js';
 import { benchStatsRoutes } from './http/bench-stats.js';
@@ -30,10 +32,15 @@ export async function buildApp(container: Container): Promise<FastifyInstance> {
     bodyLimit: 2 * 1024 * 1024,
     // Close idle keep-alive sockets promptly on shutdown.
     forceCloseConnections: 'idle',
+    // Errors Fastify and Node answer themselves get the same { error } shape (src/http/errors.ts).
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandling(app);
+  installJsonBodyPolicy(app);
+  await installSecurity(app, { publicUrl: container.config.PUBLIC_URL });
 
   await app.register(formbody);
   await app.register(websocket, {
@@ -67,6 +74,8 @@ export async function buildApp(container: Container): Promise<FastifyInstance> {
   // Every /api/v1 route is authenticated and checked against the role matrix (src/http/auth.ts).
   await app.register(
     async (api) => {
+      // Unknown fields in bodies and query strings are refused on every API route (src/http/request-body.ts).
+      api.setValidatorCompiler(strictValidatorCompiler);
       installApiAuth(api, container.persistence.authenticator);
       await api.register(agentRoutes, { container });
       await api.register(phoneNumberRoutes, { container });

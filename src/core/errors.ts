@@ -6,6 +6,8 @@
 export const ERRORS = {
   BAD_REQUEST: { status: 400, retryable: false },
   VALIDATION_FAILED: { status: 400, retryable: false },
+  INVALID_JSON: { status: 400, retryable: false },
+  BODY_TOO_DEEP: { status: 400, retryable: false },
   UNAUTHENTICATED: { status: 401, retryable: false },
   FORBIDDEN: { status: 403, retryable: false },
   BAD_SIGNATURE: { status: 403, retryable: false },
@@ -18,6 +20,9 @@ export const ERRORS = {
   SLUG_TAKEN: { status: 409, retryable: false },
   INVALID_FLOW: { status: 422, retryable: false },
   PAYLOAD_TOO_LARGE: { status: 413, retryable: false },
+  URI_TOO_LONG: { status: 414, retryable: false },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false },
+  HEADERS_TOO_LARGE: { status: 431, retryable: false },
   RATE_LIMITED: { status: 429, retryable: true },
   NOT_CONFIGURED: { status: 503, retryable: false },
   SHUTTING_DOWN: { status: 503, retryable: true },

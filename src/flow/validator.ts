@@ -101,10 +101,17 @@ function child(base: string, key: PropertyKey): string {
 
 export function validateFlow(input: unknown): ValidationResult {
   const parsed = flowSchema.safeParse(input);
-  if (!parsed.success) return { errors: schemaFindings(parsed.error.issues, input), warnings: [] };
+  if (!parsed.success) return { errors: schemaFindings(parsed.error.issues, input).map(bounded), warnings: [] };
   const v = new FlowChecks(parsed.data);
   v.run();
-  return { errors: v.errors, warnings: v.warnings, flow: parsed.data };
+  return { errors: v.errors.map(bounded), warnings: v.warnings.map(bounded), flow: parsed.data };
+}
+
+/** Findings quote the flow; a megabyte-long id or key must not come back a megabyte long. */
+function bounded(f: Finding): Finding {
+  const out: Finding = { ...f, message: truncate(f.message, 500), path: truncate(f.path, 300) };
+  if (f.nodeId !== undefined) out.nodeId = truncate(f.nodeId, 120);
+  return out;
 }
 
 // ---------------------------------------------------------------------------
