@@ -1,14 +1,14 @@
 import type { Clock } from '../core/clock.js';
-import { AppError } from '../core/errors.js';
+import { AppError, isAppError } from '../core/errors.js';
 import { validateFlow, type Finding, type ValidationResult } from '../flow/validator.js';
 import type { AgentChanges } from './changes.js';
 import type { UnavailableBehaviour } from './directory.js';
 import { activationAction, transition } from './lifecycle.js';
+import { SLUG_ATTEMPTS, slugCandidates, slugify, slugProblem } from './slugs.js';
 import type { AgentStore } from './store.js';
 import type { AgentRecord, AuditEntry, LifecycleAction, Page, PageRequest, VersionRecord } from './types.js';
 
-/** Slugs name agents in URLs, file names (`flows/<slug>.json`) and PHONE_NUMBERS. */
-export const SLUG_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+export { SLUG_PATTERN, slugify } from './slugs.js';
 
 /** A transition lost a race with another change this many times in a row: give up with 409. */
 const TRANSITION_ATTEMPTS = 3;
@@ -21,16 +21,10 @@ export interface AgentServiceDeps {
   inlineKnowledge?: (raw: unknown) => Promise<unknown>;
 }
 
-export function slugify(name: string): string {
-  const slug = name
-    .normalize('NFKD')
-    .replace(/[\u0300-\u036f]/g, '')
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 64)
-    .replace(/-+$/, '');
-  return slug === '' ? 'agent' : slug;
+/** A name is shown to people and spoken (`{{agent.name}}`): it must have something in it. */
+function checkName(name: string): string {
+  if (name.trim() === '') throw new AppError('VALIDATION_FAILED', 'name: must not be blank', { issues: [{ path: 'body.name', message: 'must not be blank' }] });
+  return name.trim();
 }
 
 /**
@@ -46,12 +40,23 @@ export class AgentService {
   }
 
   async create(input: { name: string; slug?: string | undefined; flow?: unknown }): Promise<AgentRecord> {
-    const slug = input.slug ?? slugify(input.name);
-    if (!SLUG_PATTERN.test(slug)) {
-      throw new AppError('VALIDATION_FAILED', 'slug: use 1–64 lowercase letters, digits, "-" or "_", starting with a letter or digit', { slug });
+    const name = checkName(input.name);
+    if (input.slug !== undefined) {
+      const problem = slugProblem(input.slug);
+      if (problem) throw new AppError('VALIDATION_FAILED', problem, { slug: input.slug.slice(0, 100) });
     }
     const flow = input.flow === undefined ? undefined : await this.inline(input.flow);
-    return this.deps.store.insert({ slug, name: input.name, draftFlow: flow, nowMs: this.now() });
+    if (input.slug !== undefined) return this.deps.store.insert({ slug: input.slug, name, draftFlow: flow, nowMs: this.now() });
+    // A generated slug that is taken moves on to the next candidate instead of failing.
+    const candidates = slugCandidates(slugify(name));
+    for (let attempt = 1; ; attempt++) {
+      const slug = candidates.next().value as string;
+      try {
+        return await this.deps.store.insert({ slug, name, draftFlow: flow, nowMs: this.now() });
+      } catch (err) {
+        if (!isAppError(err) || err.code !== 'SLUG_TAKEN' || attempt >= SLUG_ATTEMPTS) throw err;
+      }
+    }
   }
 
   /** By id, or by slug (handy in curl sessions). */
@@ -72,7 +77,7 @@ export class AgentService {
   async patch(idOrSlug: string, patch: { name?: string | undefined; unavailable?: UnavailableBehaviour | null | undefined }): Promise<AgentRecord> {
     const agent = await this.get(idOrSlug);
     const changes: { name?: string; unavailable?: UnavailableBehaviour | null } = {};
-    if (patch.name !== undefined) changes.name = patch.name;
+    if (patch.name !== undefined) changes.name = checkName(patch.name);
     if (patch.unavailable !== undefined) changes.unavailable = patch.unavailable;
     if (!(await this.deps.store.update(agent.id, changes, this.now()))) throw new AppError('NOT_FOUND', `no agent ${idOrSlug}`);
     if (patch.unavailable !== undefined) this.deps.changes.publish({ kind: 'updated', agentId: agent.id });

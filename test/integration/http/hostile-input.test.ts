@@ -175,3 +175,32 @@ describe('security headers and CORS', () => {
     expect((await api('GET', '/agents')).statusCode).toBe(200);
   });
 });
+
+describe('agent names and slugs', () => {
+  it('names without Latin letters get unique readable slugs instead of 409', async () => {
+    const made = [];
+    for (const name of ['日本語', 'Русский', '🍕🍕', '日本語']) {
+      const res = await api('POST', '/agents', { name });
+      expect(res.statusCode).toBe(201);
+      made.push(res.json() as { id: string; slug: string; name: string });
+    }
+    const slugs = made.map((a) => a.slug);
+    expect(new Set(slugs).size).toBe(4);
+    expect(slugs[1]).toBe('russkiy');
+    for (const a of made) expect((await api('GET', `/agents/${a.slug}`)).json()).toMatchObject({ id: a.id, name: a.name });
+  });
+
+  it('blank names are refused with a clear 400, on create and rename', async () => {
+    const error = expectErrorShape(await api('POST', '/agents', { name: ' \t\n ' }), 400, 'VALIDATION_FAILED');
+    expect(error.message).toMatch(/name.*blank/);
+    const id = (await api('POST', '/agents', { name: 'Named' })).json().id as string;
+    expect(expectErrorShape(await api('PATCH', `/agents/${id}`, { name: '   ' }), 400, 'VALIDATION_FAILED').message).toMatch(/blank/);
+  });
+
+  it('a slug may not be (or look like) an agent id', async () => {
+    const other = (await api('POST', '/agents', { name: 'Target' })).json() as { id: string };
+    const error = expectErrorShape(await api('POST', '/agents', { name: 'Impostor', slug: other.id }), 400, 'VALIDATION_FAILED');
+    expect(error.message).toMatch(/ag_/);
+    expect((await api('GET', `/agents/${other.id}`)).json().name).toBe('Target');
+  });
+});
