@@ -54,6 +54,8 @@ export interface StreamEntry {
 export type CallHandler =
   | { kind: 'ai'; agentId: string; version: number }
   | { kind: 'human'; number?: string; queue?: string }
+  /** A person of the staff has the call (accepted a warm transfer or assumed it). */
+  | { kind: 'person'; staffId: string }
   | { kind: 'none' };
 
 export type CallDirection = 'inbound' | 'outbound';

@@ -3,6 +3,7 @@ import type { Logger } from '../core/logger.js';
 import {
   newCallRecord,
   nextState,
+  type CallHandler,
   type CallRecord,
   type CallSignal,
   type NextStep,
@@ -190,6 +191,13 @@ export class Calls {
     this.emit({ type: 'call.state', callSid, from, to: 'ended', signal: 'end' });
     this.emit({ type: 'call.ended', callSid, reason, outcome: finalOutcome });
     return true;
+  }
+
+  /** Who has the call now; undefined gives it back to the AI the record was pinned to. */
+  async setHandler(callSid: string, handler: CallHandler | undefined): Promise<void> {
+    await this.repository.update(callSid, (r) => {
+      r.handler = handler ?? { kind: 'ai', agentId: r.agentId, version: r.version };
+    });
   }
 
   /** Sets the outcome before the end (e.g. `transferred`) so `end` keeps it. */

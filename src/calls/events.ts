@@ -41,6 +41,17 @@ export type CallEvent =
   | (Base & { type: 'transfer.requested'; mode: 'warm' | 'cold'; target: { number: string } | { queue: string }; nodeId: string })
   | (Base & { type: 'transfer.degraded'; requested: 'warm' | 'cold'; ranAs: 'cold' | 'unavailable'; reason: string; nodeId: string })
   | (Base & { type: 'transfer.result'; status: string; answered: boolean })
+  /** One person tried by a warm transfer or an assume (docs/handoff.md): how it went. */
+  | (Base & {
+      type: 'transfer.accepted' | 'transfer.no_answer' | 'transfer.declined' | 'transfer.machine' | 'transfer.caller_hung_up' | 'transfer.failed';
+      staffId?: string;
+      attempt?: number;
+      detail?: string;
+    })
+  /** The person left the conference without handing the caller back: the AI takes the caller back. */
+  | (Base & { type: 'handoff.person_left'; staffId: string })
+  /** Said by the person while they had the call (transcribed from the audio fork). */
+  | (Base & { type: 'turn.staff'; text: string })
   | (Base & { type: 'next_step.set'; step: NextStep })
   | (Base & { type: 'tts.failed'; text: string; error: string; fallback: 'cached' | 'twiml' | 'none' })
   | (Base & { type: 'media.ignored'; reason: string; count: number })

@@ -543,9 +543,14 @@ export class SimCall implements ConferenceMember {
         case 'Play':
           this.events.push({ kind: 'play', url: textOf(verb.inner) });
           break;
-        case 'Pause':
-          await this.sim.clock.sleep(Number(verb.attrs.length ?? '1') * 1000);
+        case 'Pause': {
+          // A REST redirect or a hang-up cuts a pause short.
+          const stop = new AbortController();
+          this.interrupt = () => stop.abort();
+          await this.sim.clock.sleep(Number(verb.attrs.length ?? '1') * 1000, stop.signal).catch(() => undefined);
+          if (this.interrupt) this.interrupt = undefined;
           break;
+        }
         case 'Hangup':
           this.events.push({ kind: 'hangup', by: 'twiml' });
           await this.complete();
@@ -967,6 +972,9 @@ export class SimCall implements ConferenceMember {
     this.ended = true;
     this.cancelTimers();
     this.gatherState?.done(undefined);
+    const interrupt = this.interrupt;
+    this.interrupt = undefined;
+    if (!this.conference && !this.ws) interrupt?.();
     this.conference?.leave(this.callSid, 'hangup');
     await Promise.all(this.forks.map((f) => f.stop()));
     if (this.direction === 'inbound') {
