@@ -1,7 +1,8 @@
 import type { Clock } from '../core/clock.js';
 import { AppError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/logger.js';
-import { LlmError, type LlmPort, type LlmRequest, type LlmStreamEvent } from '../providers/llm/port.js';
+import { isProviderError, ProviderError } from '../providers/errors.js';
+import type { LlmPort, LlmRequest, LlmStreamEvent } from '../providers/llm/port.js';
 import { CallBudget } from './budget.js';
 import { isOpen, zonedParts } from './business-hours.js';
 import type { FlowEvent, RunResult } from './events.js';
@@ -122,7 +123,7 @@ function setPath(root: Record<string, unknown>, path: string, value: unknown): v
 const notConfiguredLlm: LlmPort = {
   // eslint-disable-next-line require-yield
   async *stream() {
-    throw new LlmError('not_configured', 'no LLM is configured: set OPENAI_API_KEY');
+    throw new ProviderError('openai', 'llm', 'not_configured', 'no LLM is configured: set OPENAI_API_KEY');
   },
 };
 
@@ -421,7 +422,7 @@ export function createInterpreter(options: InterpreterOptions): Interpreter {
         try {
           t = await HANDLERS[node.type](node, ctx);
         } catch (err) {
-          if (!(err instanceof LlmError) || runAbort.signal.aborted) throw err;
+          if (!isProviderError(err, 'llm') || runAbort.signal.aborted) throw err;
           logger.warn({ nodeId: node.id, kind: err.kind, err: err.message }, 'LLM failed; taking the fallback');
           emit({ type: 'llm.failed', nodeId: node.id, kind: err.kind, message: err.message });
           t = { kind: 'fail', edge: undefined, reason: 'llm_failed' };

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { systemClock, type Clock } from '../core/clock.js';
 import { silentLogger, type Logger } from '../core/logger.js';
-import { TtsError, type TtsPort, type VoiceSpec } from '../providers/tts/port.js';
+import { ProviderError } from '../providers/errors.js';
+import type { TtsPort, VoiceSpec } from '../providers/tts/port.js';
 
 /**
  * Static-phrase cache (DESIGN §8): audio for phrases that render without
@@ -136,7 +137,7 @@ export class PhraseCache {
   /**
    * Cached audio, or synthesizes the whole phrase, stores it and returns it.
    * Concurrent requests for one phrase share a single synthesis. Resolves
-   * undefined only when `signal` aborts; TTS failures reject with TtsError.
+   * undefined only when `signal` aborts; TTS failures reject with ProviderError.
    */
   async getOrSynthesize(text: string, voice: VoiceSpec, options: { signal?: AbortSignal } = {}): Promise<Uint8Array | undefined> {
     const { signal } = options;
@@ -180,7 +181,7 @@ export class PhraseCache {
         } catch (err) {
           result.failed++;
           result.errors.push({ text, message: err instanceof Error ? err.message : String(err) });
-          this.logger.warn({ err, kind: err instanceof TtsError ? err.kind : undefined }, 'could not cache a static phrase');
+          this.logger.warn({ err, kind: err instanceof ProviderError ? err.kind : undefined }, 'could not cache a static phrase');
         }
       }
     };
@@ -251,7 +252,7 @@ export class PhraseCache {
     }
     // The port ends quietly on abort: what we have is partial and must not be cached.
     if (signal.aborted) throw new PhraseAbortedError();
-    if (length === 0) throw new TtsError('http', `TTS returned no audio for a static phrase`);
+    if (length === 0) throw new ProviderError('unknown', 'tts', 'server_error', `TTS returned no audio for a static phrase`);
     const audio = new Uint8Array(length);
     let offset = 0;
     for (const c of chunks) {

@@ -3,7 +3,8 @@ import type { Logger } from '../core/logger.js';
 import { mulawDurationMs } from '../core/audio/mulaw.js';
 import { applyPronunciations, type PronunciationRule } from '../flow/pronunciations.js';
 import { splitSentences } from '../flow/sentences.js';
-import { TtsError, type TtsPort, type VoiceSpec } from '../providers/tts/port.js';
+import { asProviderError, type ProviderError } from '../providers/errors.js';
+import type { TtsPort, VoiceSpec } from '../providers/tts/port.js';
 import type { CallPlayout, SegmentOutcome, TurnId } from './playout.js';
 
 /**
@@ -57,7 +58,7 @@ export interface SpeakResult {
   text: string;
   /** Every segment came from the phrase cache. */
   cached: boolean;
-  error?: TtsError;
+  error?: ProviderError;
 }
 
 async function* once(text: string): AsyncIterable<string> {
@@ -94,7 +95,7 @@ export class Speaker {
     let lastName: string | undefined;
     let totalBytes = 0;
     let cached = true;
-    let failure: TtsError | undefined;
+    let failure: ProviderError | undefined;
     const stop = new AbortController();
     const onAbort = () => stop.abort(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
@@ -114,7 +115,7 @@ export class Speaker {
         }
       } catch (err) {
         if (!stop.signal.aborted) {
-          failure = err instanceof TtsError ? err : new TtsError('connection', (err as Error).message);
+          failure = asProviderError(err, 'tts');
           this.deps.logger.warn({ kind: failure.kind, status: failure.status, err: failure.message }, 'TTS failed');
           stop.abort(failure);
         }

@@ -6,7 +6,7 @@ import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
 
 /**
  * A loopback Deepgram Listen v1 server speaking the real WebSocket protocol
- * (PROTOCOLS §2), so the real `@deepgram/sdk` is exercised through `baseUrl`.
+ * (docs/protocols.md), so the real adapter is exercised through `baseUrl`.
  *
  * Transcripts are scripted by the AUDIO RECEIVED, not by wall time: 8000 bytes
  * of μ-law = 1 s on the connection's audio clock, and every message carries

@@ -1,4 +1,5 @@
-import { LlmError, type LlmErrorKind, type LlmPort, type LlmRequest, type LlmStreamEvent, type LlmToolCall } from './port.js';
+import { ProviderError, type ProviderErrorKind } from '../errors.js';
+import { type LlmPort, type LlmRequest, type LlmStreamEvent, type LlmToolCall } from './port.js';
 
 /**
  * An in-process scripted LLM for tests: each `stream` call takes the next
@@ -27,7 +28,7 @@ export interface ScriptedTurn {
   toolCalls?: ScriptedToolCall[];
   finishReason?: string;
   /** Fail with this error after `errorAfterChunks` text chunks (default 0: before any). */
-  error?: LlmError | LlmErrorKind;
+  error?: ProviderError | ProviderErrorKind;
   errorAfterChunks?: number;
   /** Resolves before each text chunk is yielded (lets a test pace or interleave the stream). */
   beforeChunk?: (index: number, request: LlmRequest) => Promise<void> | void;
@@ -76,13 +77,13 @@ export class ScriptedLlm implements LlmPort {
   }
 
   private async *play(reply: ScriptedReply | undefined, request: LlmRequest, index: number): AsyncGenerator<LlmStreamEvent> {
-    if (!reply) throw new LlmError('server_error', `ScriptedLlm: no scripted reply left for request ${index + 1}`);
+    if (!reply) throw new ProviderError('fake', 'llm', 'server_error', `ScriptedLlm: no scripted reply left for request ${index + 1}`);
     const turn = typeof reply === 'function' ? reply(request, index) : reply;
     const chunks = turn.text === undefined ? [] : Array.isArray(turn.text) ? turn.text : [turn.text];
     const failAt = turn.error !== undefined ? (turn.errorAfterChunks ?? 0) : Infinity;
     const fail = () => {
       const e = turn.error!;
-      throw typeof e === 'string' ? new LlmError(e, `scripted ${e}`) : e;
+      throw typeof e === 'string' ? new ProviderError('fake', 'llm', e, `scripted ${e}`) : e;
     };
     for (const [i, chunk] of chunks.entries()) {
       if (i >= failAt) fail();

@@ -7,8 +7,8 @@ import type {
 } from 'openai/resources/chat/completions';
 import { systemClock, type Clock, type TimerHandle } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
+import { kindForStatus, ProviderError, type ProviderErrorKind } from '../errors.js';
 import {
-  LlmError,
   type LlmMessage,
   type LlmPort,
   type LlmRequest,
@@ -16,7 +16,7 @@ import {
   type LlmToolCall,
   type LlmToolDef,
 } from './port.js';
-import { backoffMs, decideRetry, kindForStatus, retryAfterMs } from './retry.js';
+import { backoffMs, decideRetry, retryAfterMs } from './retry.js';
 
 /**
  * The OpenAI chat-completions adapter (any OpenAI-compatible server works through
@@ -98,7 +98,7 @@ export class OpenAiLlm implements LlmPort {
 
   async *stream(request: LlmRequest): AsyncGenerator<LlmStreamEvent, void, undefined> {
     const client = this.client;
-    if (!client) throw new LlmError('not_configured', 'The LLM needs OPENAI_API_KEY to be set');
+    if (!client) throw llmError('not_configured', 'The LLM needs OPENAI_API_KEY to be set');
     const outer = request.signal;
     if (outer?.aborted) return;
 
@@ -173,7 +173,7 @@ export class OpenAiLlm implements LlmPort {
         if (outer?.aborted) return;
         if (timedOut) throw timeoutError(timedOut, this.firstTokenTimeoutMs, this.chunkTimeoutMs);
         if (finishReason === undefined) {
-          throw new LlmError('connection', 'The LLM stream ended before the reply was finished');
+          throw llmError('connection', 'The LLM stream ended before the reply was finished');
         }
         yield { type: 'done', finishReason, ...(usage ? { usage } : {}) };
         return;
@@ -278,31 +278,36 @@ function toSdkTool(t: LlmToolDef): ChatCompletionTool {
   return { type: 'function', function: { name: t.name, description: t.description, parameters: t.parameters } };
 }
 
-function timeoutError(kind: TimeoutKind, firstTokenTimeoutMs: number, chunkTimeoutMs: number): LlmError {
-  return kind === 'first_token_timeout'
-    ? new LlmError(kind, `No reply from the LLM within ${firstTokenTimeoutMs} ms`)
-    : new LlmError(kind, `The LLM stream stalled for ${chunkTimeoutMs} ms`);
+function llmError(kind: ProviderErrorKind, message: string, status?: number): ProviderError {
+  return new ProviderError('openai', 'llm', kind, message, status);
 }
 
+function timeoutError(kind: TimeoutKind, firstTokenTimeoutMs: number, chunkTimeoutMs: number): ProviderError {
+  return kind === 'first_token_timeout'
+    ? llmError(kind, `No reply from the LLM within ${firstTokenTimeoutMs} ms`)
+    : llmError(kind, `The LLM stream stalled for ${chunkTimeoutMs} ms`);
+}
+
+/** The adapter's edge: every failure is classified here, once, from the SDK's error classes and the HTTP status. */
 function toLlmError(
   err: unknown,
   timedOut: TimeoutKind | undefined,
   firstTokenTimeoutMs: number,
   chunkTimeoutMs: number,
-): LlmError {
-  if (err instanceof LlmError) return err;
+): ProviderError {
+  if (err instanceof ProviderError) return err;
   // Our own timers abort through the signal, which the SDK reports as a user abort.
   if (timedOut) return timeoutError(timedOut, firstTokenTimeoutMs, chunkTimeoutMs);
-  if (err instanceof APIUserAbortError) return new LlmError('connection', 'The LLM request was aborted');
-  if (err instanceof APIConnectionError) return new LlmError('connection', `Could not reach the LLM: ${err.message}`);
+  if (err instanceof APIUserAbortError) return llmError('connection', 'The LLM request was aborted');
+  if (err instanceof APIConnectionError) return llmError('connection', `Could not reach the LLM: ${err.message}`);
   if (err instanceof APIError) {
     const detail = err.message || 'no message';
     // A status-less APIError is an `error` event inside the stream: the server failed mid-reply.
-    if (err.status === undefined) return new LlmError('server_error', `The LLM failed mid-stream: ${detail}`);
-    return new LlmError(kindForStatus(err.status), `The LLM answered ${err.status}: ${detail}`, err.status);
+    if (err.status === undefined) return llmError('server_error', `The LLM failed mid-stream: ${detail}`);
+    return llmError(kindForStatus(err.status), `The LLM answered ${err.status}: ${detail}`, err.status);
   }
-  if (err instanceof SyntaxError) return new LlmError('server_error', `The LLM sent malformed data: ${err.message}`);
+  if (err instanceof SyntaxError) return llmError('server_error', `The LLM sent malformed data: ${err.message}`);
   const message = err instanceof Error ? err.message : String(err);
   // Sockets cut mid-body surface from undici as a plain TypeError ("terminated").
-  return new LlmError('connection', `The LLM connection failed: ${message}`);
+  return llmError('connection', `The LLM connection failed: ${message}`);
 }

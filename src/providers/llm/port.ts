@@ -41,28 +41,7 @@ export type LlmStreamEvent =
 export interface LlmPort {
   /**
    * Streams text deltas as they arrive; tool calls are yielded whole, once their
-   * arguments are complete. Ends quietly when `signal` aborts. Throws LlmError.
+   * arguments are complete. Ends quietly when `signal` aborts. Throws ProviderError (stage `llm`).
    */
   stream(request: LlmRequest): AsyncIterable<LlmStreamEvent>;
-}
-
-export type LlmErrorKind =
-  | 'not_configured'
-  | 'rate_limited'
-  | 'server_error'
-  | 'bad_request'
-  | 'auth'
-  | 'first_token_timeout'
-  | 'stall'
-  | 'connection';
-
-export class LlmError extends Error {
-  constructor(
-    readonly kind: LlmErrorKind,
-    message: string,
-    readonly status?: number,
-  ) {
-    super(message);
-    this.name = 'LlmError';
-  }
 }

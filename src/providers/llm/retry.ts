@@ -1,4 +1,4 @@
-import type { LlmError, LlmErrorKind } from './port.js';
+import type { ProviderError } from '../errors.js';
 
 /**
  * Retry policy for one LLM turn, kept free of the SDK so it is testable on its
@@ -6,18 +6,6 @@ import type { LlmError, LlmErrorKind } from './port.js';
  * the first-token budget: a caller waiting on silence is better served by the
  * flow's fallback than by a reply arriving late.
  */
-
-/** Kinds where a fresh request can plausibly succeed. */
-const RETRYABLE: ReadonlySet<LlmErrorKind> = new Set([
-  'rate_limited',
-  'server_error',
-  'connection',
-  'stall',
-]);
-
-export function isRetryable(error: LlmError): boolean {
-  return RETRYABLE.has(error.kind);
-}
 
 /** Reads `retry-after-ms` (OpenAI's, milliseconds) first, then the standard `retry-after` (seconds or an HTTP date). */
 export function retryAfterMs(headers: Headers | undefined, wallNowMs: number): number | undefined {
@@ -55,7 +43,7 @@ export interface RetryDecision {
 }
 
 export function decideRetry(input: {
-  error: LlmError;
+  error: ProviderError;
   /** Anything already handed to the consumer (text or a tool call). */
   yielded: boolean;
   attempt: number;
@@ -66,20 +54,11 @@ export function decideRetry(input: {
   /** Milliseconds left of the first-token budget. */
   budgetLeftMs: number;
 }): RetryDecision {
-  if (!isRetryable(input.error)) return { retry: false, delayMs: 0, reason: 'not_retryable' };
+  if (!input.error.retryable) return { retry: false, delayMs: 0, reason: 'not_retryable' };
   if (input.yielded) return { retry: false, delayMs: 0, reason: 'spoken' };
   if (input.attempt >= input.maxAttempts) return { retry: false, delayMs: 0, reason: 'attempts' };
   const delayMs = input.retryAfterMs ?? input.backoffMs;
   // Waiting must leave room for the next attempt to produce a token at all.
   if (delayMs >= input.budgetLeftMs) return { retry: false, delayMs, reason: 'budget' };
   return { retry: true, delayMs };
-}
-
-/** Maps an HTTP status from the provider to our error kind. */
-export function kindForStatus(status: number): LlmErrorKind {
-  if (status === 429) return 'rate_limited';
-  if (status === 401 || status === 403) return 'auth';
-  // 408 (request timeout) and 409 (lock timeout) are transient on OpenAI's side.
-  if (status === 408 || status === 409 || status >= 500) return 'server_error';
-  return 'bad_request';
 }

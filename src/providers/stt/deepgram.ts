@@ -1,14 +1,17 @@
-import { DeepgramClient } from '@deepgram/sdk';
+import WebSocket from 'ws';
 import { systemClock, type Clock, type TimerHandle } from '../../core/clock.js';
 import { notConfigured } from '../../core/errors.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
+import { kindForStatus, ProviderError, type ProviderErrorKind } from '../errors.js';
 import type { SttEvent, SttOptions, SttPort, SttSession } from './port.js';
 
 /**
- * Deepgram Listen v1 live transcription (PROTOCOLS §2) with our own reconnect
- * policy (DESIGN §8). The SDK only speaks the wire protocol: its own reconnects
- * are off, because they would silently open a new stream whose times restart
- * at 0 and drop the audio sent meanwhile.
+ * Deepgram Listen v1 live transcription (docs/protocols.md) with our own
+ * reconnect policy (docs/architecture.md). The WebSocket is opened with `ws`
+ * directly: the handshake's HTTP status is how a failure is classified (a
+ * refused key must not be retried), and the SDK reduces it to message text.
+ * Reconnects are ours too: a library reconnect would silently open a new
+ * stream whose times restart at 0 and drop the audio sent meanwhile.
  *
  * All times in emitted events are on the CALL's audio timeline (seconds since
  * the first byte passed to `sendAudio`), across reconnects.
@@ -73,7 +76,6 @@ export interface DeepgramSttConfig {
 }
 
 export class DeepgramStt implements SttPort {
-  private client: DeepgramClient | undefined;
   private readonly timing: DeepgramTiming;
   private readonly clock: Clock;
   private readonly logger: Logger;
@@ -91,11 +93,9 @@ export class DeepgramStt implements SttPort {
    */
   open(options: SttOptions, onEvent: (event: SttEvent) => void, signal?: AbortSignal): SttSession {
     if (!this.config.apiKey) throw notConfigured('DEEPGRAM_API_KEY', 'Speech-to-text (Deepgram)');
-    this.client ??= new DeepgramClient({
+    const session = new DeepgramSession({
       apiKey: this.config.apiKey,
-      ...(this.config.baseUrl ? { baseUrl: this.config.baseUrl } : {}),
-    });
-    const session = new DeepgramSession(this.client, {
+      baseUrl: this.config.baseUrl ?? DEEPGRAM_DEFAULT_BASE_URL,
       options,
       model: options.model ?? this.config.defaultModel ?? DEFAULT_DEEPGRAM_MODEL,
       endpointingMs: options.endpointingMs ?? this.config.defaultEndpointingMs ?? DEFAULT_ENDPOINTING_MS,
@@ -110,11 +110,16 @@ export class DeepgramStt implements SttPort {
   }
 }
 
-type Socket = Awaited<ReturnType<DeepgramClient['listen']['v1']['connect']>>;
+/** Deepgram's production origin; DEEPGRAM_BASE_URL replaces it (a loopback fake in tests). */
+export const DEEPGRAM_DEFAULT_BASE_URL = 'wss://api.deepgram.com';
+
+type Socket = WebSocket;
 
 type State = 'connecting' | 'open' | 'reconnecting' | 'failed' | 'closing' | 'closed';
 
 interface SessionDeps {
+  apiKey: string;
+  baseUrl: string;
   options: SttOptions;
   model: string;
   endpointingMs: number;
@@ -124,9 +129,6 @@ interface SessionDeps {
   clock: Clock;
   logger: Logger;
 }
-
-/** Errors that a new connection cannot fix. */
-const PERMANENT = /\b(400|401|402|403|404)\b/;
 
 class DeepgramSession implements SttSession {
   private state: State = 'connecting';
@@ -139,7 +141,8 @@ class DeepgramSession implements SttSession {
   private connectTimer: TimerHandle | undefined;
   private backoffTimer: TimerHandle | undefined;
   private tickTimer: TimerHandle | undefined;
-  private lastError: string | undefined;
+  /** What went wrong with the current connection, classified where it was seen. */
+  private lastError: ProviderError | undefined;
 
   /** Audio received from the phone, bytes: the call's audio timeline. */
   private totalBytes = 0;
@@ -163,10 +166,7 @@ class DeepgramSession implements SttSession {
   private closePromise: Promise<void> | undefined;
   private readonly onAbort = () => this.teardown('closed');
 
-  constructor(
-    private readonly client: DeepgramClient,
-    private readonly d: SessionDeps,
-  ) {}
+  constructor(private readonly d: SessionDeps) {}
 
   start(): void {
     if (this.d.signal?.aborted) {
@@ -175,7 +175,7 @@ class DeepgramSession implements SttSession {
     }
     this.d.signal?.addEventListener('abort', this.onAbort, { once: true });
     this.armTick();
-    void this.connect();
+    this.connect();
   }
 
   sendAudio(mulaw: Uint8Array): void {
@@ -197,11 +197,11 @@ class DeepgramSession implements SttSession {
     this.trimRing();
     if (this.state === 'open' && this.socket) {
       try {
-        this.socket.sendMedia(data);
+        this.socket.send(data);
         this.lastSentAt = now;
       } catch (err) {
         // The close event follows; the audio stays in the ring for the replay.
-        this.lastError = errorText(err);
+        this.lastError = sttError('connection', errorText(err));
       }
     }
   }
@@ -219,7 +219,7 @@ class DeepgramSession implements SttSession {
     });
     try {
       // Deepgram finalises what it has, sends Metadata and closes 1000.
-      this.socket.sendCloseStream({ type: 'CloseStream' });
+      this.socket.send(CLOSE_STREAM);
     } catch {
       this.teardown('closed');
       return this.closePromise;
@@ -233,56 +233,52 @@ class DeepgramSession implements SttSession {
 
   // ── connection attempts ─────────────────────────────────────────────
 
-  private async connect(): Promise<void> {
+  private connect(): void {
     const gen = ++this.gen;
     const { timing, clock } = this.d;
     this.lastError = undefined;
     this.connectTimer?.cancel();
     this.connectTimer = clock.setTimeout(() => {
-      if (gen === this.gen) this.attemptFailed(`no connection within ${timing.connectTimeoutMs} ms`);
+      if (gen === this.gen) this.attemptFailed(sttError('connect_timeout', `no connection within ${timing.connectTimeoutMs} ms`));
     }, timing.connectTimeoutMs);
     let socket: Socket;
     try {
-      socket = await this.client.listen.v1.connect({
-        model: this.d.model,
-        encoding: 'mulaw',
-        sample_rate: 8000,
-        channels: 1,
-        language: this.d.options.language,
-        interim_results: 'true',
-        endpointing: this.d.endpointingMs,
-        utterance_end_ms: UTTERANCE_END_MS,
-        vad_events: 'true',
-        smart_format: 'true',
-        punctuate: 'true',
-        // Our policy owns reconnects (see the file comment).
-        reconnectAttempts: 0,
-        shouldReconnect: () => false,
-        // The SDK's own timer is a backstop; ours (on the injectable clock) decides.
-        connectionTimeoutInSeconds: Math.ceil(timing.connectTimeoutMs / 1000) + 1,
+      socket = new WebSocket(listenUrl(this.d), {
+        headers: { Authorization: `Token ${this.d.apiKey}` },
+        perMessageDeflate: false,
       });
     } catch (err) {
-      if (gen === this.gen) this.attemptFailed(errorText(err));
-      return;
-    }
-    if (gen !== this.gen) {
-      closeQuietly(socket);
+      this.attemptFailed(sttError('connection', errorText(err)));
       return;
     }
     this.socket = socket;
+    // A refused handshake: the status says whether another try can help.
+    socket.on('unexpected-response', (req, res) => {
+      const status = res.statusCode ?? 0;
+      const detail = headerText(res.headers['dg-error']);
+      res.resume();
+      req.destroy();
+      if (gen === this.gen) {
+        this.attemptFailed(sttError(kindForStatus(status), `Deepgram answered ${status}${detail ? `: ${detail}` : ''}`, status));
+      }
+    });
     socket.on('open', () => gen === this.gen && this.onOpen());
-    socket.on('message', (msg: unknown) => gen === this.gen && this.onMessage(msg));
+    socket.on('message', (data: WebSocket.RawData, isBinary: boolean) => {
+      if (gen !== this.gen || isBinary) return;
+      let msg: unknown;
+      try {
+        msg = JSON.parse(rawText(data));
+      } catch {
+        return; // Deepgram sends JSON only; anything else carries nothing for us
+      }
+      this.onMessage(msg);
+    });
     socket.on('error', (err: Error) => {
       if (gen !== this.gen) return;
-      this.lastError = errorText(err);
+      this.lastError = sttError('connection', errorText(err));
       if (this.state !== 'open' && this.state !== 'closing') this.attemptFailed(this.lastError);
     });
-    socket.on('close', (ev: { code: number; reason?: string }) => gen === this.gen && this.onClose(ev));
-    try {
-      socket.connect();
-    } catch (err) {
-      this.attemptFailed(errorText(err));
-    }
+    socket.on('close', (code: number, reason: Buffer) => gen === this.gen && this.onClose({ code, reason: reason.toString('utf8') }));
   }
 
   private onOpen(): void {
@@ -301,7 +297,7 @@ class DeepgramSession implements SttSession {
       const { at, data } = this.ring[i]!;
       const end = at + data.length;
       if (end <= from) continue;
-      this.socket!.sendMedia(at >= from ? data : data.subarray(from - at));
+      this.socket!.send(at >= from ? data : data.subarray(from - at));
     }
     if (reconnected) {
       this.d.logger.info(
@@ -317,48 +313,49 @@ class DeepgramSession implements SttSession {
   private onClose(ev: { code: number; reason?: string }): void {
     this.socket = undefined;
     if (this.state === 'closing') return this.teardown('closed');
-    const why = `closed ${ev.code}${ev.reason ? ` ${ev.reason}` : ''}${this.lastError ? ` (${this.lastError})` : ''}`;
+    const why = `closed ${ev.code}${ev.reason ? ` ${ev.reason}` : ''}${this.lastError ? ` (${this.lastError.message})` : ''}`;
     if (this.state === 'open') {
       if (ev.code === 1000) {
         // Deepgram only closes normally after CloseStream; anything else is a lost stream too.
         this.d.logger.warn({ code: ev.code }, 'deepgram closed the stream unexpectedly');
       }
-      return this.connectionLost(why);
+      return this.connectionLost(this.lastError ?? sttError('connection', why));
     }
     if (this.state === 'connecting' || this.state === 'reconnecting') {
-      // The SDK reports a refused handshake as close(1000) first and the error
-      // ("Unexpected server response: 401") right after, in the same tick.
-      const gen = this.gen;
-      queueMicrotask(() => gen === this.gen && this.attemptFailed(this.lastError ?? why));
+      this.attemptFailed(this.lastError ?? sttError('connection', why));
     }
   }
 
-  private attemptFailed(reason: string): void {
+  /** The reconnect policy reads only the classification: a refusal another try cannot fix fails at once. */
+  private attemptFailed(error: ProviderError): void {
     if (this.state !== 'connecting' && this.state !== 'reconnecting') return;
     this.invalidateSocket();
-    if (PERMANENT.test(reason)) {
-      const auth = /\b40[13]\b/.test(reason);
-      return this.fail(
-        auth ? `Deepgram rejected the API key (DEEPGRAM_API_KEY): ${reason}` : `Deepgram refused the stream: ${reason}`,
-      );
+    if (!error.retryable) {
+      const message =
+        error.kind === 'auth'
+          ? `Deepgram rejected the API key (DEEPGRAM_API_KEY): ${error.message}`
+          : `Deepgram refused the stream: ${error.message}`;
+      return this.fail(sttError(error.kind, message, error.status));
     }
-    this.d.logger.warn({ attempt: this.attempt, reason }, 'deepgram connection attempt failed');
-    this.scheduleReconnect(reason);
+    this.d.logger.warn({ attempt: this.attempt, kind: error.kind, status: error.status, reason: error.message }, 'deepgram connection attempt failed');
+    this.scheduleReconnect(error);
   }
 
-  private connectionLost(reason: string): void {
-    this.d.logger.warn({ reason }, 'deepgram stream lost');
+  private connectionLost(error: ProviderError): void {
+    this.d.logger.warn({ kind: error.kind, reason: error.message }, 'deepgram stream lost');
     this.invalidateSocket();
-    this.scheduleReconnect(reason);
+    this.scheduleReconnect(error);
   }
 
   /** Our policy: at most maxReconnectAttempts tries within reconnectWindowMs, then `failed`. */
-  private scheduleReconnect(reason: string): void {
+  private scheduleReconnect(error: ProviderError): void {
     const { timing, clock } = this.d;
     const now = clock.now();
     this.attemptStarts = this.attemptStarts.filter((t) => now - t < timing.reconnectWindowMs);
     if (this.attemptStarts.length >= timing.maxReconnectAttempts) {
-      return this.fail(`Deepgram unavailable after ${this.attemptStarts.length} reconnect tries: ${reason}`);
+      return this.fail(
+        sttError(error.kind, `Deepgram unavailable after ${this.attemptStarts.length} reconnect tries: ${error.message}`, error.status),
+      );
     }
     this.attempt = this.attemptStarts.length + 1;
     const delayMs = timing.reconnectBackoffMs[this.attempt - 1] ?? timing.reconnectBackoffMs.at(-1) ?? 0;
@@ -367,14 +364,14 @@ class DeepgramSession implements SttSession {
     this.emit({ type: 'reconnecting', attempt: this.attempt });
     this.backoffTimer?.cancel();
     this.backoffTimer = clock.setTimeout(() => {
-      if (this.state === 'reconnecting') void this.connect();
+      if (this.state === 'reconnecting') this.connect();
     }, delayMs);
   }
 
-  private fail(reason: string): void {
-    this.d.logger.error({ reason }, 'deepgram failed');
+  private fail(error: ProviderError): void {
+    this.d.logger.error({ kind: error.kind, status: error.status, reason: error.message }, 'deepgram failed');
     this.teardown('failed');
-    this.emit({ type: 'failed', reason });
+    this.emit({ type: 'failed', reason: error.message, error });
   }
 
   private invalidateSocket(): void {
@@ -417,15 +414,15 @@ class DeepgramSession implements SttSession {
     const { keepAliveAfterMs, silenceWatchdogMs } = this.d.timing;
     const audioFlowing = now - this.lastAudioAt < keepAliveAfterMs;
     if (audioFlowing && now - this.watchdogFrom >= silenceWatchdogMs) {
-      return this.connectionLost(`no message for ${Math.round(now - this.watchdogFrom)} ms while audio flows`);
+      return this.connectionLost(sttError('stall', `no message for ${Math.round(now - this.watchdogFrom)} ms while audio flows`));
     }
     if (now - this.lastSentAt >= keepAliveAfterMs) {
       try {
         // Text frame: a binary KeepAlive is a known cause of stalls (PROTOCOLS §2.2).
-        this.socket.sendKeepAlive({ type: 'KeepAlive' });
+        this.socket.send(KEEP_ALIVE);
         this.lastSentAt = now;
       } catch (err) {
-        this.lastError = errorText(err);
+        this.lastError = sttError('connection', errorText(err));
       }
     }
   }
@@ -510,9 +507,48 @@ function errorText(err: unknown): string {
 }
 
 function closeQuietly(socket: Socket): void {
+  // Late events of a socket we let go are ignored (the generation moved on); errors must not go unhandled.
+  socket.on('error', () => undefined);
   try {
-    socket.close();
+    if (socket.readyState === WebSocket.CONNECTING) socket.terminate();
+    else socket.close();
   } catch {
     // already closed
   }
+}
+
+function sttError(kind: ProviderErrorKind, message: string, status?: number): ProviderError {
+  return new ProviderError('deepgram', 'stt', kind, message, status);
+}
+
+/** Control messages are text frames: a binary KeepAlive is a known cause of stalls. */
+const KEEP_ALIVE = JSON.stringify({ type: 'KeepAlive' });
+const CLOSE_STREAM = JSON.stringify({ type: 'CloseStream' });
+
+function listenUrl(d: SessionDeps): string {
+  const url = new URL('/v1/listen', d.baseUrl);
+  const query: Record<string, string> = {
+    model: d.model,
+    encoding: 'mulaw',
+    sample_rate: '8000',
+    channels: '1',
+    language: d.options.language,
+    interim_results: 'true',
+    endpointing: String(d.endpointingMs),
+    utterance_end_ms: String(UTTERANCE_END_MS),
+    vad_events: 'true',
+    smart_format: 'true',
+    punctuate: 'true',
+  };
+  for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
+  return url.toString();
+}
+
+function rawText(data: WebSocket.RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.from(data).toString('utf8');
+}
+
+function headerText(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
 }

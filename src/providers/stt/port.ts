@@ -1,3 +1,5 @@
+import type { ProviderError } from '../errors.js';
+
 /**
  * The live speech-to-text port: μ-law 8 kHz in, transcript events out.
  * Times are seconds of audio since the start of the call's audio.
@@ -18,7 +20,8 @@ export type SttEvent =
   | { type: 'utterance_end'; lastWordEnd: number }
   | { type: 'reconnecting'; attempt: number }
   | { type: 'reconnected'; attempt: number }
-  | { type: 'failed'; reason: string };
+  /** Speech-to-text gave up for this call: `error` says why, classified; `reason` is its message. */
+  | { type: 'failed'; reason: string; error: ProviderError };
 
 export interface SttOptions {
   language: string;

@@ -1,13 +1,14 @@
 import { ElevenLabsClient, ElevenLabsError, ElevenLabsTimeoutError } from '@elevenlabs/elevenlabs-js';
 import { systemClock, type Clock, type TimerHandle } from '../../core/clock.js';
-import { TtsError, type TtsPort, type TtsRequest, type VoiceSpec } from './port.js';
+import { kindForStatus, ProviderError, type ProviderErrorKind } from '../errors.js';
+import type { TtsPort, TtsRequest, VoiceSpec } from './port.js';
 
 /**
  * ElevenLabs HTTP streaming TTS (PROTOCOLS §3.1, §3.3) as a TtsPort: text in,
  * `ulaw_8000` chunks out as they arrive. The SDK's own timeout stops counting
  * once response headers arrive, so the first-byte and between-chunk limits are
  * ours (DESIGN §8 "Timeouts"). An abort through the caller's signal ends the
- * stream quietly; everything else becomes a typed TtsError.
+ * stream quietly; everything else becomes a ProviderError classified here.
  */
 
 /**
@@ -62,7 +63,7 @@ export class ElevenLabsTts implements TtsPort {
   async *synthesize(request: TtsRequest): AsyncIterable<Uint8Array> {
     const { text, voice, signal } = request;
     if (!this.client) {
-      throw new TtsError('not_configured', 'text-to-speech needs ELEVENLABS_API_KEY to be set');
+      throw ttsError('not_configured', 'text-to-speech needs ELEVENLABS_API_KEY to be set');
     }
     if (signal?.aborted) return;
 
@@ -70,8 +71,8 @@ export class ElevenLabsTts implements TtsPort {
     const onAbort = () => controller.abort(signal?.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
     let timer: TimerHandle | undefined;
-    let timedOut: TtsError | undefined;
-    const arm = (ms: number, error: () => TtsError) => {
+    let timedOut: ProviderError | undefined;
+    const arm = (ms: number, error: () => ProviderError) => {
       timer?.cancel();
       timer = this.clock.setTimeout(() => {
         timedOut = error();
@@ -85,7 +86,7 @@ export class ElevenLabsTts implements TtsPort {
 
     let finished = false;
     try {
-      arm(this.firstByteTimeoutMs, () => new TtsError('first_byte_timeout', `no audio from ElevenLabs within ${this.firstByteTimeoutMs} ms`));
+      arm(this.firstByteTimeoutMs, () => ttsError('first_byte_timeout', `no audio from ElevenLabs within ${this.firstByteTimeoutMs} ms`));
       const audio = await this.client.textToSpeech.stream(
         voice.voiceId,
         {
@@ -104,7 +105,7 @@ export class ElevenLabsTts implements TtsPort {
         disarm();
         yield chunk;
         if (signal?.aborted) return;
-        arm(this.chunkTimeoutMs, () => new TtsError('stall', `ElevenLabs sent nothing for ${this.chunkTimeoutMs} ms mid-stream`));
+        arm(this.chunkTimeoutMs, () => ttsError('stall', `ElevenLabs sent nothing for ${this.chunkTimeoutMs} ms mid-stream`));
       }
       finished = true;
     } catch (err) {
@@ -134,14 +135,19 @@ export function isoLanguage(language: string): string {
   return language.split(/[-_]/)[0]!.toLowerCase();
 }
 
-function toTtsError(err: unknown): TtsError {
-  if (err instanceof TtsError) return err;
-  if (err instanceof ElevenLabsTimeoutError) return new TtsError('connection', 'ElevenLabs request timed out');
+function ttsError(kind: ProviderErrorKind, message: string, status?: number): ProviderError {
+  return new ProviderError('elevenlabs', 'tts', kind, message, status);
+}
+
+/** The adapter's edge: every failure is classified here, once, from the SDK's error classes and the HTTP status. */
+function toTtsError(err: unknown): ProviderError {
+  if (err instanceof ProviderError) return err;
+  if (err instanceof ElevenLabsTimeoutError) return ttsError('connection', 'ElevenLabs request timed out');
   if (err instanceof ElevenLabsError && err.statusCode !== undefined) {
-    return new TtsError('http', `ElevenLabs answered ${err.statusCode}${describeDetail(err.body)}`, err.statusCode);
+    return ttsError(kindForStatus(err.statusCode), `ElevenLabs answered ${err.statusCode}${describeDetail(err.body)}`, err.statusCode);
   }
   const message = err instanceof Error ? err.message : String(err);
-  return new TtsError('connection', `ElevenLabs connection failed: ${message}`);
+  return ttsError('connection', `ElevenLabs connection failed: ${message}`);
 }
 
 /** ElevenLabs errors are `{ detail: { status, message } }`, or FastAPI's list for 422. */

@@ -1,12 +1,13 @@
 import { systemClock, type Clock } from '../../core/clock.js';
 import { FAKE_SPEECH_BYTES_PER_CHAR, fakeSpeech } from '../../core/audio/tone.js';
-import { TtsError, type TtsPort, type TtsRequest } from './port.js';
+import { ProviderError } from '../errors.js';
+import type { TtsPort, TtsRequest } from './port.js';
 
 /**
  * In-process TtsPort for tests and the text chat: deterministic μ-law (a quiet
  * tone, 80 bytes per character, the same bytes the loopback ElevenLabs sends),
  * with knobs for delays (through the Clock), errors and stalls. Honours the
- * port's contract: ends quietly on abort, throws TtsError otherwise.
+ * port's contract: ends quietly on abort, throws ProviderError otherwise.
  */
 
 export interface FakeTtsOptions {
@@ -18,7 +19,7 @@ export interface FakeTtsOptions {
   /** Delay before every chunk after the first. */
   chunkDelayMs?: number;
   /** Fail the request (before any byte, or after `errorAfterBytes`). */
-  error?: TtsError | ((request: TtsRequest) => TtsError | undefined);
+  error?: ProviderError | ((request: TtsRequest) => ProviderError | undefined);
   errorAfterBytes?: number;
   /** Yield this many bytes, then wait until aborted. */
   stallAfterBytes?: number;
@@ -69,7 +70,7 @@ export class FakeTts implements TtsPort {
       }
       if (error && o.errorAfterBytes !== undefined) throw error;
     } catch (err) {
-      if (signal?.aborted && !(err instanceof TtsError)) return;
+      if (signal?.aborted && !(err instanceof ProviderError)) return;
       throw err;
     }
   }

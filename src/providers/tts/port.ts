@@ -19,19 +19,6 @@ export interface TtsRequest {
 }
 
 export interface TtsPort {
-  /** Streams `ulaw_8000` bytes. Throws TtsError; ends quietly on abort. */
+  /** Streams `ulaw_8000` bytes. Throws ProviderError (stage `tts`); ends quietly on abort. */
   synthesize(request: TtsRequest): AsyncIterable<Uint8Array>;
-}
-
-export type TtsErrorKind = 'not_configured' | 'http' | 'first_byte_timeout' | 'stall' | 'connection';
-
-export class TtsError extends Error {
-  constructor(
-    readonly kind: TtsErrorKind,
-    message: string,
-    readonly status?: number,
-  ) {
-    super(message);
-    this.name = 'TtsError';
-  }
 }

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LlmError, type LlmPort, type LlmRequest, type LlmStreamEvent } from '../../../src/providers/llm/port.js';
+import type { LlmPort, LlmRequest, LlmStreamEvent } from '../../../src/providers/llm/port.js';
+import { ProviderError } from '../../../src/providers/errors.js';
 
 /**
  * The behaviour every LlmPort must share (STYLE habit 4): the OpenAI adapter
@@ -83,8 +84,8 @@ export function describeLlmContract(name: string, bind: () => Promise<LlmBinding
         () => undefined,
         (e: unknown) => e,
       );
-      expect(err).toBeInstanceOf(LlmError);
-      expect((err as LlmError).kind).toBe('auth');
+      expect(err).toBeInstanceOf(ProviderError);
+      expect((err as ProviderError).kind).toBe('auth');
     });
   });
 }

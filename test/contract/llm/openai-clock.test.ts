@@ -5,8 +5,9 @@ import {
   LLM_FIRST_TOKEN_TIMEOUT_MS,
   OpenAiLlm,
 } from '../../../src/providers/llm/openai.js';
-import { LlmError, type LlmStreamEvent } from '../../../src/providers/llm/port.js';
+import type { LlmStreamEvent } from '../../../src/providers/llm/port.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../../../src/testing/openai-server.js';
+import { ProviderError } from '../../../src/providers/errors.js';
 
 /**
  * The adapter's own timeouts run on the injected clock: with a ManualClock they
@@ -23,12 +24,12 @@ afterEach(async () => {
 });
 
 function watch(stream: AsyncIterable<LlmStreamEvent>) {
-  const state: { error?: LlmError; done: boolean } = { done: false };
+  const state: { error?: ProviderError; done: boolean } = { done: false };
   const settled = (async () => {
     try {
       for await (const e of stream) void e;
     } catch (err) {
-      state.error = err as LlmError;
+      state.error = err as ProviderError;
     }
     state.done = true;
   })();

@@ -6,8 +6,9 @@ import { createProviders } from '../../../src/container.js';
 import { systemClock } from '../../../src/core/clock.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import { OpenAiLlm, type OpenAiLlmOptions } from '../../../src/providers/llm/openai.js';
-import { LlmError, type LlmRequest, type LlmStreamEvent } from '../../../src/providers/llm/port.js';
+import type { LlmRequest, LlmStreamEvent } from '../../../src/providers/llm/port.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../../../src/testing/openai-server.js';
+import { ProviderError } from '../../../src/providers/errors.js';
 
 /**
  * The OpenAI adapter through the real `openai` SDK against the loopback fake.
@@ -46,12 +47,12 @@ async function collect(stream: AsyncIterable<LlmStreamEvent>): Promise<LlmStream
   return out;
 }
 
-async function failure(stream: AsyncIterable<LlmStreamEvent>, seen: LlmStreamEvent[] = []): Promise<LlmError> {
+async function failure(stream: AsyncIterable<LlmStreamEvent>, seen: LlmStreamEvent[] = []): Promise<ProviderError> {
   try {
     for await (const e of stream) seen.push(e);
   } catch (err) {
-    expect(err).toBeInstanceOf(LlmError);
-    return err as LlmError;
+    expect(err).toBeInstanceOf(ProviderError);
+    return err as ProviderError;
   }
   throw new Error('expected the stream to fail');
 }

@@ -1,5 +1,5 @@
 /**
- * DeepgramStt through the REAL @deepgram/sdk against the loopback fake Deepgram
+ * DeepgramStt over a real WebSocket against the loopback fake Deepgram
  * (src/testing/deepgram-server.ts). Invariants: μ-law reaches Deepgram
  * byte for byte (also what was sent before the socket opened); results map to
  * SttEvents on the call's audio timeline, across reconnects; a reconnect replays

@@ -2,8 +2,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/core/clock.js';
 import { fakeSpeech } from '../../../src/core/audio/tone.js';
 import { ElevenLabsTts, isoLanguage } from '../../../src/providers/tts/elevenlabs.js';
-import { TtsError, type VoiceSpec } from '../../../src/providers/tts/port.js';
+import type { VoiceSpec } from '../../../src/providers/tts/port.js';
 import { startFakeElevenLabs, type FakeElevenLabs } from '../../../src/testing/elevenlabs-server.js';
+import { ProviderError } from '../../../src/providers/errors.js';
 
 /**
  * The real @elevenlabs/elevenlabs-js client against the loopback ElevenLabs:
@@ -34,12 +35,12 @@ async function collect(it: AsyncIterable<Uint8Array>): Promise<Uint8Array[]> {
 
 const concat = (chunks: Uint8Array[]) => Uint8Array.from(chunks.flatMap((c) => [...c]));
 
-async function rejection(p: Promise<unknown>): Promise<TtsError> {
+async function rejection(p: Promise<unknown>): Promise<ProviderError> {
   try {
     await p;
   } catch (err) {
-    expect(err).toBeInstanceOf(TtsError);
-    return err as TtsError;
+    expect(err).toBeInstanceOf(ProviderError);
+    return err as ProviderError;
   }
   throw new Error('expected a TtsError');
 }
@@ -72,18 +73,18 @@ describe('ElevenLabsTts against the loopback ElevenLabs', () => {
     expect(req.query).toEqual({ output_format: 'ulaw_8000' });
   });
 
-  it('turns a 500 into TtsError http with the status and ElevenLabs detail message', async () => {
+  it('classifies a 500 as a retryable server_error with the status and ElevenLabs detail message', async () => {
     fake.setBehaviour(() => ({ status: 500, detail: { status: 'internal', message: 'model overloaded' } }));
     const err = await rejection(collect(tts().synthesize({ text: 'Hello.', voice })));
-    expect(err).toMatchObject({ kind: 'http', status: 500 });
+    expect(err).toMatchObject({ provider: 'elevenlabs', stage: 'tts', kind: 'server_error', retryable: true, status: 500 });
     expect(err.message).toMatch(/500.*model overloaded/);
   });
 
-  it('turns a rejected key (401) and a validation error (422) into TtsError http', async () => {
+  it('classifies a rejected key (401) as auth and a validation error (422) as bad_request, neither retryable', async () => {
     const bad = new ElevenLabsTts({ apiKey: 'wrong', baseUrl: fake.url });
-    expect(await rejection(collect(bad.synthesize({ text: 'Hi.', voice })))).toMatchObject({ kind: 'http', status: 401 });
+    expect(await rejection(collect(bad.synthesize({ text: 'Hi.', voice })))).toMatchObject({ kind: 'auth', retryable: false, status: 401 });
     const err = await rejection(collect(tts().synthesize({ text: '   ', voice })));
-    expect(err).toMatchObject({ kind: 'http', status: 422 });
+    expect(err).toMatchObject({ kind: 'bad_request', retryable: false, status: 422 });
     expect(err.message).toMatch(/field required/);
   });
 

@@ -3,8 +3,9 @@ import { ManualClock } from '../../../src/core/clock.js';
 import { fakeSpeech } from '../../../src/core/audio/tone.js';
 import { ElevenLabsTts } from '../../../src/providers/tts/elevenlabs.js';
 import { FakeTts } from '../../../src/providers/tts/fake.js';
-import { TtsError, type TtsPort, type VoiceSpec } from '../../../src/providers/tts/port.js';
+import type { TtsPort, VoiceSpec } from '../../../src/providers/tts/port.js';
 import { startFakeElevenLabs, type FakeElevenLabs } from '../../../src/testing/elevenlabs-server.js';
+import { ProviderError } from '../../../src/providers/errors.js';
 
 /**
  * The TtsPort contract, run against the in-process fake and the real adapter on
@@ -66,12 +67,12 @@ describe('FakeTts knobs', () => {
     expect(tts.texts).toEqual(['Hi.']);
   });
 
-  it('fails with the configured TtsError, before or after some bytes', async () => {
-    const tts = new FakeTts({ error: new TtsError('http', 'boom', 500) });
-    await expect((async () => { for await (const _ of tts.synthesize({ text: 'x', voice })); })()).rejects.toMatchObject({ kind: 'http', status: 500 });
+  it('fails with the configured ProviderError, before or after some bytes', async () => {
+    const tts = new FakeTts({ error: new ProviderError('fake', 'tts', 'server_error', 'boom', 500) });
+    await expect((async () => { for await (const _ of tts.synthesize({ text: 'x', voice })); })()).rejects.toMatchObject({ kind: 'server_error', status: 500 });
     tts.configure({ errorAfterBytes: 400, chunkBytes: 300 });
     const got: number[] = [];
-    await expect((async () => { for await (const c of tts.synthesize({ text: 'Hello world', voice })) got.push(c.length); })()).rejects.toBeInstanceOf(TtsError);
+    await expect((async () => { for await (const c of tts.synthesize({ text: 'Hello world', voice })) got.push(c.length); })()).rejects.toBeInstanceOf(ProviderError);
     expect(got).toEqual([300, 100]);
   });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ScriptedLlm } from '../../../src/providers/llm/fake.js';
-import { LlmError, type LlmStreamEvent } from '../../../src/providers/llm/port.js';
+import type { LlmStreamEvent } from '../../../src/providers/llm/port.js';
+import { ProviderError } from '../../../src/providers/errors.js';
 
 async function drain(it: AsyncIterable<LlmStreamEvent>): Promise<LlmStreamEvent[]> {
   const out: LlmStreamEvent[] = [];
@@ -25,7 +26,7 @@ describe('ScriptedLlm', () => {
   });
 
   it('fails before the first chunk or after some, with typed errors', async () => {
-    const llm = new ScriptedLlm([{ error: 'rate_limited' }, { text: ['x', 'y'], error: new LlmError('stall', 'stalled'), errorAfterChunks: 1 }]);
+    const llm = new ScriptedLlm([{ error: 'rate_limited' }, { text: ['x', 'y'], error: new ProviderError('fake', 'llm', 'stall', 'stalled'), errorAfterChunks: 1 }]);
     await expect(drain(llm.stream({ messages: [] }))).rejects.toMatchObject({ kind: 'rate_limited' });
     const seen: string[] = [];
     await expect(

@@ -3,7 +3,7 @@ import { ManualClock } from '../../../src/core/clock.js';
 import { fakeSpeech } from '../../../src/core/audio/tone.js';
 import { flowSchema } from '../../../src/flow/schema.js';
 import { FakeTts } from '../../../src/providers/tts/fake.js';
-import { TtsError, type TtsPort, type TtsRequest, type VoiceSpec } from '../../../src/providers/tts/port.js';
+import type { TtsPort, TtsRequest, VoiceSpec } from '../../../src/providers/tts/port.js';
 import {
   MemoryTtsCacheStore,
   PhraseCache,
@@ -12,6 +12,7 @@ import {
   type TtsCacheStore,
 } from '../../../src/pipeline/phrase-cache.js';
 import { FILLER_PHRASE, staticPhrasesOf, staticTextsOf } from '../../../src/pipeline/static-phrases.js';
+import { ProviderError } from '../../../src/providers/errors.js';
 
 /**
  * The static-phrase cache: content keys (never the version), a hit costs no TTS
@@ -123,10 +124,10 @@ describe('PhraseCache', () => {
     expect(await stayer).toEqual(fakeSpeech('Shared.'));
   });
 
-  it('rejects with the TtsError and caches nothing when synthesis fails; the next request retries', async () => {
-    const tts = new FakeTts({ error: new TtsError('http', 'boom', 500) });
+  it('rejects with the ProviderError and caches nothing when synthesis fails; the next request retries', async () => {
+    const tts = new FakeTts({ error: new ProviderError('fake', 'tts', 'server_error', 'boom', 500) });
     const { cache, store } = setup({ tts });
-    await expect(cache.getOrSynthesize('Bad.', voice)).rejects.toMatchObject({ kind: 'http', status: 500 });
+    await expect(cache.getOrSynthesize('Bad.', voice)).rejects.toMatchObject({ kind: 'server_error', status: 500 });
     expect((store as MemoryTtsCacheStore).entries.size).toBe(0);
     tts.configure({ error: undefined });
     expect(await cache.getOrSynthesize('Bad.', voice)).toEqual(fakeSpeech('Bad.'));
@@ -166,7 +167,7 @@ describe('PhraseCache', () => {
 
 describe('PhraseCache.warm', () => {
   it('fills missing phrases, counts cached, synthesized and failed, and asks TTS once per distinct phrase', async () => {
-    const tts = new FakeTts({ error: (r: TtsRequest) => (r.text === 'Broken.' ? new TtsError('http', 'no', 500) : undefined) });
+    const tts = new FakeTts({ error: (r: TtsRequest) => (r.text === 'Broken.' ? new ProviderError('fake', 'tts', 'server_error', 'no', 500) : undefined) });
     const { cache } = setup({ tts });
     await cache.getOrSynthesize('Already.', voice);
     const result = await cache.warm(['Already.', 'One.', 'Two.', 'One.', 'Broken.'], voice);

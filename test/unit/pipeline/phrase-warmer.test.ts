@@ -5,7 +5,8 @@ import { ACTIVATION_WARM_TIMEOUT_MS, MemoryTtsCacheStore, PhraseCache } from '..
 import { PhraseWarmer, servedFlowsOf, type ServedFlow } from '../../../src/pipeline/phrase-warmer.js';
 import { staticPhrasesOf } from '../../../src/pipeline/static-phrases.js';
 import { FakeTts } from '../../../src/providers/tts/fake.js';
-import { TtsError, type VoiceSpec } from '../../../src/providers/tts/port.js';
+import type { VoiceSpec } from '../../../src/providers/tts/port.js';
+import { ProviderError } from '../../../src/providers/errors.js';
 
 /**
  * When the phrase cache is filled: activation waits at most 15 s and reports
@@ -74,7 +75,7 @@ describe('PhraseWarmer', () => {
 
   it('counts TTS failures without throwing', async () => {
     const { tts, warmer } = setup();
-    tts.configure({ error: new TtsError('http', 'ElevenLabs answered 500') });
+    tts.configure({ error: new ProviderError('fake', 'tts', 'server_error', 'ElevenLabs answered 500') });
     const summary = await warmer.warmForActivation(served(flowOf('Hi.')));
     expect(summary).toMatchObject({ failed: summary!.total, synthesized: 0, timedOut: false });
   });

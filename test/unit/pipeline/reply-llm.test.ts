@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { LlmError, type LlmPort, type LlmRequest, type LlmStreamEvent } from '../../../src/providers/llm/port.js';
+import type { LlmPort, LlmRequest, LlmStreamEvent } from '../../../src/providers/llm/port.js';
 import { ReplyLlm } from '../../../src/pipeline/reply-llm.js';
+import { ProviderError } from '../../../src/providers/errors.js';
 
 /**
  * The call's LLM decorator: timing marks for per-turn metrics, and an abort
- * for joined turns that ends the stream quietly (never an LlmError, which
+ * for joined turns that ends the stream quietly (never an ProviderError, which
  * would send the flow to its fallback).
  */
 function scripted(events: LlmStreamEvent[], opts: { failAfter?: number; gate?: Promise<void> } = {}): LlmPort {
@@ -12,7 +13,7 @@ function scripted(events: LlmStreamEvent[], opts: { failAfter?: number; gate?: P
     async *stream(req: LlmRequest) {
       let i = 0;
       for (const ev of events) {
-        if (opts.failAfter !== undefined && i === opts.failAfter) throw new LlmError('server_error', 'boom', 500);
+        if (opts.failAfter !== undefined && i === opts.failAfter) throw new ProviderError('fake', 'llm', 'server_error', 'boom', 500);
         if (i === 1 && opts.gate) await opts.gate;
         if (req.signal?.aborted) return;
         yield ev;
@@ -66,6 +67,6 @@ describe('ReplyLlm', () => {
     expect(llm.abortInFlight()).toBe(false);
 
     const failing = new ReplyLlm(scripted([text('a'), text('b')], { failAfter: 1 }));
-    await expect(collect(failing.stream({ messages: [] }))).rejects.toBeInstanceOf(LlmError);
+    await expect(collect(failing.stream({ messages: [] }))).rejects.toBeInstanceOf(ProviderError);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { LlmError } from '../../../src/providers/llm/port.js';
-import { backoffMs, decideRetry, kindForStatus, retryAfterMs } from '../../../src/providers/llm/retry.js';
+import { backoffMs, decideRetry, retryAfterMs } from '../../../src/providers/llm/retry.js';
+import { kindForStatus, ProviderError } from '../../../src/providers/errors.js';
 
 /** The LLM retry policy: never repeat spoken text, never wait past the first-token budget. */
 
@@ -16,32 +16,32 @@ const base = {
 describe('decideRetry', () => {
   it('retries transient kinds before anything was spoken', () => {
     for (const kind of ['rate_limited', 'server_error', 'connection', 'stall'] as const) {
-      expect(decideRetry({ ...base, error: new LlmError(kind, 'x') })).toEqual({ retry: true, delayMs: 100 });
+      expect(decideRetry({ ...base, error: new ProviderError('fake', 'llm', kind, 'x') })).toEqual({ retry: true, delayMs: 100 });
     }
   });
 
   it('never retries auth, bad_request, timeouts or not_configured', () => {
     for (const kind of ['auth', 'bad_request', 'first_token_timeout', 'not_configured'] as const) {
-      expect(decideRetry({ ...base, error: new LlmError(kind, 'x') })).toMatchObject({ retry: false, reason: 'not_retryable' });
+      expect(decideRetry({ ...base, error: new ProviderError('fake', 'llm', kind, 'x') })).toMatchObject({ retry: false, reason: 'not_retryable' });
     }
   });
 
   it('never retries once text or a tool call was handed over', () => {
-    expect(decideRetry({ ...base, yielded: true, error: new LlmError('stall', 'x') })).toMatchObject({
+    expect(decideRetry({ ...base, yielded: true, error: new ProviderError('fake', 'llm', 'stall', 'x') })).toMatchObject({
       retry: false,
       reason: 'spoken',
     });
   });
 
   it('stops at maxAttempts', () => {
-    expect(decideRetry({ ...base, attempt: 3, error: new LlmError('server_error', 'x') })).toMatchObject({
+    expect(decideRetry({ ...base, attempt: 3, error: new ProviderError('fake', 'llm', 'server_error', 'x') })).toMatchObject({
       retry: false,
       reason: 'attempts',
     });
   });
 
   it('prefers the server-requested wait, and gives up when it exceeds the budget', () => {
-    const error = new LlmError('rate_limited', 'x');
+    const error = new ProviderError('fake', 'llm', 'rate_limited', 'x');
     expect(decideRetry({ ...base, error, retryAfterMs: 0 })).toEqual({ retry: true, delayMs: 0 });
     expect(decideRetry({ ...base, error, retryAfterMs: 700 })).toEqual({ retry: true, delayMs: 700 });
     expect(decideRetry({ ...base, error, retryAfterMs: 5_000 })).toMatchObject({ retry: false, reason: 'budget' });
