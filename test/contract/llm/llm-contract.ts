@@ -10,15 +10,22 @@ import { ProviderError } from '../../../src/providers/errors.js';
 export interface ContractReply {
   text?: string;
   toolCalls?: { name: string; arguments: string }[];
-  /** A server failure that cannot be retried away. */
-  fail?: 'auth';
+  /** The provider refuses every attempt this way (a retryable kind is retried, then surfaces). */
+  fail?: ContractFailure;
   /** Stream slowly enough that the test can abort mid-way. */
   slow?: boolean;
 }
 
+export type ContractFailure = 'auth' | 'bad_request' | 'rate_limited' | 'server_error';
+
 export interface LlmBinding {
   llm: LlmPort;
   script(reply: ContractReply): void;
+  /**
+   * A port whose next reply never starts, and `expire()` that lets its
+   * first-token budget run out (on a manual clock where the port has one).
+   */
+  hanging(): { llm: LlmPort; expire(): Promise<void> };
   /** How many requests reached the provider (if it can tell). */
   requestCount?(): number;
   close?(): Promise<void>;
@@ -78,14 +85,29 @@ export function describeLlmContract(name: string, bind: () => Promise<LlmBinding
       expect(events).toHaveLength(1);
     });
 
-    it('a failure is a typed LlmError', async () => {
-      b.script({ fail: 'auth' });
+    it.each([
+      ['auth', false],
+      ['bad_request', false],
+      ['rate_limited', true],
+      ['server_error', true],
+    ] as const)('a %s failure is a ProviderError of stage llm, retryable: %s', async (kind, retryable) => {
+      b.script({ fail: kind });
       const err = await collect(b.llm.stream(ask)).then(
         () => undefined,
         (e: unknown) => e,
       );
       expect(err).toBeInstanceOf(ProviderError);
-      expect((err as ProviderError).kind).toBe('auth');
+      expect(err).toMatchObject({ stage: 'llm', kind, retryable });
+    });
+
+    it('a reply that never starts fails with first_token_timeout once the budget is spent, not retryable', async () => {
+      const { llm, expire } = b.hanging();
+      const outcome = collect(llm.stream(ask)).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      await expire();
+      expect(await outcome).toMatchObject({ stage: 'llm', kind: 'first_token_timeout', retryable: false });
     });
   });
 }
