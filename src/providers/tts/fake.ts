@@ -21,8 +21,14 @@ export interface FakeTtsOptions {
   /** Fail the request (before any byte, or after `errorAfterBytes`). */
   error?: ProviderError | ((request: TtsRequest) => ProviderError | undefined);
   errorAfterBytes?: number;
-  /** Yield this many bytes, then wait until aborted. */
+  /** Yield this many bytes, then wait until aborted (or until a `timeouts` limit fires). */
   stallAfterBytes?: number;
+  /**
+   * Fail a stall the way the real adapter does, on the clock: no first byte
+   * within `firstByteMs` is `first_byte_timeout`, no next chunk within
+   * `chunkMs` is `stall`. Off by default: a stall then lasts until aborted.
+   */
+  timeouts?: { firstByteMs: number; chunkMs: number };
 }
 
 export class FakeTts implements TtsPort {
@@ -61,7 +67,7 @@ export class FakeTts implements TtsPort {
       for (let offset = 0; offset < audio.length; ) {
         if (offset > 0 && o.chunkDelayMs) await this.clock.sleep(o.chunkDelayMs, signal);
         if (offset >= failAt) throw error;
-        if (offset >= stallAt) await untilAborted(signal);
+        if (offset >= stallAt) await this.stall(offset, signal);
         if (signal?.aborted) return;
         const end = Math.min(offset + chunkBytes, audio.length, offset < stallAt ? stallAt : Infinity, failAt);
         yield audio.subarray(offset, end);
@@ -73,6 +79,17 @@ export class FakeTts implements TtsPort {
       if (signal?.aborted && !(err instanceof ProviderError)) return;
       throw err;
     }
+  }
+
+  /** A stall: until aborted, or until the configured limit fires as the real adapter's would. */
+  private async stall(offset: number, signal: AbortSignal | undefined): Promise<never> {
+    const limits = this.options.timeouts;
+    if (!limits) return untilAborted(signal);
+    const ms = offset === 0 ? limits.firstByteMs : limits.chunkMs;
+    await this.clock.sleep(ms, signal);
+    throw offset === 0
+      ? new ProviderError('fake', 'tts', 'first_byte_timeout', `no audio within ${ms} ms`)
+      : new ProviderError('fake', 'tts', 'stall', `nothing for ${ms} ms mid-stream`);
   }
 }
 
