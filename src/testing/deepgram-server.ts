@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
@@ -52,6 +52,8 @@ export type SayOptions = Omit<FakeUtterance, 'atAudioMs' | 'words'> & {
 export interface FakeDeepgramOptions {
   /** The API key accepted as `Authorization: Token <key>` (default 'test-deepgram-key'). */
   apiKey?: string;
+  /** Refuse every upgrade with this HTTP status (429, 500, …), as an overloaded or failing Deepgram would. */
+  refuseStatus?: number;
   /** Exact query values every connection must carry; a mismatch is rejected at upgrade with 400. */
   requiredQuery?: Record<string, string>;
   /** Utterances for the first connection, or per connection (index from 0). */
@@ -562,7 +564,7 @@ class FakeDeepgramServer implements FakeDeepgram {
   private reject(socket: Socket, req: IncomingMessage, status: number, error: string): void {
     this.rejections.push({ status, error, headers: req.headers, url: req.url ?? '' });
     const body = JSON.stringify({ err_code: status === 401 ? 'INVALID_AUTH' : 'Bad Request', err_msg: error });
-    const reason = status === 401 ? 'Unauthorized' : status === 404 ? 'Not Found' : 'Bad Request';
+    const reason = STATUS_CODES[status] ?? 'Error';
     socket.end(
       `HTTP/1.1 ${status} ${reason}\r\n` +
         `dg-error: ${error}\r\n` +
@@ -578,6 +580,8 @@ class FakeDeepgramServer implements FakeDeepgram {
   private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     if (url.pathname !== '/v1/listen') return this.reject(socket, req, 404, `Unknown path ${url.pathname}`);
+    const refuse = this.options.refuseStatus;
+    if (refuse !== undefined) return this.reject(socket, req, refuse, `Refused with ${refuse}`);
     const auth = req.headers.authorization;
     if (auth !== `Token ${this.apiKey}`) {
       return this.reject(socket, req, 401, 'Invalid credentials.');

@@ -1,4 +1,5 @@
 import { notConfigured } from '../../core/errors.js';
+import type { ProviderError } from '../errors.js';
 import type { SttEvent, SttOptions, SttPort, SttSession } from './port.js';
 
 /**
@@ -59,14 +60,25 @@ export class FakeSttSession implements SttSession {
 export class FakeStt implements SttPort {
   readonly sessions: FakeSttSession[] = [];
 
-  /** `configured: false` behaves like a missing DEEPGRAM_API_KEY. */
-  constructor(private readonly opts: { configured?: boolean } = {}) {}
+  /**
+   * `configured: false` behaves like a missing DEEPGRAM_API_KEY; `failure`
+   * makes every session fail with it right after opening, as the real adapter
+   * reports a refused or unreachable provider once its policy gives up.
+   */
+  constructor(private readonly opts: { configured?: boolean; failure?: ProviderError } = {}) {}
 
   open(options: SttOptions, onEvent: (event: SttEvent) => void, signal?: AbortSignal): FakeSttSession {
     if (this.opts.configured === false) throw notConfigured('DEEPGRAM_API_KEY', 'Speech-to-text (Deepgram)');
     const session = new FakeSttSession(options, onEvent);
     signal?.addEventListener('abort', () => void session.close(), { once: true });
     this.sessions.push(session);
+    const failure = this.opts.failure;
+    if (failure) {
+      queueMicrotask(() => {
+        session.emit({ type: 'failed', reason: failure.message, error: failure });
+        void session.close();
+      });
+    }
     return session;
   }
 
