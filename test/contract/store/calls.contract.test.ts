@@ -5,7 +5,7 @@ import { newCallRecord, type CallRecord } from '../../../src/calls/call-record.j
 import { Calls } from '../../../src/calls/calls.js';
 import { MemoryCallEventBus, type CallEvent } from '../../../src/calls/events.js';
 import { CallRecorder } from '../../../src/calls/recorder.js';
-import { MemoryCallRepository } from '../../../src/calls/repository.js';
+import { MemoryCallRepository, type CallRepository } from '../../../src/calls/repository.js';
 import { SqlCallStore } from '../../../src/store/calls-repo.js';
 import { openDb, type Db } from '../../../src/store/db.js';
 import { migrateToLatest } from '../../../src/store/migrate.js';
@@ -118,28 +118,6 @@ describe.each(BACKENDS)('call history on $name', (backend) => {
     await expect(store.page({ limit: 3, cursor: wrongShape })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
   });
 
-  it('serves as the ledger repository: create once, update in place, ledger transitions and events', async () => {
-    const clock = new ManualClock();
-    const bus = new MemoryCallEventBus();
-    const events: CallEvent[] = [];
-    bus.subscribe((e) => events.push(e));
-    const calls = new Calls(store, bus, clock, silentLogger);
-    const init = { callSid: 'CAledger', accountSid: 'AC1', agentId: 'ag', slug: 'pizza', version: 2, from: '+15550001111', to: '+15550100002', direction: 'inbound' as const };
-    expect((await calls.open(init)).created).toBe(true);
-    expect((await calls.open(init)).created).toBe(false);
-    await calls.streamStarted('CAledger', 'MZ1');
-    await calls.addTurn('CAledger', { role: 'caller', text: 'hi', at: clock.wallNow(), via: 'speech', metrics: { endpointMs: 120 } });
-    // Concurrent updates of one call both land.
-    await Promise.all([calls.bumpMetrics('CAledger', { framesIn: 3 }), calls.bumpMetrics('CAledger', { framesIn: 4 })]);
-    expect(await calls.end('CAledger', 'stop')).toBe(true);
-    expect(await calls.end('CAledger', 'status')).toBe(false);
-    const stored = await store.get('CAledger');
-    expect(stored).toMatchObject({ state: 'ended', version: 2, metrics: { framesIn: 7 }, outcome: { kind: 'completed' } });
-    expect(stored?.turns[0]?.metrics).toEqual({ endpointMs: 120 });
-    expect(await store.update('CAnope', () => {})).toBeUndefined();
-    expect(events.filter((e) => e.type === 'call.ended')).toHaveLength(1);
-  });
-
   it('the recorder writes the live ledger through in batches, and loses nothing while the database fails', async () => {
     const clock = new ManualClock();
     const bus = new MemoryCallEventBus();
@@ -201,4 +179,83 @@ describe.each(BACKENDS)('call history on $name', (backend) => {
     calls.emit({ type: 'dtmf', callSid: 'CAw', digit: '9' });
     expect(recorder.pending).toBe(0);
   });
+});
+
+/**
+ * The ledger's CallRepository port, the same cases on every implementation:
+ * the in-memory live ledger and SQL history on SQLite and PostgreSQL.
+ */
+const REPOSITORIES: { name: string; open(): Promise<{ repo: CallRepository; close(): Promise<void> }> }[] = [
+  { name: 'memory', open: async () => ({ repo: new MemoryCallRepository(), close: async () => undefined }) },
+  ...BACKENDS.map((backend) => ({
+    name: backend.name,
+    async open() {
+      const created = await backend.create();
+      const db = await openDb(created.databaseUrl);
+      await migrateToLatest(db);
+      return {
+        repo: new SqlCallStore(db.db, new ManualClock()),
+        close: async () => {
+          await db.close();
+          await created.cleanup();
+        },
+      };
+    },
+  })),
+];
+
+describe.each(REPOSITORIES)('CallRepository contract on $name', (impl) => {
+  let repo: CallRepository;
+  let close: () => Promise<void>;
+  beforeEach(async () => {
+    ({ repo, close } = await impl.open());
+  });
+  afterEach(async () => close());
+
+  it('creates once per CallSid and returns whichever record is stored', async () => {
+    const first = await repo.createIfAbsent(record(1));
+    expect(first.created).toBe(true);
+    const again = await repo.createIfAbsent({ ...record(1), slug: 'other' });
+    expect(again).toMatchObject({ created: false, record: { slug: 'pizza' } });
+    expect(await repo.get(record(1).callSid)).toMatchObject({ callSid: record(1).callSid, slug: 'pizza', state: 'connecting' });
+    expect(await repo.get('CAnope')).toBeUndefined();
+  });
+
+  it('applies updates to the stored record, and lists what it holds', async () => {
+    await repo.createIfAbsent(record(1));
+    await repo.createIfAbsent(record(2));
+    const updated = await repo.update(record(1).callSid, (r) => {
+      r.state = 'ai';
+    });
+    expect(updated?.state).toBe('ai');
+    expect((await repo.get(record(1).callSid))?.state).toBe('ai');
+    // A read is a copy: changing it changes nothing stored.
+    const copy = await repo.get(record(2).callSid);
+    copy!.state = 'ended';
+    expect((await repo.get(record(2).callSid))?.state).toBe('connecting');
+    expect((await repo.list()).map((r) => r.callSid).sort()).toEqual([record(1).callSid, record(2).callSid].sort());
+  });
+
+  it('serves as the ledger repository: create once, update in place, ledger transitions and events', async () => {
+    const clock = new ManualClock();
+    const bus = new MemoryCallEventBus();
+    const events: CallEvent[] = [];
+    bus.subscribe((e) => events.push(e));
+    const calls = new Calls(repo, bus, clock, silentLogger);
+    const init = { callSid: 'CAledger', accountSid: 'AC1', agentId: 'ag', slug: 'pizza', version: 2, from: '+15550001111', to: '+15550100002', direction: 'inbound' as const };
+    expect((await calls.open(init)).created).toBe(true);
+    expect((await calls.open(init)).created).toBe(false);
+    await calls.streamStarted('CAledger', 'MZ1');
+    await calls.addTurn('CAledger', { role: 'caller', text: 'hi', at: clock.wallNow(), via: 'speech', metrics: { endpointMs: 120 } });
+    // Concurrent updates of one call both land.
+    await Promise.all([calls.bumpMetrics('CAledger', { framesIn: 3 }), calls.bumpMetrics('CAledger', { framesIn: 4 })]);
+    expect(await calls.end('CAledger', 'stop')).toBe(true);
+    expect(await calls.end('CAledger', 'status')).toBe(false);
+    const stored = await repo.get('CAledger');
+    expect(stored).toMatchObject({ state: 'ended', version: 2, metrics: { framesIn: 7 }, outcome: { kind: 'completed' } });
+    expect(stored?.turns[0]?.metrics).toEqual({ endpointMs: 120 });
+    expect(await repo.update('CAnope', () => {})).toBeUndefined();
+    expect(events.filter((e) => e.type === 'call.ended')).toHaveLength(1);
+  });
+
 });

@@ -4,7 +4,7 @@ import { fakeSpeech } from '../../../src/core/audio/tone.js';
 import { openDb, type Db } from '../../../src/store/db.js';
 import { migrateToLatest } from '../../../src/store/migrate.js';
 import { SqlTtsCacheStore } from '../../../src/store/tts-cache-repository.js';
-import { PhraseCache, phraseKey, voiceKey } from '../../../src/pipeline/phrase-cache.js';
+import { MemoryTtsCacheStore, PhraseCache, phraseKey, voiceKey, type TtsCacheStore } from '../../../src/pipeline/phrase-cache.js';
 import { FakeTts } from '../../../src/providers/tts/fake.js';
 import { BACKENDS } from '../store/backends.js';
 
@@ -67,6 +67,60 @@ describe.each(BACKENDS)('SqlTtsCacheStore on $name', (backend) => {
       expect(tts.requests).toHaveLength(0);
     } finally {
       await other.close();
+    }
+  });
+});
+
+/** The TtsCacheStore port, the same cases on the in-memory store (tests) and SQL on both backends. */
+const STORES: { name: string; open(clock: ManualClock): Promise<{ store: TtsCacheStore; close(): Promise<void> }> }[] = [
+  { name: 'memory', open: async (clock) => ({ store: new MemoryTtsCacheStore(clock), close: async () => undefined }) },
+  ...BACKENDS.map((backend) => ({
+    name: backend.name,
+    async open(clock: ManualClock) {
+      const created = await backend.create();
+      const db = await openDb(created.databaseUrl);
+      await migrateToLatest(db);
+      return {
+        store: new SqlTtsCacheStore(db.db, clock),
+        close: async () => {
+          await db.close();
+          await created.cleanup();
+        },
+      };
+    },
+  })),
+];
+
+describe.each(STORES)('TtsCacheStore contract on $name', (impl) => {
+  it('returns the exact bytes put, keeps the first write of a key, and knows nothing of other keys', async () => {
+    const { store, close } = await impl.open(new ManualClock());
+    try {
+      const audio = fakeSpeech('See you soon.');
+      const key = phraseKey('See you soon.', voice);
+      expect(await store.get(key)).toBeUndefined();
+      await store.put({ key, voiceKey: voiceKey(voice), text: 'See you soon.', audio });
+      await store.put({ key, voiceKey: voiceKey(voice), text: 'See you soon.', audio: new Uint8Array(8) });
+      expect([...((await store.get(key)) ?? [])]).toEqual([...audio]);
+      expect(await store.get(phraseKey('Something else.', voice))).toBeUndefined();
+      // Recording a use of an unknown key is harmless.
+      await store.touch?.('no-such-key');
+      await store.touch?.(key);
+      expect([...((await store.get(key)) ?? [])]).toEqual([...audio]);
+    } finally {
+      await close();
+    }
+  });
+
+  it('keeps what was put even if the caller later changes its buffer', async () => {
+    const { store, close } = await impl.open(new ManualClock());
+    try {
+      const audio = fakeSpeech('Hello.');
+      const key = phraseKey('Hello.', voice);
+      await store.put({ key, voiceKey: voiceKey(voice), text: 'Hello.', audio });
+      audio.fill(0);
+      expect([...((await store.get(key)) ?? [])]).toEqual([...fakeSpeech('Hello.')]);
+    } finally {
+      await close();
     }
   });
 });
