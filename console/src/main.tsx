@@ -8,7 +8,7 @@ import { Agents } from './pages/Agents';
 import { Login } from './pages/Login';
 import { Link, match, navigate, route } from './router';
 import { can, session, signOut, updateFromAccount, type Session, type StaffAccount } from './session';
-import { connectWorkspace } from './workspace';
+import { connectWorkspace, workspaceState } from './workspace';
 import { useStore } from './store';
 
 function App() {
@@ -98,6 +98,39 @@ function Page({ path, session: s }: { path: string; session: Session }) {
   );
 }
 
+/** Whether the workspace socket is up, i.e. whether this person counts as online. */
+function Presence() {
+  const w = useStore(workspaceState);
+  return <span class={w.connected ? 'presence on' : 'presence'}>{w.connected ? 'Online' : 'Connecting…'}</span>;
+}
+
+type Offer = { callId?: string; callSid?: string; from?: string; agentName?: string; summary?: string; queue?: string };
+
+/** Transfer offers pushed on the workspace socket: the phone rings too; this says which call it is. */
+function Offers() {
+  const w = useStore(workspaceState);
+  if (w.offers.length === 0) return null;
+  return (
+    <div class="banner banner-warn offers" role="alert">
+      {(w.offers as Offer[]).map((o, i) => {
+        const id = o.callId ?? o.callSid;
+        return (
+          <p key={i}>
+            <strong>Transfer offer</strong>
+            {o.from ? ` from ${o.from}` : ''}
+            {o.queue ? ` (queue ${o.queue})` : ''}
+            {o.summary ? `: ${o.summary}` : ''}. Answer your phone to take it.{' '}
+            {id ? <Link href={`/calls/${encodeURIComponent(id)}`}>Open the call</Link> : null}{' '}
+            <button type="button" class="btn btn-plain small" onClick={() => workspaceState.set({ ...w, offers: w.offers.filter((_, k) => k !== i) })}>
+              Dismiss
+            </button>
+          </p>
+        );
+      })}
+    </div>
+  );
+}
+
 function Shell({ session: s, path, children }: { session: Session; path: string; children: preact.ComponentChildren }) {
   const nav = [{ href: '/agents', label: 'Agents' }, { href: '/calls', label: 'Calls' }, ...(can.manageStaff(s.role) ? [{ href: '/staff', label: 'Staff' }] : [])];
   // A signed-in person stays online while the console is open.
@@ -130,6 +163,7 @@ function Shell({ session: s, path, children }: { session: Session; path: string;
         <span class="spacer" />
         <span class="who">
           {s.name} <span class="role-badge">{s.role}</span>
+          {s.kind === 'staff' ? <Presence /> : null}
         </span>
         <button
           type="button"
@@ -142,6 +176,7 @@ function Shell({ session: s, path, children }: { session: Session; path: string;
           Sign out
         </button>
       </header>
+      {s.kind === 'staff' ? <Offers /> : null}
       {children}
       <Toasts />
     </>

@@ -262,6 +262,16 @@ describe('console in Chromium', () => {
 
     await page.getByRole('link', { name: 'Audit log' }).click();
     await page.locator('table.audit').getByText('Version 2 confused callers').waitFor();
+
+    // Leaving for the agents list within 2 s of an edit still saves it.
+    await page.getByRole('link', { name: 'Flow' }).click();
+    await replaceEditorText(page, JSON.stringify(frontDesk('Saved on the way out.'), null, 2));
+    await page.locator('[data-save="unsaved"]').waitFor();
+    const put = page.waitForResponse((r) => r.request().method() === 'PUT' && r.url().endsWith(`/agents/${a.slug}/draft`));
+    await page.getByRole('link', { name: 'Agents', exact: true }).first().click();
+    await page.getByRole('heading', { name: 'Agents' }).waitFor();
+    expect((await put).status()).toBe(200);
+    expect((await call<{ flow: { nodes: { text?: string }[] } }>('GET', `/agents/${a.id}/draft`)).flow.nodes[0]!.text).toBe('Saved on the way out.');
   });
 
   it('keeps unsaved work when someone else saved the draft, and saves it over theirs on request', { timeout: 30_000 }, async () => {

@@ -118,6 +118,16 @@ export function useDraft(agentId: string, onSaved: (a: Agent) => void) {
     [save],
   );
 
+  // Leaving the agent inside the console saves pending edits at once instead of dropping them.
+  const saveRef = useRef(save);
+  saveRef.current = save;
+  useEffect(
+    () => () => {
+      if (!conflict.current && textRef.current !== savedText.current) void saveRef.current();
+    },
+    [],
+  );
+
   // Leaving the page with unsaved work asks first.
   useEffect(() => {
     const warn = (e: BeforeUnloadEvent) => {
