@@ -72,6 +72,8 @@ describe('console in the app', () => {
     // 200 when `npm install` built it, 503 with instructions when not: never a crash.
     expect([200, 503]).toContain(res.statusCode);
     expect(res.headers['content-type']).toMatch(/^text\/html/);
+    // The app-wide security headers cover the console too; it needs no inline script.
+    expect(res.headers['content-security-policy']).toMatch(/script-src 'self'(;|$)/);
     expect((await t.app.inject({ method: 'GET', url: '/api/v1/agents' })).statusCode).toBe(401);
   });
 });
