@@ -40,8 +40,8 @@ export function Agents({ session }: { session: Session }) {
                 <th scope="col">Name</th>
                 <th scope="col">State</th>
                 <th scope="col">Serving</th>
-                <th scope="col">Latest</th>
-                <th scope="col">Draft saved</th>
+                <th scope="col" class="col-wide">Latest</th>
+                <th scope="col" class="col-wide">Draft saved</th>
                 {editor ? <th scope="col">Active</th> : null}
               </tr>
             </thead>
@@ -56,8 +56,8 @@ export function Agents({ session }: { session: Session }) {
                     <StateBadge state={a.state} />
                   </td>
                   <td>{a.servedVersion === null ? '—' : `v${a.servedVersion}`}</td>
-                  <td>{a.latestVersion === 0 ? 'unpublished' : `v${a.latestVersion}`}</td>
-                  <td>{when(a.draft.updatedAt)}</td>
+                  <td class="col-wide">{a.latestVersion === 0 ? 'unpublished' : `v${a.latestVersion}`}</td>
+                  <td class="col-wide nowrap">{when(a.draft.updatedAt)}</td>
                   {editor ? (
                     <td>
                       <ActiveToggle agent={a} onChanged={replace} />

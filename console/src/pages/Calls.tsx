@@ -48,8 +48,8 @@ export function Calls() {
             <th scope="col">Call</th>
             <th scope="col">Handled by</th>
             <th scope="col">State</th>
-            <th scope="col">Started</th>
-            <th scope="col">Outcome</th>
+            <th scope="col" class="col-wide">Started</th>
+            <th scope="col" class="col-wide">Outcome</th>
           </tr>
         </thead>
         <tbody>
@@ -76,8 +76,8 @@ export function Calls() {
               <td>
                 <span class={`badge call-${c.state}`}>{STATE[c.state]}</span>
               </td>
-              <td>{when(c.createdAt)}</td>
-              <td>{c.outcome ? c.outcome.kind : <span class="muted">—</span>}</td>
+              <td class="col-wide nowrap">{when(c.createdAt)}</td>
+              <td class="col-wide">{c.outcome ? c.outcome.kind : <span class="muted">—</span>}</td>
             </tr>
           ))}
         </tbody>

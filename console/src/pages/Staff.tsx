@@ -158,8 +158,8 @@ export function StaffPage({ selfId }: { selfId?: string }) {
                       <input type="checkbox" aria-label="Select everyone" checked={allSelected} onChange={(e) => setSelected(e.currentTarget.checked ? new Set(people.map((p) => p.id)) : new Set())} />
                     </th>
                     <th scope="col">Name</th>
-                    <th scope="col">Username</th>
-                    <th scope="col">Queues</th>
+                    <th scope="col" class="col-wide">Username</th>
+                    <th scope="col" class="col-wide">Queues</th>
                     <th scope="col">Status</th>
                     <th scope="col">
                       <span class="visually-hidden">Actions</span>
@@ -187,8 +187,8 @@ export function StaffPage({ selfId }: { selfId?: string }) {
                           {p.state === 'removed' ? <span class="badge badge-grey">Removed</span> : null}
                         </div>
                       </td>
-                      <td>{p.username}</td>
-                      <td>
+                      <td class="col-wide">{p.username}</td>
+                      <td class="col-wide">
                         {p.queues.length === 0 ? (
                           <span class="badge badge-grey">No queue</span>
                         ) : (
