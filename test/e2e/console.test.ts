@@ -499,6 +499,10 @@ describe('console in Chromium', () => {
     await page.locator('.who', { hasText: 'Dee Desk' }).waitFor();
     await expect(page.locator('.role-badge').textContent()).resolves.toBe('builder');
     expect(await page.getByRole('link', { name: 'Staff' }).count()).toBe(0);
+    // The open console keeps the person online (workspace socket with heartbeats).
+    await page.locator('.presence.on', { hasText: 'Online' }).waitFor();
+    const dee = await call<{ presence: string }>('GET', `/staff/${person.id}`);
+    expect(dee.presence).toBe('online');
     await shot(page, 'signed-in');
     // The link works once.
     await page.getByRole('button', { name: 'Sign out' }).click();
