@@ -55,6 +55,9 @@ export interface TransferRequest {
   /** Node the flow goes to if nobody can take the call. */
   onUnavailable?: string;
   nodeId: string;
+  /** How long each person is rung, and how long the caller may wait in all (warm). */
+  ringSeconds?: number;
+  maxWaitSeconds?: number;
 }
 
 export type TransferResult =

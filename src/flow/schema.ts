@@ -248,6 +248,8 @@ export const transferNodeSchema = z
     mode: z.enum(['warm', 'cold']).default('warm'),
     announce: template.optional().describe('said to the caller before the transfer'),
     summary: template.optional().describe('briefing for the person (warm only)'),
+    ringSeconds: z.number().int().min(5).max(120).default(20).describe('how long each person is rung'),
+    maxWaitSeconds: z.number().int().min(5).max(600).default(60).describe('how long the caller may wait for a person in all'),
     onUnavailable: nodeRef.optional(),
   })
   .strict();

@@ -19,6 +19,8 @@ export const runTransfer: NodeHandler<'transfer'> = async (node, ctx) => {
     target: node.target,
     mode: node.mode,
     nodeId: node.id,
+    ringSeconds: node.ringSeconds,
+    maxWaitSeconds: node.maxWaitSeconds,
     ...(announce ? { announce } : {}),
     ...(node.summary && node.mode === 'warm' ? { summary: ctx.render(node.summary) } : {}),
     ...(node.onUnavailable ? { onUnavailable: node.onUnavailable } : {}),

@@ -123,7 +123,7 @@ describe('interpreter: transfer', () => {
     expect(h.port.texts).toEqual(['Connecting you, Bo.']);
     expect(h.port.said[0]!.options.interruptible).toBe(false);
     expect(h.port.transfers).toEqual([
-      { target: { queue: 'support' }, mode: 'warm', nodeId: 'xfer', announce: 'Connecting you, Bo.', summary: 'Caller Bo needs help.', onUnavailable: 'sorry' },
+      { target: { queue: 'support' }, mode: 'warm', nodeId: 'xfer', announce: 'Connecting you, Bo.', summary: 'Caller Bo needs help.', onUnavailable: 'sorry', ringSeconds: 20, maxWaitSeconds: 60 },
     ]);
     expect(h.eventsOf('transfer.requested')).toEqual([{ type: 'transfer.requested', nodeId: 'xfer', target: { queue: 'support' }, mode: 'warm' }]);
     expect(h.port.hangups).toEqual([]);
@@ -139,7 +139,7 @@ describe('interpreter: transfer', () => {
     const cold = makeFlow([{ id: 'x', type: 'transfer', target: { number: '+15550100123' }, mode: 'cold', summary: 'ignored' }]);
     const h = harness(cold);
     await h.interpreter.run();
-    expect(h.port.transfers).toEqual([{ target: { number: '+15550100123' }, mode: 'cold', nodeId: 'x' }]);
+    expect(h.port.transfers).toEqual([{ target: { number: '+15550100123' }, mode: 'cold', nodeId: 'x', ringSeconds: 20, maxWaitSeconds: 60 }]);
   });
 });
 

@@ -135,8 +135,16 @@ describe('node defaults', () => {
     });
   });
 
-  it('transfer: warm; queue or E.164 number', () => {
-    expect(parse({ id: 't', type: 'transfer', target: { queue: 'q' } })).toEqual({ id: 't', type: 'transfer', target: { queue: 'q' }, mode: 'warm' });
+  it('transfer: warm, rings each person 20 s, waits 60 s in all; queue or E.164 number', () => {
+    expect(parse({ id: 't', type: 'transfer', target: { queue: 'q' } })).toEqual({
+      id: 't',
+      type: 'transfer',
+      target: { queue: 'q' },
+      mode: 'warm',
+      ringSeconds: 20,
+      maxWaitSeconds: 60,
+    });
+    expect(nodeSchema.safeParse({ id: 't', type: 'transfer', target: { queue: 'q' }, ringSeconds: 2 }).success).toBe(false);
     expect(nodeSchema.safeParse({ id: 't', type: 'transfer', target: { number: '+15550109999' } }).success).toBe(true);
     expect(nodeSchema.safeParse({ id: 't', type: 'transfer', target: { number: '5550109999' } }).success).toBe(false);
     expect(nodeSchema.safeParse({ id: 't', type: 'transfer', target: {} }).success).toBe(false);
