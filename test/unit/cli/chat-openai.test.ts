@@ -2,7 +2,7 @@ import { PassThrough, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runChat } from '../../../src/cli/chat.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../../../src/testing/openai-server.js';
-import { makeFlow } from './harness.js';
+import { makeFlow } from '../flow/harness.js';
 
 /** The chat with OPENAI_API_KEY set uses the real OpenAI adapter, here against the loopback fake. */
 let fake: FakeOpenAI;

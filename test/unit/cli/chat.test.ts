@@ -2,7 +2,7 @@ import { PassThrough, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { chatMain, flowPathFor, keypadDigits, loadChatFlow, runChat } from '../../../src/cli/chat.js';
 import { ScriptedLlm } from '../../../src/providers/llm/fake.js';
-import { makeFlow } from './harness.js';
+import { makeFlow } from '../flow/harness.js';
 
 /** The chat is driven by a scripted input stream; its output is collected as text. */
 function io(lines: string[], { end = true } = {}) {
