@@ -130,6 +130,11 @@ export interface FlowFile {
   path: string;
 }
 
+/** The editor schema published next to the flows (`npm run schema`): JSON, but not a flow. */
+export const FLOW_SCHEMA_FILE = 'flow.schema.json';
+
+export const isFlowSchemaFile = (path: string): boolean => basename(path) === FLOW_SCHEMA_FILE;
+
 /** The flow files of a directory, by slug; a missing directory has none. */
 export async function listFlowFiles(dir: string): Promise<FlowFile[]> {
   let names: string[];
@@ -140,7 +145,7 @@ export async function listFlowFiles(dir: string): Promise<FlowFile[]> {
     throw err;
   }
   return names
-    .filter((name) => name.endsWith('.json') && name !== 'flow.schema.json')
+    .filter((name) => name.endsWith('.json') && !isFlowSchemaFile(name))
     .sort()
     .map((name) => ({ slug: basename(name, '.json'), path: join(dir, name) }));
 }

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,5 +52,19 @@ describe('validate CLI', () => {
     const json = await runCli([fixture('warn/no-exits.json'), '--json']);
     expect(json.code).toBe(0);
     expect(JSON.parse(json.stdout)).toMatchObject({ errors: [], warnings: [{ code: 'NO_EXITS', nodeId: 'chat', path: '$.nodes[1].exits' }] });
+  }, 20_000);
+
+  it('skips flows/flow.schema.json, so `npm run validate -- flows/*.json` checks only the flows', async () => {
+    const files = (await readdir(join(root, 'flows'))).filter((f) => f.endsWith('.json')).map((f) => `flows/${f}`);
+    expect(files).toContain('flows/flow.schema.json');
+    const run = await runCli(files);
+    expect(run.stderr).toContain('skipped flows/flow.schema.json');
+    expect(run.stdout).not.toContain('flow.schema.json');
+    expect(run.stdout).toContain(`${files.length - 1} files: 0 errors`);
+    expect(run.code).toBe(0);
+
+    const json = await runCli(['flows/flow.schema.json', 'flows/pizza.json', '--json']);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ file: 'flows/pizza.json', errors: [] });
   }, 20_000);
 });
