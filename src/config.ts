@@ -1,6 +1,8 @@
+import { resolve } from 'node:path';
 import { z } from 'zod';
 import { adminKeyProblem } from './auth/admin-key.js';
 import { allowListProblem } from './flow/outbound.js';
+import { readEnvFile } from './core/env-file.js';
 
 /**
  * The only reader of process.env. One schema, parsed once at start; a bad value
@@ -143,6 +145,35 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     );
   }
   return parsed.data;
+}
+
+export interface Environment {
+  env: Record<string, string | undefined>;
+  /** The `.env` file that was read, and the names (never the values) of the variables it set. */
+  envFile?: { path: string; variables: string[] };
+}
+
+/**
+ * The process environment on top of `.env` in the working directory, when there is one
+ * (`cp .env.example .env`). A variable set in the real environment wins over the file, so a
+ * deployment's settings are never replaced by a file left in a checkout or an image.
+ */
+export function readEnvironment(
+  options: { envFile?: string; env?: Record<string, string | undefined> } = {},
+): Environment {
+  const env = options.env ?? process.env;
+  const path = resolve(options.envFile ?? '.env');
+  let file: Record<string, string> | undefined;
+  try {
+    file = readEnvFile(path);
+  } catch (err) {
+    throw new ConfigError([{ variable: '.env', message: `cannot read ${path}: ${(err as Error).message}` }]);
+  }
+  if (!file) return { env };
+  const merged: Record<string, string | undefined> = { ...file };
+  for (const [name, value] of Object.entries(env)) if (value !== undefined) merged[name] = value;
+  const variables = Object.keys(file).filter((name) => env[name] === undefined);
+  return { env: merged, envFile: { path, variables } };
 }
 
 /** Stream URL Twilio connects to: PUBLIC_URL with https→wss, http→ws. */

@@ -8,6 +8,7 @@ import { PhoneNumberService } from './agents/phone-numbers.js';
 import { AgentService } from './agents/service.js';
 import { StoreAgentDirectory } from './agents/sql-directory.js';
 import { bootstrapAdminKey, type AdminKeyOutcome } from './auth/admin-key.js';
+import { adminKeyBanner, showBanner } from './core/banner.js';
 import { ApiKeyService } from './auth/api-keys.js';
 import { CompositeAuthenticator } from './auth/roles.js';
 import { resolveSecretKey } from './auth/secret-key.js';
@@ -263,6 +264,8 @@ export interface PersistenceDeps {
   pending: Set<string>;
   /** Inlines `{ file }` knowledge documents at save time; default: relative to FLOWS_DIR. */
   inlineKnowledge?: (raw: unknown) => Promise<unknown>;
+  /** Where a generated admin key's banner goes; default stderr. */
+  bannerOut?: NodeJS.WritableStream;
 }
 
 /** Opens the database, migrates it, builds the services on it, bootstraps keys and imports `flows/`. */
@@ -294,6 +297,7 @@ export async function createPersistence(deps: PersistenceDeps): Promise<Persiste
     reportAdminKey(
       logger,
       await bootstrapAdminKey({ configured: config.ADMIN_API_KEY, apiKeys, settings, nowMs: clock.wallNow() }),
+      deps.bannerOut,
     );
 
     pending.add('import');
@@ -330,13 +334,15 @@ export async function createPersistence(deps: PersistenceDeps): Promise<Persiste
 
 /**
  * The one place the admin-key bootstrap is reported. A generated key appears
- * here and nowhere else, ever: only its hash is stored.
+ * here and nowhere else, ever: only its hash is stored. It is shown in a banner
+ * on stderr (what it is, that it is shown once, what to do if it is lost), and
+ * kept out of the log lines.
  */
-export function reportAdminKey(logger: Logger, outcome: AdminKeyOutcome): void {
+export function reportAdminKey(logger: Logger, outcome: AdminKeyOutcome, bannerOut?: NodeJS.WritableStream): void {
   switch (outcome.kind) {
     case 'generated':
-      // Deliberately not under a redacted field name: this single line is how the operator learns the key.
-      logger.warn(`No ADMIN_API_KEY set: generated an admin API key. It is shown only now; store it safely: ${outcome.key}`);
+      logger.warn('No ADMIN_API_KEY set: generated an admin API key, shown once in the banner on stderr');
+      showBanner(adminKeyBanner(outcome.key), logger, bannerOut);
       return;
     case 'revoked':
       logger.warn(

@@ -1,15 +1,18 @@
-import { loadConfig, ConfigError } from './config.js';
-import { createLogger } from './core/logger.js';
+import { loadConfig, readEnvironment, ConfigError, type Environment } from './config.js';
+import { createLogger, serverLogDestination } from './core/logger.js';
 import { createContainer } from './container.js';
 import { buildApp } from './app.js';
+import { signatureWarnings } from './telephony/signature.js';
 
 /** Shutdown drain: in-flight calls get this long to finish before we close anyway. */
 const SHUTDOWN_DRAIN_MS = 30_000;
 
 async function main(): Promise<void> {
   let config;
+  let environment: Environment;
   try {
-    config = loadConfig();
+    environment = readEnvironment();
+    config = loadConfig(environment.env);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(err.message + '\n');
@@ -17,7 +20,11 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const logger = createLogger(config.LOG_LEVEL);
+  const logger = createLogger(config.LOG_LEVEL, serverLogDestination());
+  if (environment.envFile) {
+    logger.info({ file: environment.envFile.path, variables: environment.envFile.variables }, 'read .env (the environment wins over it)');
+  }
+  for (const warning of signatureWarnings(config)) logger.warn(warning);
   const container = await createContainer(config, logger);
   const app = await buildApp(container);
   await app.listen({ port: config.PORT, host: config.HOST });

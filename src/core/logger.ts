@@ -1,4 +1,6 @@
-import { pino, type Logger, type LoggerOptions } from 'pino';
+import { createRequire } from 'node:module';
+import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import type { PrettyOptions } from 'pino-pretty';
 
 export type { Logger };
 
@@ -85,8 +87,49 @@ export function loggerOptions(level: string): LoggerOptions {
   };
 }
 
-export function createLogger(level = 'info', destination?: pino.DestinationStream): Logger {
+export function createLogger(level = 'info', destination?: DestinationStream): Logger {
   return destination ? pino(loggerOptions(level), destination) : pino(loggerOptions(level));
+}
+
+/** pino-pretty's formatter: one JSON log line in, one readable line out. */
+type PrettyFactory = (options: PrettyOptions) => (line: string) => string;
+
+const requireModule = createRequire(import.meta.url);
+
+/**
+ * Human-readable lines (pino-pretty) written to `out`, or undefined when pino-pretty is not
+ * installed: it is a development dependency, so a production install (`npm ci --omit=dev`) has
+ * none and keeps JSON. Each line is formatted from the JSON record after redaction and phone
+ * masking, so pretty output hides exactly what JSON output hides.
+ */
+export function prettyDestination(
+  out: NodeJS.WritableStream,
+  options: { colorize?: boolean; load?: () => PrettyFactory } = {},
+): DestinationStream | undefined {
+  let factory: PrettyFactory;
+  try {
+    factory = (options.load ?? (() => (requireModule('pino-pretty') as { prettyFactory: PrettyFactory }).prettyFactory))();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') return undefined;
+    throw err;
+  }
+  const format = factory({
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname',
+    // Unset: pino-pretty colours when the terminal supports it (and NO_COLOR is unset).
+    ...(options.colorize !== undefined ? { colorize: options.colorize } : {}),
+  });
+  // Formatted in the write itself (not in pino-pretty's piped transport), so a line logged just
+  // before process.exit() still reaches the terminal.
+  return { write: (line: string) => void out.write(format(line)) };
+}
+
+/**
+ * The server's log output: pretty lines when stdout is a terminal (someone is reading), JSON lines
+ * otherwise (files, containers, log collectors parse them). Undefined means pino's JSON on stdout.
+ */
+export function serverLogDestination(stdout: NodeJS.WriteStream = process.stdout): DestinationStream | undefined {
+  return stdout.isTTY ? prettyDestination(stdout) : undefined;
 }
 
 export const silentLogger: Logger = pino({ level: 'silent' });

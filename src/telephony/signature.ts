@@ -36,6 +36,34 @@ export function checkSignature(
 
 export const isAccepted = (v: SignatureVerdict): boolean => v === 'valid' || v === 'disabled';
 
+/** Why a request was refused, in the words an operator can act on (logged with each refusal). */
+export function refusalReason(verdict: SignatureVerdict): string | undefined {
+  switch (verdict) {
+    case 'no_auth_token':
+      return 'TWILIO_AUTH_TOKEN is not set, so no signature can be checked';
+    case 'missing':
+      return 'no X-Twilio-Signature header';
+    case 'invalid':
+      return 'X-Twilio-Signature does not match (a wrong TWILIO_AUTH_TOKEN, or PUBLIC_URL is not the URL Twilio calls)';
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Said once at start, so that a server that will refuse every Twilio request does not look
+ * healthy: without TWILIO_AUTH_TOKEN each webhook and media stream gets 403.
+ */
+export function signatureWarnings(config: SignatureConfig): string[] {
+  if (!config.TWILIO_VALIDATE_SIGNATURE) {
+    return ['TWILIO_VALIDATE_SIGNATURE=false: Twilio webhooks are accepted unsigned; only for local development'];
+  }
+  if (!config.TWILIO_AUTH_TOKEN) {
+    return ['TWILIO_AUTH_TOKEN is not set: every Twilio webhook and media stream is refused with 403 until it is'];
+  }
+  return [];
+}
+
 /** For tests and the simulator: the signature Twilio would send. */
 export function expectedSignature(authToken: string, url: string, params: Record<string, unknown>): string {
   return twilio.getExpectedTwilioSignature(authToken, url, params);

@@ -1,5 +1,6 @@
+import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger, maskPhone } from '../../src/core/logger.js';
+import { createLogger, maskPhone, prettyDestination, serverLogDestination } from '../../src/core/logger.js';
 
 /** Invariant: secrets and phone numbers never reach the logs raw, in fields or in messages. */
 
@@ -103,5 +104,91 @@ describe('logger', () => {
     const text = lines.join('');
     expect(text).not.toMatch(/5550100100/);
     expect(text).toContain('"callSid":"CA9"');
+  });
+});
+
+/** Invariant: a terminal gets readable lines that hide exactly what the JSON lines hide. */
+describe('pretty output (stdout is a terminal)', () => {
+  function sink(isTTY = false) {
+    const chunks: string[] = [];
+    const out = Object.assign(
+      new Writable({
+        write(chunk, _enc, cb) {
+          chunks.push(String(chunk));
+          cb();
+        },
+      }),
+      { isTTY },
+    );
+    return { out, text: () => chunks.join('') };
+  }
+
+  function capturePretty(level = 'info') {
+    const { out, text } = sink();
+    const destination = prettyDestination(out, { colorize: false });
+    expect(destination).toBeDefined();
+    return { logger: createLogger(level, destination), text };
+  }
+
+  it('prints one readable line per record with time, level and message, not JSON', () => {
+    const { logger, text } = capturePretty();
+    logger.info({ callSid: 'CA1' }, 'call started');
+    logger.warn('no cache');
+    const lines = text().split('\n');
+    expect(lines[0]).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: call started$/);
+    expect(lines[1]).toMatch(/callSid: "CA1"/);
+    expect(text()).toMatch(/\] WARN: no cache\n/);
+    expect(() => JSON.parse(lines[0]!)).toThrow();
+  });
+
+  it('redacts secrets and masks phone numbers in fields, messages, bindings and errors', () => {
+    const { logger, text } = capturePretty();
+    logger.child({ from: '+15550100100' }).info(
+      {
+        token: 'tok-1',
+        apiKey: 'sk-live-1',
+        config: { TWILIO_AUTH_TOKEN: 'twilio-1', PORT: 3000 },
+        a: { b: { password: 'deep-pass' } },
+        err: new Error('dial to +15550109999 failed'),
+      },
+      'call from %s',
+      '+15550100200',
+    );
+    const out = text();
+    expect(out).not.toMatch(/tok-1|sk-live-1|twilio-1|deep-pass|5550100100|5550100200|5550109999/);
+    expect(out).toContain('call from +1****0200');
+    expect(out).toContain('+1****0100');
+    expect(out).toContain('+1****9999');
+    expect(out).toContain('[redacted]');
+    expect(out).toContain('"PORT": 3000');
+  });
+
+  it('honours the level', () => {
+    const { logger, text } = capturePretty('warn');
+    logger.info('hidden');
+    logger.error('shown');
+    expect(text()).not.toContain('hidden');
+    expect(text()).toContain('ERROR: shown');
+  });
+
+  it('falls back to JSON when pino-pretty is not installed (a production install)', () => {
+    const { out } = sink();
+    const missing = () => {
+      throw Object.assign(new Error("Cannot find module 'pino-pretty'"), { code: 'MODULE_NOT_FOUND' });
+    };
+    expect(prettyDestination(out, { load: missing })).toBeUndefined();
+    const broken = () => {
+      throw new Error('syntax error in pino-pretty');
+    };
+    expect(() => prettyDestination(out, { load: broken })).toThrow('syntax error');
+  });
+
+  it('the server logs pretty lines to a terminal and JSON (pino default) to anything else', () => {
+    const tty = sink(true);
+    const destination = serverLogDestination(tty.out as unknown as NodeJS.WriteStream);
+    expect(destination).toBeDefined();
+    createLogger('info', destination).info('listening');
+    expect(tty.text()).toMatch(/INFO: listening\n$/);
+    expect(serverLogDestination(sink(false).out as unknown as NodeJS.WriteStream)).toBeUndefined();
   });
 });

@@ -9,7 +9,7 @@ import { runCall } from '../../pipeline/call-runner.js';
 import { CallListening } from '../../pipeline/listening.js';
 import { ReplyLlm } from '../../pipeline/reply-llm.js';
 import { attachMediaStream } from '../../telephony/media-stream.js';
-import { checkSignature, isAccepted, webhookUrl, websocketUrl } from '../../telephony/signature.js';
+import { checkSignature, isAccepted, refusalReason, webhookUrl, websocketUrl } from '../../telephony/signature.js';
 import {
   TWILIO_PATHS,
   connectStreamTwiml,
@@ -48,7 +48,7 @@ export async function twilioRoutes(app: FastifyInstance, { container }: { contai
     const params = isWs ? {} : ((req.body as Form | undefined) ?? {});
     const verdict = checkSignature(config, req.headers['x-twilio-signature'], url, params);
     if (!isAccepted(verdict)) {
-      logger.warn({ path: req.url.split('?')[0], verdict }, 'Twilio request refused');
+      logger.warn({ path: req.url.split('?')[0], verdict, reason: refusalReason(verdict) }, 'Twilio request refused');
       throw new AppError('BAD_SIGNATURE', 'invalid or missing X-Twilio-Signature');
     }
   });

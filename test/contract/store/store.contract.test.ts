@@ -405,25 +405,32 @@ describe.each(BACKENDS)('store contract on $name', (backend) => {
       expect(await p.settings.get('secret_key')).toBe(p.secretKey);
     });
 
-    it('bootstraps an admin key once when ADMIN_API_KEY is unset, and prints it once at warn level', async () => {
+    it('bootstraps an admin key once when ADMIN_API_KEY is unset, shows it once in a banner, and keeps it out of the logs', async () => {
+      const sink = (into: string[]) =>
+        new Writable({
+          write(chunk, _enc, cb) {
+            into.push(String(chunk));
+            cb();
+          },
+        });
       const lines: string[] = [];
-      const sink = new Writable({
-        write(chunk, _enc, cb) {
-          lines.push(String(chunk));
-          cb();
-        },
-      });
+      const banners: string[] = [];
       const { databaseUrl: url2, cleanup } = await backend.create();
       try {
-        const logger = createLogger('info', sink);
+        const logger = createLogger('info', sink(lines));
         const config = loadConfig({ DATABASE_URL: url2, FLOWS_DIR: flows.dir });
-        const one = await createPersistence({ config, logger, clock, pending: new Set() });
-        const two = await createPersistence({ config, logger, clock, pending: new Set() });
+        const one = await createPersistence({ config, logger, clock, pending: new Set(), bannerOut: sink(banners) });
+        const two = await createPersistence({ config, logger, clock, pending: new Set(), bannerOut: sink(banners) });
+        expect(banners).toHaveLength(1);
+        expect(banners[0]).toMatch(/ADMIN API KEY/);
+        expect(banners[0]).toMatch(/only time it is shown/);
+        expect(banners[0]).toMatch(/If it is lost/);
+        const key = /(vak_[A-Za-z0-9_-]{43})/.exec(banners[0]!)?.[1];
+        expect(key).toBeDefined();
         const warned = lines.filter((l) => l.includes('generated an admin API key'));
         expect(warned).toHaveLength(1);
         expect(JSON.parse(warned[0]!).level).toBe(40);
-        const key = /(vak_[A-Za-z0-9_-]{43})/.exec(warned[0]!)?.[1];
-        expect(key).toBeDefined();
+        expect(lines.join('')).not.toContain(key!);
         expect(await two.apiKeys.authenticate(key!)).toMatchObject({ role: 'admin', kind: 'api-key' });
         expect(await two.apiKeys.authenticate(key! + 'x')).toBeUndefined();
         const keys = await two.apiKeys.list({ limit: 10 });

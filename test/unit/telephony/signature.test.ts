@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkSignature, expectedSignature, isAccepted, webhookUrl, websocketUrl } from '../../../src/telephony/signature.js';
+import { checkSignature, expectedSignature, isAccepted, refusalReason, signatureWarnings, webhookUrl, websocketUrl } from '../../../src/telephony/signature.js';
 
 const config = { PUBLIC_URL: 'https://voice.example', TWILIO_AUTH_TOKEN: 'tok_12345', TWILIO_VALIDATE_SIGNATURE: true };
 const params = { CallSid: 'CA1', From: '+15550001111', To: '+15550100002' };
@@ -47,5 +47,20 @@ describe('Twilio signatures are checked against PUBLIC_URL, never the Host heade
     expect(websocketUrl('http://localhost:3000', '/twilio/stream')).toBe('ws://localhost:3000/twilio/stream');
     const url = websocketUrl(config.PUBLIC_URL, '/twilio/stream');
     expect(checkSignature(config, expectedSignature('tok_12345', url, {}), url, {})).toBe('valid');
+  });
+
+  it('warns at start, naming the variable, when every Twilio request will be refused', () => {
+    expect(signatureWarnings(config)).toEqual([]);
+    expect(signatureWarnings({ ...config, TWILIO_AUTH_TOKEN: undefined })).toEqual([expect.stringMatching(/^TWILIO_AUTH_TOKEN is not set: .*403/)]);
+    expect(signatureWarnings({ ...config, TWILIO_AUTH_TOKEN: undefined, TWILIO_VALIDATE_SIGNATURE: false })).toEqual([
+      expect.stringMatching(/^TWILIO_VALIDATE_SIGNATURE=false: .*unsigned/),
+    ]);
+  });
+
+  it('says why a request was refused, naming what to fix', () => {
+    expect(refusalReason('no_auth_token')).toMatch(/TWILIO_AUTH_TOKEN is not set/);
+    expect(refusalReason('missing')).toMatch(/no X-Twilio-Signature/);
+    expect(refusalReason('invalid')).toMatch(/TWILIO_AUTH_TOKEN.*PUBLIC_URL/);
+    expect(refusalReason('valid')).toBeUndefined();
   });
 });
