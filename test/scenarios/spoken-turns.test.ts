@@ -84,8 +84,11 @@ describe('barge-in', () => {
     await h.until(() => call.audioBytes > before + 1600, { what: 'the reply to start playing' });
     h.say('Uh-huh.');
     await agentTurnsDone(h, sid, 2, 'the whole reply');
-    // Give a would-be reply time to start.
-    await h.until(() => false, { maxMs: 3000 }).catch(() => undefined);
+    const isBackchannel = (e: { type: string; backchannel?: boolean }) => e.type === 'turn.caller' && e.backchannel === true;
+    await h.until(() => h!.eventsOf(sid).some(isBackchannel), { what: 'the backchannel to be heard' });
+    // Then 3 s of virtual time, ample for a wrongly started reply to reach the LLM (it would stop the wait early).
+    const heardAt = h.clock.now();
+    await h.until(() => h!.clock.now() - heardAt >= 3_000 || h!.openai!.requests.length > 1, { what: '3 s after the backchannel' });
     await call.hangUp();
     const record = await h.finish(call);
 

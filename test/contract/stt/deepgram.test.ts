@@ -336,25 +336,40 @@ describe('DeepgramStt against the fake Deepgram', () => {
     expect(events.at(-1)).toMatchObject({ type: 'failed', reason: expect.stringMatching(/3 reconnect tries/) });
   });
 
-  it('an upgrade that never completes counts as a failed try after the connect timeout', async () => {
+  it('an upgrade that never completes counts as a failed try at exactly the 3 s connect timeout (on a manual clock)', async () => {
     // A TCP server that accepts and never answers the HTTP upgrade.
     const sockets: Socket[] = [];
-    const blackhole = createServer((s) => void sockets.push(s));
+    let accepted: (() => void) | undefined;
+    const blackhole = createServer((s) => {
+      sockets.push(s);
+      accepted?.();
+    });
+    /** Resolves once the n-th try's TCP connection is in. */
+    const nthConnection = (n: number) =>
+      new Promise<void>((resolve) => {
+        const check = () => (sockets.length >= n ? resolve() : void (accepted = check));
+        check();
+      });
     await new Promise<void>((r) => blackhole.listen(0, '127.0.0.1', r));
     const port = (blackhole.address() as { port: number }).port;
     try {
+      const clock = new ManualClock();
       const events: SttEvent[] = [];
-      const stt = new DeepgramStt({
-        apiKey: 'test-deepgram-key',
-        baseUrl: `http://127.0.0.1:${port}`,
-        timing: { connectTimeoutMs: 100, reconnectBackoffMs: [0], tickMs: 20 },
-      });
+      // Tries back to back, so that all of them fall in the 10 s window.
+      const stt = new DeepgramStt({ apiKey: 'test-deepgram-key', baseUrl: `http://127.0.0.1:${port}`, clock, timing: { reconnectBackoffMs: [0] } });
       session = stt.open({ language: 'en-US' }, (e) => events.push(e));
-      const deadline = Date.now() + 3000;
-      while (!events.some((e) => e.type === 'failed') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      for (let tryNo = 1; tryNo <= 4; tryNo++) {
+        await nthConnection(tryNo);
+        await clock.advance(2_999);
+        expect(events).toHaveLength(tryNo - 1);
+        await clock.advance(1);
+        expect(events).toHaveLength(tryNo);
+        expect(clock.now()).toBe(tryNo * 3_000);
+      }
       expect(events.map((e) => e.type)).toEqual(['reconnecting', 'reconnecting', 'reconnecting', 'failed']);
-      expect((events.at(-1) as { reason: string }).reason).toMatch(/no connection within 100 ms/);
-      expect(sockets.length).toBe(4);
+      expect(events.slice(0, 3)).toEqual([1, 2, 3].map((attempt) => ({ type: 'reconnecting', attempt })));
+      expect((events.at(-1) as { reason: string }).reason).toMatch(/3 reconnect tries: no connection within 3000 ms/);
+      expect(sockets).toHaveLength(4);
     } finally {
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => blackhole.close(() => r()));
