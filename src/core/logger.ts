@@ -116,6 +116,8 @@ export function prettyDestination(
   const format = factory({
     translateTime: 'SYS:HH:MM:ss.l',
     ignore: 'pid,hostname',
+    // One line per record, fields as compact JSON after the message: a call logs many records.
+    singleLine: true,
     // Unset: pino-pretty colours when the terminal supports it (and NO_COLOR is unset).
     ...(options.colorize !== undefined ? { colorize: options.colorize } : {}),
   });
