@@ -20,7 +20,7 @@ export function adminKeyBanner(key: string): string {
     'This is the only time it is shown: the database keeps only its hash. Store it now.',
     'Use it as   Authorization: Bearer <key>   on /api/v1 (for example: export KEY=<key>).',
     'If it is lost: create a new key with any other admin key (POST /api/v1/api-keys),',
-    'or set ADMIN_API_KEY to a key of your choice and restart: it is added as an admin key.',
+    'or set ADMIN_API_KEY to a new strong key (e.g. openssl rand -base64 32) and restart: it is added as an admin key.',
   ]);
 }
 
