@@ -20,6 +20,7 @@ import { MemoryCallRepository } from './calls/repository.js';
 import { FlowLoadError, inlineKnowledgeFiles } from './flow/load.js';
 import type { Flow } from './flow/schema.js';
 import type { CallSession } from './pipeline/call-session.js';
+import { newMediaStreamCounters, type MediaStreamCounters } from './telephony/media-stream.js';
 import { ClockPacer, type Pacer } from './pipeline/pacer.js';
 import { PhraseCache } from './pipeline/phrase-cache.js';
 import { PhraseWarmer, servedFlowsOf, type WarmSummary } from './pipeline/phrase-warmer.js';
@@ -106,6 +107,8 @@ export interface Telephony {
   sessions: Map<string, CallSession>;
   /** Cold transfers through the Connect action (default) or a REST update. */
   transferVia: 'stream' | 'rest';
+  /** Media sockets closed for never sending `start` (shown by /bench/stats). */
+  streamCounters: MediaStreamCounters;
   voiceFor(flow: Flow): VoiceSpec;
   close(): void;
 }
@@ -381,6 +384,7 @@ function createTelephony(deps: {
     stt: providers.stt,
     sessions: new Map(),
     transferVia: deps.transferVia,
+    streamCounters: newMediaStreamCounters(),
     voiceFor: (flow) => voiceFor(config, flow),
     close() {
       calls.close();

@@ -16,6 +16,23 @@ import type { StreamTokens } from './stream-token.js';
 /** Policy violation: the close code for a refused token. */
 const CLOSE_REFUSED = 1008;
 
+/**
+ * A socket that has not sent `start` this long after the upgrade is closed.
+ * Twilio sends `connected` and `start` within a few hundred milliseconds of
+ * opening the stream; a peer that stays silent holds a socket and memory for
+ * nothing (over 70 s was seen), so ten seconds is generous for a slow network
+ * and short enough that idle sockets cannot pile up.
+ */
+export const START_TIMEOUT_MS = 10_000;
+
+/** Process-wide media-socket counters (exposed by /bench/stats). */
+export interface MediaStreamCounters {
+  /** Sockets closed because no `start` arrived within START_TIMEOUT_MS. */
+  closedWithoutStart: number;
+}
+
+export const newMediaStreamCounters = (): MediaStreamCounters => ({ closedWithoutStart: 0 });
+
 export interface StreamOpenContext {
   callSid: string;
   accountSid: string;
@@ -29,6 +46,7 @@ export interface MediaStreamDeps {
   calls: Calls;
   clock: Clock;
   logger: Logger;
+  counters?: MediaStreamCounters;
   /** Creates the live call session for an accepted stream; undefined refuses it. */
   openSession(ctx: StreamOpenContext): Promise<StreamHandler | undefined>;
 }
@@ -48,6 +66,14 @@ export function attachMediaStream(socket: WebSocket, deps: MediaStreamDeps): voi
   let framesIn = 0;
   const early: InboundMessage[] = [];
   const ignored = new IgnoredFrameCounter();
+  const startTimer = deps.clock.setTimeout(() => {
+    if (phase !== 'awaiting_start') return;
+    phase = 'refused';
+    if (deps.counters) deps.counters.closedWithoutStart++;
+    log.warn({ afterMs: START_TIMEOUT_MS, ignoredTotal: ignored.total }, 'media stream sent no start; closing it');
+    serverClosed = true;
+    socket.close(CLOSE_REFUSED, 'no start');
+  }, START_TIMEOUT_MS);
 
   const countIgnored = (reason: Parameters<IgnoredFrameCounter['count']>[0]) => {
     const n = ignored.count(reason, deps.clock.now());
@@ -78,6 +104,7 @@ export function attachMediaStream(socket: WebSocket, deps: MediaStreamDeps): voi
 
   const refuse = (reason: string, sid?: string) => {
     phase = 'refused';
+    startTimer.cancel();
     log.warn({ reason }, 'media stream refused');
     if (sid) deps.calls.emit({ type: 'stream.rejected', callSid: sid, reason });
     serverClosed = true;
@@ -88,6 +115,7 @@ export function attachMediaStream(socket: WebSocket, deps: MediaStreamDeps): voi
     const check = deps.tokens.verify(msg.customParameters.token, msg.callSid, msg.accountSid);
     if (!check.ok) return refuse(`token_${check.reason}`, check.reason === 'missing' || check.reason === 'wrong_call' ? undefined : msg.callSid);
     phase = 'starting';
+    startTimer.cancel();
     callSid = msg.callSid;
     streamSid = msg.streamSid;
     log = deps.logger.child({ callSid, streamSid });
@@ -162,6 +190,7 @@ export function attachMediaStream(socket: WebSocket, deps: MediaStreamDeps): voi
   });
 
   socket.on('close', () => {
+    startTimer.cancel();
     const wasLive = phase === 'live' || phase === 'starting';
     phase = 'closed';
     if (!wasLive || !callSid || !streamSid) return;

@@ -111,6 +111,7 @@ export async function twilioRoutes(app: FastifyInstance, { container }: { contai
       calls,
       clock: container.clock,
       logger,
+      counters: t.streamCounters,
       openSession: async ({ callSid, channel, logger: log }) => {
         const record = await calls.get(callSid);
         if (!record) return undefined;
