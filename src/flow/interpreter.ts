@@ -68,11 +68,32 @@ export interface InterpreterOptions {
   signal?: AbortSignal;
 }
 
+export interface ResumeOptions {
+  /** Continue at this node instead of where the snapshot stopped. */
+  at?: string;
+  /**
+   * The call comes back because something failed (e.g. nobody took a
+   * transfer): without `at`, the flow's fallback is taken, as for any failure.
+   */
+  failed?: string;
+}
+
+/** Failures of the channel that the flow recovers from through its fallback. */
+export type ChannelFailure = 'stt_failed' | 'tts_failed';
+
 export interface Interpreter {
   run(): Promise<RunResult>;
-  resume(snapshot: unknown, options?: { at?: string }): Promise<RunResult>;
+  resume(snapshot: unknown, options?: ResumeOptions): Promise<RunResult>;
   snapshot(): InterpreterSnapshot;
+  /** Ends quietly (outcome `aborted`): nothing more is said and the snapshot stays resumable. */
   abort(reason?: string): void;
+  /**
+   * The channel lost speech input (`stt_failed`) or speech output
+   * (`tts_failed`) for good: the current step stops and the flow's fallback
+   * runs. Speech output failures skip `fallbackNode` (it would speak through
+   * the broken voice) and go straight to `fallbackMessage`.
+   */
+  fail(reason: ChannelFailure): void;
 }
 
 /** Times the fallback node may be taken in one call, so a failing fallback cannot loop. */
@@ -127,6 +148,13 @@ const notConfiguredLlm: LlmPort = {
   },
 };
 
+/** A channel failure stops the current step; `drive` then takes the fallback. */
+class ChannelFailureStop extends FlowStop {
+  constructor(override readonly reason: ChannelFailure) {
+    super('failed', reason);
+  }
+}
+
 export function createInterpreter(options: InterpreterOptions): Interpreter {
   const { flow, port, clock } = options;
   const settings = flow.settings;
@@ -137,8 +165,10 @@ export function createInterpreter(options: InterpreterOptions): Interpreter {
   const nodesById = new Map<string, FlowNode>(flow.nodes.map((n) => [n.id, n]));
   const zone = settings.businessHours?.timezone ?? 'UTC';
 
-  const runAbort = new AbortController();
+  // Replaced after a channel failure so the fallback can still speak.
+  let runAbort = new AbortController();
   let pendingStop: FlowStop | undefined;
+  let stopAfterFailure: FlowStop | undefined;
   let started = false;
   let finished: RunResult | undefined;
   // Steps and agent speech since the caller last had a turn (./budget.ts).
@@ -183,7 +213,11 @@ export function createInterpreter(options: InterpreterOptions): Interpreter {
   };
 
   const stopWith = (stop: FlowStop) => {
-    if (runAbort.signal.aborted) return;
+    if (runAbort.signal.aborted) {
+      // A stop during a channel failure (hang-up, shutdown) wins over its fallback.
+      if (pendingStop instanceof ChannelFailureStop && !(stop instanceof ChannelFailureStop)) stopAfterFailure ??= stop;
+      return;
+    }
     pendingStop = stop;
     runAbort.abort(stop);
   };
@@ -329,7 +363,9 @@ export function createInterpreter(options: InterpreterOptions): Interpreter {
     clock,
     http,
     logger,
-    signal: runAbort.signal,
+    get signal() {
+      return runAbort.signal;
+    },
     get state() {
       return state;
     },
@@ -387,12 +423,30 @@ export function createInterpreter(options: InterpreterOptions): Interpreter {
     return full;
   };
 
-  /** The end of the line: fallbackMessage, hang up, outcome failed. */
+  /** The end of the line: fallbackMessage with the call's variables, hang up, outcome failed. */
   const speakFallbackAndEnd = async (reason: string): Promise<RunResult> => {
     const message = settings.fallbackMessage;
     await say(render(message, scope()), { interruptible: false, cacheable: !hasPlaceholders(message) });
     await hangup('fallback');
     return finish({ outcome: 'failed', reason });
+  };
+
+  /**
+   * The one fallback path for every failure (a failure transition without an
+   * edge, a lost voice or ear, a call back from a transfer nobody took):
+   * `fallbackNode` when allowed, never from itself and at most MAX_FALLBACKS
+   * times a call; otherwise `fallbackMessage` and hang up. Returns undefined
+   * when the flow goes on at the fallback node.
+   */
+  const takeFallback = async (reason: string, nodeAllowed = true): Promise<RunResult | undefined> => {
+    const to = settings.fallbackNode;
+    if (nodeAllowed && to && to !== currentNodeId() && state.counters.fallbacks < MAX_FALLBACKS) {
+      state.counters.fallbacks++;
+      logger.warn({ reason, fallbackNode: to }, 'taking the flow fallback node');
+      enter(to);
+      return undefined;
+    }
+    return speakFallbackAndEnd(reason);
   };
 
   let detachExternal = () => {};
@@ -408,11 +462,34 @@ export function createInterpreter(options: InterpreterOptions): Interpreter {
 
   const remainingMs = () => settings.maxCallSeconds * 1000 - (clock.wallNow() - state.callStartedAt);
 
-  const drive = async (first: () => RunResult | undefined): Promise<RunResult> => {
+  const drive = async (first: () => RunResult | undefined | Promise<RunResult | undefined>): Promise<RunResult> => {
     const timer = clock.setTimeout(() => stopWith(new FlowStop('max_duration', 'max_call_seconds')), Math.max(0, remainingMs()));
     try {
-      const early = first();
+      const early = await first();
       if (early) return early;
+      for (;;) {
+        try {
+          return await steps();
+        } catch (err) {
+          // A channel failure: the step stopped; the fallback runs with a fresh signal.
+          if (!(err instanceof ChannelFailureStop) || finished) throw err;
+          if (stopAfterFailure) throw stopAfterFailure;
+          runAbort = new AbortController();
+          pendingStop = undefined;
+          const done = await takeFallback(err.reason, err.reason !== 'tts_failed');
+          if (done) return done;
+        }
+      }
+    } catch (err) {
+      return await settle(err);
+    } finally {
+      timer.cancel();
+      detachExternal();
+    }
+  };
+
+  /** Runs nodes until the flow ends; throws FlowStop (or anything else) when it stops early. */
+  const steps = async (): Promise<RunResult> => {
       for (;;) {
         checkAbort();
         if (remainingMs() <= 0) throw new FlowStop('max_duration', 'max_call_seconds');
@@ -433,14 +510,15 @@ export function createInterpreter(options: InterpreterOptions): Interpreter {
           enter(t.to);
         } else if (t.edge) {
           enter(t.edge);
-        } else if (settings.fallbackNode && settings.fallbackNode !== node.id && state.counters.fallbacks < MAX_FALLBACKS) {
-          state.counters.fallbacks++;
-          enter(settings.fallbackNode);
         } else {
-          return await speakFallbackAndEnd(t.reason);
+          const done = await takeFallback(t.reason);
+          if (done) return done;
         }
       }
-    } catch (err) {
+  };
+
+  /** How a run that stopped early ends. */
+  const settle = async (err: unknown): Promise<RunResult> => {
       const stop = err instanceof FlowStop ? err : runAbort.signal.aborted && pendingStop ? pendingStop : undefined;
       if (stop) {
         if (stop.outcome === 'max_duration') await hangup('max_duration');
@@ -461,10 +539,6 @@ export function createInterpreter(options: InterpreterOptions): Interpreter {
         // the port itself is failing; nothing more can be said
       }
       return finish({ outcome: 'failed', reason: 'internal_error' });
-    } finally {
-      timer.cancel();
-      detachExternal();
-    }
   };
 
   const begin = () => {
@@ -519,6 +593,8 @@ export function createInterpreter(options: InterpreterOptions): Interpreter {
         const at = resumeOptions?.at;
         if (at) {
           enter(at);
+        } else if (resumeOptions?.failed) {
+          return takeFallback(resumeOptions.failed);
         } else if (saved.status === 'ended' || !sameAgent || !pos || !node || node.type !== pos.step.type) {
           enter(flow.start);
         } else {
@@ -534,6 +610,12 @@ export function createInterpreter(options: InterpreterOptions): Interpreter {
     abort(reason = 'aborted') {
       if (finished) return;
       stopWith(new FlowStop('aborted', reason));
+    },
+
+    fail(reason) {
+      if (finished) return;
+      logger.warn({ reason, nodeId: currentNodeId() }, 'channel failure; taking the flow fallback');
+      stopWith(new ChannelFailureStop(reason));
     },
   };
 }

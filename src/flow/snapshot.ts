@@ -143,3 +143,17 @@ export function parseSnapshot(value: unknown): InterpreterSnapshot {
 export function emptyCounters(): Counters {
   return { steps: 0, llmRequests: 0, callerTurns: 0, agentTurns: 0, fallbacks: 0, resumes: 0, visits: {} };
 }
+
+type Loose = { position?: { nodeId?: unknown } | null; variables?: unknown } | null | undefined;
+
+/** The node a saved snapshot stopped in, if it has one (any stored value is accepted). */
+export function snapshotNodeId(value: unknown): string | undefined {
+  const nodeId = (value as Loose)?.position?.nodeId;
+  return typeof nodeId === 'string' ? nodeId : undefined;
+}
+
+/** The call variables of a saved snapshot; empty when it has none. */
+export function snapshotVariables(value: unknown): Record<string, unknown> {
+  const vars = (value as Loose)?.variables;
+  return vars && typeof vars === 'object' && !Array.isArray(vars) ? { ...(vars as Record<string, unknown>) } : {};
+}
