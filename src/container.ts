@@ -19,7 +19,7 @@ import { CallRecorder } from './calls/recorder.js';
 import { MemoryCallRepository } from './calls/repository.js';
 import { FlowLoadError, inlineKnowledgeFiles } from './flow/load.js';
 import type { Flow } from './flow/schema.js';
-import type { CallSession } from './pipeline/call-session.js';
+import type { CallHandle } from './pipeline/call.js';
 import { newMediaStreamCounters, type MediaStreamCounters } from './telephony/media-stream.js';
 import { ClockPacer, type Pacer } from './pipeline/pacer.js';
 import { PhraseCache } from './pipeline/phrase-cache.js';
@@ -104,7 +104,7 @@ export interface Telephony {
   /** Speech-to-text; without DEEPGRAM_API_KEY it refuses to open and calls run keypad-only. */
   stt?: SttPort;
   /** Live calls held by this process, by CallSid. */
-  sessions: Map<string, CallSession>;
+  sessions: Map<string, CallHandle>;
   /** Cold transfers through the Connect action (default) or a REST update. */
   transferVia: 'stream' | 'rest';
   /** Media sockets closed for never sending `start` (shown by /bench/stats). */

@@ -1,6 +1,8 @@
 import type { Calls } from '../calls/calls.js';
 import type { CallControl } from '../calls/call-control.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
+import { Emitter } from '../core/emitter.js';
+import { stopReasonOf, type StopReason } from '../core/stop-reason.js';
 import type { Logger } from '../core/logger.js';
 import type { RunResult } from '../flow/events.js';
 import type {
@@ -12,14 +14,15 @@ import type {
   TransferRequest,
   TransferResult,
 } from '../flow/port.js';
+import type { ChannelFailure } from '../flow/interpreter.js';
 import type { Flow } from '../flow/schema.js';
-import { hasPlaceholders, render } from '../flow/template.js';
 import type { TtsPort, VoiceSpec } from '../providers/tts/port.js';
 import { DtmfCollector } from './dtmf-collector.js';
 import type { MediaChannel, StreamCloseReason, StreamHandler } from './media-channel.js';
 import type { Pacer } from './pacer.js';
-import { CallPlayout, type HeardReport } from './playout.js';
+import { CallPlayout } from './playout.js';
 import { Speaker, type PhraseSource } from './speaker.js';
+import { SpeechHandle } from './speech-handle.js';
 
 /**
  * One live call on the phone (DESIGN §8): the InterpreterPort over a media
@@ -34,14 +37,23 @@ export interface CallerTurn {
   metrics?: Record<string, number>;
 }
 
-/** Observers the listening side (src/pipeline/listening.ts) hooks in for metrics and turn-taking. */
-export interface CallSessionHooks {
-  onTtsRequest?: () => void;
-  onTtsFirstByte?: () => void;
-  onDtmf?: (digit: string) => void;
-  /** The session closed (hang-up, transfer, stream gone). */
-  onClosed?: () => void;
-}
+/**
+ * What the session reports to the parts of its call (the listening side for
+ * turn-taking and metrics, the call for the flow). Each part subscribes; no
+ * part writes another's fields.
+ */
+export type SessionEvent =
+  /** An utterance started; its handle settles when it ends. */
+  | { type: 'speech_started'; speech: SpeechHandle }
+  /** An utterance ended: outcome, heard text and metrics are final. */
+  | { type: 'speech_ended'; speech: SpeechHandle }
+  | { type: 'tts_request' }
+  | { type: 'tts_first_byte' }
+  | { type: 'dtmf'; digit: string }
+  /** Speech input or output failed for good: the flow's fallback must follow. */
+  | { type: 'failed'; reason: ChannelFailure }
+  /** The session closed (hang-up, transfer, stream gone, shutdown); nothing more is played. */
+  | { type: 'closed'; reason: StopReason };
 
 export interface CallSessionDeps {
   callSid: string;
@@ -60,14 +72,6 @@ export interface CallSessionDeps {
   frameBytes?: number;
 }
 
-interface ActiveSay {
-  turn: number;
-  controller: AbortController;
-  stopOnDtmf: boolean;
-  interruptible: boolean;
-  interrupted?: HeardReport;
-}
-
 interface PendingListen {
   options: ListenOptions;
   resolve: (r: ListenResult) => void;
@@ -78,33 +82,35 @@ interface PendingListen {
   cleanup: () => void;
 }
 
+/** Speech output failed on this call: what failed, for the `tts.failed` event of the last words. */
+interface SpeechOutFailure {
+  text: string;
+  error: string;
+}
+
 const HANGUP_OUTCOMES: Record<string, string> = { silence: 'silence_timeout', fallback: 'failed', max_duration: 'max_duration' };
 
 export class CallSession implements InterpreterPort, StreamHandler {
   readonly playout: CallPlayout;
+  readonly events: Emitter<SessionEvent>;
   private readonly speaker: Speaker;
   private readonly dtmf = new DtmfCollector();
   private readonly callerTurns: CallerTurn[] = [];
   private readonly lifetime = new AbortController();
   private turn = 0;
-  private activeSay: ActiveSay | undefined;
+  private activeSpeech: SpeechHandle | undefined;
   private pendingListen: PendingListen | undefined;
   private closed = false;
   private callerAudioSink: ((mulaw: Buffer, timestampMs: number) => void) | undefined;
   /** Caller speech in progress: silence and gather timers wait until it ends. */
   private callerSpeaking = false;
   private fillerTurn = 0;
-  /** Set by the runner so a fatal speech failure can stop the flow. */
-  stopFlow: ((reason: string) => void) | undefined;
-  lastSayCached = false;
-  readonly hooks: CallSessionHooks = {};
-  /** Per-turn metrics of the reply in progress (DESIGN §8), taken by the runner for the agent turn. */
-  replyMetrics: Record<string, number> | undefined;
-  /** Why speech input stopped working mid-call (the runner then takes the flow's fallback). */
-  speechFailure: string | undefined;
+  private speechInFailed = false;
+  private speechOutFailed: SpeechOutFailure | undefined;
 
   constructor(private readonly deps: CallSessionDeps) {
     const { channel } = deps;
+    this.events = new Emitter<SessionEvent>((err, e) => deps.logger.warn({ err, event: e.type }, 'call session listener failed'));
     this.playout = new CallPlayout({
       clock: deps.clock,
       ...(deps.pacer ? { pacer: deps.pacer } : {}),
@@ -127,10 +133,10 @@ export class CallSession implements InterpreterPort, StreamHandler {
       clock: deps.clock,
       logger: deps.logger,
       onTtsRequest: () => {
-        this.hooks.onTtsRequest?.();
+        this.events.emit({ type: 'tts_request' });
         void deps.calls.bumpMetrics(deps.callSid, { ttsRequests: 1 });
       },
-      onTtsFirstByte: () => this.hooks.onTtsFirstByte?.(),
+      onTtsFirstByte: () => this.events.emit({ type: 'tts_first_byte' }),
       onCachedPhrase: () => void deps.calls.bumpMetrics(deps.callSid, { cachedPhrases: 1 }),
     });
   }
@@ -139,48 +145,62 @@ export class CallSession implements InterpreterPort, StreamHandler {
     return this.closed;
   }
 
+  /** The utterance playing now, if any. */
+  get currentSpeech(): SpeechHandle | undefined {
+    return this.activeSpeech;
+  }
+
   // ── InterpreterPort ──────────────────────────────────────────────────────
 
   async say(text: string | AsyncIterable<string>, options: SayOptions): Promise<SayResult> {
-    this.lastSayCached = false;
     if (this.closed) return { outcome: 'aborted', heardText: '' };
+    if (this.speechOutFailed) return this.sayLastWords(text, options);
     // Keys pressed before a gather prompt answer it: the caller is typing ahead.
     if (options.stopOnDtmf && this.dtmf.pending.length > 0) return { outcome: 'interrupted', heardText: '' };
-    const turn = ++this.turn;
-    const controller = new AbortController();
-    const active: ActiveSay = { turn, controller, stopOnDtmf: options.stopOnDtmf ?? false, interruptible: options.interruptible };
-    this.activeSay = active;
+    const speech = new SpeechHandle(++this.turn, options.interruptible, options.stopOnDtmf ?? false);
+    this.activeSpeech = speech;
+    // The flow run and the call's lifetime stop the utterance too, through its own controller.
     const external = [options.signal, this.lifetime.signal].filter((s): s is AbortSignal => s !== undefined);
-    const onExternal = () => {
-      if (!controller.signal.aborted) {
-        active.interrupted ??= this.playout.clear();
-        controller.abort('aborted');
-      }
+    const onExternal = (e?: Event) => {
+      if (speech.signal.aborted) return;
+      const source = (e?.target as AbortSignal | undefined) ?? external.find((s) => s.aborted);
+      speech.abort(stopReasonOf(source?.reason) ?? 'hangup', this.playout.clear());
     };
     for (const s of external) {
       if (s.aborted) onExternal();
       else s.addEventListener('abort', onExternal, { once: true });
     }
+    this.events.emit({ type: 'speech_started', speech });
     try {
       const r = await this.speaker.speak(text, {
-        turn,
+        turn: speech.id,
         interruptible: options.interruptible,
         cacheable: options.cacheable && typeof text === 'string',
-        signal: controller.signal,
+        signal: speech.signal,
       });
-      this.lastSayCached = r.cached;
-      if (r.outcome === 'tts_failed') return await this.speechFailed(r.text, r.error?.message ?? 'tts failed');
-      if (active.interrupted) {
-        const heard = active.interrupted.turns.find((t) => t.turn === turn)?.heardText ?? '';
-        const external = options.signal?.aborted || this.lifetime.signal.aborted;
-        return { outcome: external && controller.signal.reason === 'aborted' ? 'aborted' : 'interrupted', heardText: heard };
+      const base = { text: r.text, segments: r.segments ?? [], cached: r.cached };
+      if (r.outcome === 'tts_failed') {
+        speech.abort('tts_failed');
+        speech.settle({ ...base, outcome: 'aborted', heardText: '' });
+        await this.speechOutLost(r.text, r.error?.message ?? 'tts failed');
+        return { outcome: 'aborted', heardText: '' };
       }
-      if (r.outcome === 'played' || r.outcome === 'timed_out') return { outcome: 'played', heardText: r.text };
-      if (r.outcome === 'cleared') return { outcome: 'interrupted', heardText: '' };
-      return { outcome: 'aborted', heardText: this.heardOf(turn) };
+      const heardWhenCut = speech.heardWhenCut;
+      if (heardWhenCut !== undefined) {
+        speech.settle({ ...base, outcome: speech.cutByCaller ? 'interrupted' : 'aborted', heardText: heardWhenCut });
+      } else if (r.outcome === 'played' || r.outcome === 'timed_out') {
+        speech.settle({ ...base, outcome: 'played', heardText: r.text });
+      } else if (r.outcome === 'cleared') {
+        speech.settle({ ...base, outcome: 'interrupted', heardText: '' });
+      } else {
+        speech.settle({ ...base, outcome: 'aborted', heardText: this.heardOf(speech.id) });
+      }
+      return { outcome: speech.outcome!, heardText: speech.heardText };
     } finally {
       for (const s of external) s.removeEventListener('abort', onExternal);
-      if (this.activeSay === active) this.activeSay = undefined;
+      if (this.activeSpeech === speech) this.activeSpeech = undefined;
+      speech.settle({ outcome: 'aborted', heardText: '', text: '' });
+      this.events.emit({ type: 'speech_ended', speech });
     }
   }
 
@@ -241,6 +261,8 @@ export class CallSession implements InterpreterPort, StreamHandler {
   async hangup(reason = 'completed'): Promise<void> {
     if (this.closed) return;
     await this.playout.whenIdle();
+    // After a TTS failure the hang-up that follows the last words records why.
+    if (this.speechOutFailed) return this.endCall('tts_failed', 'tts_failed');
     await this.endCall(reason, HANGUP_OUTCOMES[reason] ?? 'completed');
   }
 
@@ -253,9 +275,9 @@ export class CallSession implements InterpreterPort, StreamHandler {
   onDtmf(digit: string): void {
     if (this.closed) return;
     this.deps.calls.emit({ type: 'dtmf', callSid: this.deps.callSid, digit });
-    this.hooks.onDtmf?.(digit);
+    this.events.emit({ type: 'dtmf', digit });
     this.dtmf.push(digit);
-    if (this.activeSay?.stopOnDtmf) this.interrupt('dtmf');
+    if (this.activeSpeech?.stopOnDtmf) this.interrupt('dtmf');
     const p = this.pendingListen;
     if (!p || !p.options.dtmf) return;
     const got = this.dtmf.take(p.options.dtmf);
@@ -269,11 +291,11 @@ export class CallSession implements InterpreterPort, StreamHandler {
   }
 
   onStop(): void {
-    this.shutdown();
+    this.close('hangup');
   }
 
   onClosed(_reason: StreamCloseReason): void {
-    this.shutdown();
+    this.close('hangup');
   }
 
   // ── Caller speech (fed by speech-to-text + turn-taking) ──────────────────
@@ -322,10 +344,9 @@ export class CallSession implements InterpreterPort, StreamHandler {
    * re-issued with a joined turn): no barge-in event, nothing was heard.
    */
   abortReply(): void {
-    const active = this.activeSay;
-    if (!active || active.controller.signal.aborted || !active.interruptible) return;
-    active.interrupted = this.playout.clear();
-    active.controller.abort('join_turns');
+    const speech = this.activeSpeech;
+    if (!speech || speech.signal.aborted || !speech.interruptible) return;
+    speech.abort('join_turns', this.playout.clear());
   }
 
   /** The cached filler phrase, outside any say; false when it is not cached or the call is over. */
@@ -335,12 +356,12 @@ export class CallSession implements InterpreterPort, StreamHandler {
     return r !== undefined;
   }
 
-  /** Speech input is gone for good (Deepgram failed after its retries): the runner takes the fallback. */
-  failSpeech(reason: string): void {
-    if (this.closed || this.speechFailure) return;
-    this.speechFailure = reason;
+  /** Speech input is gone for good (Deepgram failed after its retries): the flow takes its fallback. */
+  failSpeech(): void {
+    if (this.closed || this.speechInFailed) return;
+    this.speechInFailed = true;
     this.callerSpeaking = false;
-    this.stopFlow?.('stt_failed');
+    this.events.emit({ type: 'failed', reason: 'stt_failed' });
   }
 
   /** Aborted when the call's session ends. */
@@ -350,7 +371,7 @@ export class CallSession implements InterpreterPort, StreamHandler {
 
   /** Whether caller speech now would cut the agent off (interruptible audio unplayed). */
   get canBargeIn(): boolean {
-    return !!this.activeSay?.interruptible && this.playout.hasUnplayedInterruptibleAudio;
+    return !!this.activeSpeech?.interruptible && this.playout.hasUnplayedInterruptibleAudio;
   }
 
   /** Barge-in: `clear` first, then stop TTS; the current say resolves `interrupted` with what was heard. */
@@ -362,14 +383,12 @@ export class CallSession implements InterpreterPort, StreamHandler {
 
   // ── internals ────────────────────────────────────────────────────────────
 
-  private interrupt(reason: 'speech' | 'dtmf'): void {
-    const active = this.activeSay;
-    if (!active || active.controller.signal.aborted) return;
-    const heard = this.playout.clear();
-    active.interrupted = heard;
-    active.controller.abort('barge_in');
-    const heardText = heard.turns.find((t) => t.turn === active.turn)?.heardText ?? '';
-    this.deps.calls.emit({ type: 'barge_in', callSid: this.deps.callSid, heardText, reason });
+  private interrupt(via: 'speech' | 'dtmf'): void {
+    const speech = this.activeSpeech;
+    if (!speech || speech.signal.aborted) return;
+    speech.abort('barge_in', this.playout.clear());
+    const heardText = speech.heardWhenCut ?? '';
+    this.deps.calls.emit({ type: 'barge_in', callSid: this.deps.callSid, heardText, reason: via });
     void this.deps.calls.bumpMetrics(this.deps.callSid, { bargeIns: 1 });
   }
 
@@ -422,28 +441,34 @@ export class CallSession implements InterpreterPort, StreamHandler {
   }
 
   /**
-   * TTS failed on a live phrase: say the fallback message from the cache and
-   * hang up; if it is not cached either, close the stream and let
-   * /twilio/stream-ended say it with `<Say>`. Either way the flow stops.
+   * TTS failed on a live phrase: the call's speech output is gone. The flow is
+   * told (its fallback decides what the last words are); every later `say` is
+   * delivered by `sayLastWords`.
    */
-  private async speechFailed(text: string, error: string): Promise<SayResult> {
+  private async speechOutLost(text: string, error: string): Promise<void> {
+    this.speechOutFailed = { text, error };
+    await this.deps.calls.setOutcome(this.deps.callSid, 'tts_failed', error);
+    this.events.emit({ type: 'failed', reason: 'tts_failed' });
+  }
+
+  /**
+   * The last words after TTS failed (the flow's fallback message): from the
+   * phrase cache when it is there, else the stream closes and
+   * /twilio/stream-ended says them with `<Say>`.
+   */
+  private async sayLastWords(text: string | AsyncIterable<string>, options: SayOptions): Promise<SayResult> {
     const { calls, callSid, flow } = this.deps;
-    const fallbackTemplate = flow.settings.fallbackMessage;
-    const fallback = render(fallbackTemplate, {});
-    await calls.setOutcome(callSid, 'tts_failed', error);
-    const played = hasPlaceholders(fallbackTemplate)
-      ? undefined
-      : await this.speaker.playCached(++this.turn, fallback, this.lifetime.signal);
-    calls.emit({ type: 'tts.failed', callSid, text, error, fallback: played ? 'cached' : 'twiml' });
-    this.stopFlow?.('tts_failed');
-    if (played) {
-      await this.endCall('tts_failed', 'tts_failed');
-    } else {
-      await calls.setNextStep(callSid, { kind: 'say', text: fallback, language: flow.settings.language });
-      this.deps.channel.close('tts_failed');
-      this.shutdown();
-    }
-    return { outcome: 'aborted', heardText: '' };
+    const failure = this.speechOutFailed!;
+    let words = '';
+    if (typeof text === 'string') words = text;
+    else for await (const chunk of text) words += chunk;
+    const played = options.cacheable ? await this.speaker.playCached(++this.turn, words, this.lifetime.signal) : undefined;
+    calls.emit({ type: 'tts.failed', callSid, text: failure.text, error: failure.error, fallback: played ? 'cached' : 'twiml' });
+    if (played) return { outcome: played.outcome === 'aborted' ? 'aborted' : 'played', heardText: words };
+    await calls.setNextStep(callSid, { kind: 'say', text: words, language: flow.settings.language });
+    this.deps.channel.close('tts_failed');
+    this.close('tts_failed');
+    return { outcome: 'played', heardText: words };
   }
 
   /** Ends the call in the record and closes the stream; the Connect action then answers `<Hangup/>`. */
@@ -451,11 +476,11 @@ export class CallSession implements InterpreterPort, StreamHandler {
     if (this.closed) return;
     await this.deps.calls.end(this.deps.callSid, reason, outcome);
     this.deps.channel.close(reason);
-    this.shutdown();
+    this.close('hangup');
   }
 
   /** Called once the interpreter has finished, whatever the reason. */
-  async afterRun(result: RunResult): Promise<void> {
+  async finish(result: RunResult): Promise<void> {
     if (this.closed) return;
     switch (result.outcome) {
       case 'transferred':
@@ -468,17 +493,13 @@ export class CallSession implements InterpreterPort, StreamHandler {
     }
   }
 
-  private shutdown(): void {
+  /** Stops everything at once: speech is cut, a pending listen answers `hangup`. */
+  close(reason: StopReason): void {
     if (this.closed) return;
     this.closed = true;
-    this.lifetime.abort('stream_closed');
+    this.lifetime.abort(reason);
     this.playout.close();
     this.settleListen({ result: { kind: 'hangup' } });
-    this.stopFlow?.('stream_closed');
-    try {
-      this.hooks.onClosed?.();
-    } catch (err) {
-      this.deps.logger.warn({ err }, 'session close hook failed');
-    }
+    this.events.emit({ type: 'closed', reason });
   }
 }

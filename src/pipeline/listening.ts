@@ -4,7 +4,7 @@ import { AppError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Flow } from '../flow/schema.js';
 import type { SttEvent, SttPort, SttSession } from '../providers/stt/port.js';
-import type { CallSession } from './call-session.js';
+import type { CallSession, SessionEvent } from './call-session.js';
 import type { PlayoutEvent } from './playout.js';
 import type { ReplyLlm } from './reply-llm.js';
 import { FILLER_PHRASE } from './static-phrases.js';
@@ -58,17 +58,36 @@ export class CallListening {
     this.turns = new TurnTaking({ minWords: d.flow.settings.bargeIn.minWords });
   }
 
-  /** Opens speech-to-text and hooks into the session; call once, when the stream starts. */
+  /** Opens speech-to-text and subscribes to the session; call once, when the stream starts. */
   start(): void {
     const { session, flow, logger } = this.d;
     this.openStt();
     session.setCallerAudioSink((mulaw) => this.onCallerAudio(mulaw));
-    this.unsubscribe = session.playout.on((e) => this.onPlayout(e));
-    session.hooks.onDtmf = (digit) => this.feed({ type: 'dtmf', digit });
-    session.hooks.onTtsRequest = () => this.reply?.recorder.ttsRequestSent(this.d.clock.now());
-    session.hooks.onTtsFirstByte = () => this.reply?.recorder.ttsFirstByte(this.d.clock.now());
-    session.hooks.onClosed = () => this.close();
+    const offPlayout = session.playout.on((e) => this.onPlayout(e));
+    const offSession = session.events.on((e) => this.onSession(e));
+    this.unsubscribe = () => {
+      offPlayout();
+      offSession();
+    };
     logger.debug({ language: flow.settings.language, speech: this.stt !== undefined }, 'listening started');
+  }
+
+  private onSession(e: SessionEvent): void {
+    const now = () => this.d.clock.now();
+    switch (e.type) {
+      case 'dtmf':
+        return this.feed({ type: 'dtmf', digit: e.digit });
+      case 'tts_request':
+        this.reply?.recorder.ttsRequestSent(now());
+        return;
+      case 'tts_first_byte':
+        this.reply?.recorder.ttsFirstByte(now());
+        return;
+      case 'closed':
+        return this.close();
+      default:
+        return;
+    }
   }
 
   /** Hang-up or transfer: STT closes (CloseStream), timers stop. */
@@ -128,7 +147,7 @@ export class CallListening {
     if (event.type === 'failed') {
       this.d.logger.error({ reason: event.reason }, 'speech-to-text failed; taking the flow fallback');
       this.d.session.onCallerSpeech();
-      this.d.session.failSpeech(event.reason);
+      this.d.session.failSpeech();
       return;
     }
     if (event.type === 'reconnecting') this.d.logger.warn({ attempt: event.attempt }, 'speech-to-text reconnecting');
@@ -141,7 +160,9 @@ export class CallListening {
       this.reply.firstFrame = true;
       this.reply.filler?.cancel();
       this.reply.recorder.firstFrameSent(e.atMs);
-      this.d.session.replyMetrics = compact(this.reply.recorder.metrics());
+      // The metrics belong to the utterance that carries the reply.
+      const speech = this.d.session.currentSpeech;
+      if (speech?.id === e.turn) speech.attachMetrics(compact(this.reply.recorder.metrics()));
       this.feed({ type: 'reply_first_frame' });
     }
     if (e.type === 'segment_started' && this.reply) this.reply.filler?.cancel();
@@ -181,10 +202,8 @@ export class CallListening {
         return;
       }
       case 'barge_in':
-        if (session.bargeIn()) {
-          this.d.llm?.abortInFlight('barge_in');
-          this.reply?.filler?.cancel();
-        }
+        // The utterance stops through its own controller; the flow's reply stops with it.
+        if (session.bargeIn()) this.reply?.filler?.cancel();
         return;
       case 'backchannel':
         calls.emit({ type: 'turn.caller', callSid, text: d.text, via: 'speech', backchannel: true });
@@ -211,7 +230,6 @@ export class CallListening {
       firstFrame: false,
       fillerPlayed: false,
     };
-    this.d.session.replyMetrics = undefined;
     reply.filler = this.d.clock.setTimeout(() => {
       if (this.reply !== reply || reply.firstFrame || reply.fillerPlayed || this.closed) return;
       if (!this.d.session.playout.idle) return;

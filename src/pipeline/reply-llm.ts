@@ -1,3 +1,4 @@
+import type { StopReason } from '../core/stop-reason.js';
 import { findSentenceEnd } from '../flow/sentences.js';
 import type { LlmPort, LlmRequest, LlmStreamEvent } from '../providers/llm/port.js';
 
@@ -28,7 +29,7 @@ export class ReplyLlm implements LlmPort {
   }
 
   /** Aborts every request still streaming; tool HTTP requests are not LLM requests and are never touched. */
-  abortInFlight(reason = 'join_turns'): boolean {
+  abortInFlight(reason: StopReason = 'join_turns'): boolean {
     const any = this.inFlight.size > 0;
     for (const c of this.inFlight) c.abort(reason);
     return any;

@@ -46,7 +46,7 @@ export interface SpeakOptions {
   turn: number;
   interruptible: boolean;
   cacheable: boolean;
-  /** Aborted by barge-in, a key press on a gather prompt, hang-up or shutdown. */
+  /** The turn's signal: aborted with a StopReason (barge-in, hang-up, shutdown, …). */
   signal: AbortSignal;
 }
 
@@ -56,6 +56,8 @@ export interface SpeakResult {
   outcome: SpeakOutcome;
   /** The original text of every segment opened, joined (before pronunciations). */
   text: string;
+  /** Each segment's original text, in order. */
+  segments?: string[];
   /** Every segment came from the phrase cache. */
   cached: boolean;
   error?: ProviderError;
@@ -78,10 +80,10 @@ export class Speaker {
     const audio = await this.deps.phrases.get(applyPronunciations(text, this.deps.pronunciations), this.deps.voice);
     if (!audio) return undefined;
     this.deps.onCachedPhrase?.();
-    if (signal.aborted) return { outcome: 'aborted', text, cached: true };
+    if (signal.aborted) return { outcome: 'aborted', text, segments: [text], cached: true };
     const name = this.deps.playout.playSegment({ turn, segment: 0, text, interruptible: options.interruptible ?? false }, audio);
     const outcome = await this.waitPlayed(name, mulawDurationMs(audio.length), signal);
-    return { outcome, text, cached: true };
+    return { outcome, text, segments: [text], cached: true };
   }
 
   async speak(text: string | AsyncIterable<string>, options: SpeakOptions): Promise<SpeakResult> {
@@ -124,8 +126,26 @@ export class Speaker {
       }
     };
 
+    // An abort ends the wait for the next sentence at once: a barge-in must not
+    // wait for the reply's text source (an LLM stream) to produce more.
+    const iterator = sentences[Symbol.asyncIterator]();
+    const stopped = new Promise<IteratorResult<string>>((resolve) => {
+      const done = () => resolve({ done: true, value: undefined });
+      if (stop.signal.aborted) done();
+      else stop.signal.addEventListener('abort', done, { once: true });
+    });
+    let exhausted = false;
     try {
-      for await (const sentence of sentences) {
+      for (;;) {
+        const pending = iterator.next();
+        // A source that fails after the abort has nobody left to tell.
+        pending.catch(() => undefined);
+        const next = await Promise.race([pending, stopped]);
+        if (next.done) {
+          exhausted = !stop.signal.aborted;
+          break;
+        }
+        const sentence = next.value;
         if (stop.signal.aborted) break;
         while (inFlight.size >= MAX_TTS_IN_FLIGHT) await Promise.race(inFlight);
         if (stop.signal.aborted) break;
@@ -147,18 +167,21 @@ export class Speaker {
       }
       await Promise.all(inFlight);
     } catch (err) {
+      exhausted = true;
       // The text source itself failed (an LLM stream): what was opened still plays out.
       if (!stop.signal.aborted) this.deps.logger.warn({ err }, 'speech text source failed');
     } finally {
       signal.removeEventListener('abort', onAbort);
+      if (!exhausted) void iterator.return?.()?.catch(() => undefined);
     }
 
     const joined = spokenText.join(' ');
-    if (failure) return { outcome: 'tts_failed', text: joined, cached: false, error: failure };
-    if (signal.aborted) return { outcome: 'aborted', text: joined, cached };
-    if (!lastName) return { outcome: 'played', text: joined, cached };
+    const segments = [...spokenText];
+    if (failure) return { outcome: 'tts_failed', text: joined, segments, cached: false, error: failure };
+    if (signal.aborted) return { outcome: 'aborted', text: joined, segments, cached };
+    if (!lastName) return { outcome: 'played', text: joined, segments, cached };
     const outcome = await this.waitPlayed(lastName, mulawDurationMs(totalBytes), signal);
-    return { outcome, text: joined, cached: cached && segment > 0 };
+    return { outcome, text: joined, segments, cached: cached && segment > 0 };
   }
 
   /**

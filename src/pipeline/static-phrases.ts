@@ -12,6 +12,13 @@ import { hasPlaceholders } from '../flow/template.js';
 /** Played once when no agent audio has started 1.5 s after a caller turn (DESIGN §8 "Timeouts"). */
 export const FILLER_PHRASE = 'One moment.';
 
+/**
+ * Said to callers still on the line when the server shuts down, before it
+ * hangs up. Not warmed with the flows' phrases: it is rare, and synthesized
+ * live (or found in the cache once said) like any phrase.
+ */
+export const SHUTDOWN_GOODBYE = 'Sorry, we have to end this call now. Please call again. Goodbye.';
+
 /** Spoken texts, before pronunciations, in flow order, without duplicates. */
 export function staticTextsOf(flow: Flow): string[] {
   const texts: (string | undefined)[] = [];

@@ -1,3 +1,4 @@
+import type { StopReason } from '../../core/stop-reason.js';
 import type { LlmMessage, LlmToolCall, LlmToolDef } from '../../providers/llm/port.js';
 import { performHttpRequest } from '../http-request.js';
 import type { ConversationNode, HttpTool } from '../schema.js';
@@ -111,7 +112,7 @@ interface RoundResult {
 
 /** One LLM round, its text streamed straight into `say`. */
 async function streamRound(ctx: NodeContext, messages: LlmMessage[], tools: LlmToolDef[]): Promise<RoundResult> {
-  const bargeIn = new AbortController();
+  const bargeIn = new AbortController() as AbortController & { abort(reason: StopReason): void };
   const signal = AbortSignal.any([ctx.signal, bargeIn.signal]);
   const queue = new TextQueue();
   let speaking: Promise<Awaited<ReturnType<NodeContext['say']>>> | undefined;
@@ -132,10 +133,11 @@ async function streamRound(ctx: NodeContext, messages: LlmMessage[], tools: LlmT
         queue.push(ev.text);
         if (!speaking) {
           speaking = ctx.say(queue, { interruptible: true, cacheable: false });
-          // A barge-in stops the LLM too; nothing unheard is generated on.
+          // The utterance's end stops the LLM too (barge-in, hang-up): nothing unheard is generated on.
+          // This is the one route by which a barge-in reaches the reply.
           speaking.then(
-            (r) => r.outcome !== 'played' && bargeIn.abort('barge-in'),
-            () => bargeIn.abort('say-failed'),
+            (r) => r.outcome !== 'played' && bargeIn.abort(r.outcome === 'interrupted' ? 'barge_in' : 'hangup'),
+            () => bargeIn.abort('tts_failed'),
           );
         }
       } else if (ev.type === 'tool_call') {

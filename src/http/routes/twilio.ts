@@ -4,10 +4,7 @@ import { FINAL_CALL_STATUSES } from '../../calls/calls.js';
 import { AppError } from '../../core/errors.js';
 import { isOpen } from '../../flow/business-hours.js';
 import { createOutboundFetch } from '../../flow/outbound.js';
-import { CallSession } from '../../pipeline/call-session.js';
-import { runCall } from '../../pipeline/call-runner.js';
-import { CallListening } from '../../pipeline/listening.js';
-import { ReplyLlm } from '../../pipeline/reply-llm.js';
+import { startCall, type CallDeps } from '../../pipeline/call.js';
 import { attachMediaStream } from '../../telephony/media-stream.js';
 import { checkSignature, isAccepted, refusalReason, webhookUrl, websocketUrl } from '../../telephony/signature.js';
 import {
@@ -40,6 +37,22 @@ export async function twilioRoutes(app: FastifyInstance, { container }: { contai
   const t = container.telephony;
   const { calls, tokens } = t;
   const publicUrl = config.PUBLIC_URL;
+  const callDeps: CallDeps = {
+    calls,
+    callControl: t.callControl,
+    clock: container.clock,
+    logger,
+    pacer: t.pacer,
+    tts: t.tts,
+    phrases: t.phrases,
+    ...(t.stt ? { stt: t.stt } : {}),
+    ...(t.llm ? { llm: t.llm } : {}),
+    http: createOutboundFetch({ allowHosts: config.HTTP_ALLOW_HOSTS }),
+    directory: t.directory,
+    voiceFor: t.voiceFor,
+    transferVia: t.transferVia,
+    live: t.sessions,
+  };
 
   // preHandler, not onRequest: form bodies are parsed by then, and they are signed too.
   app.addHook('preHandler', async (req: FastifyRequest) => {
@@ -112,59 +125,7 @@ export async function twilioRoutes(app: FastifyInstance, { container }: { contai
       clock: container.clock,
       logger,
       counters: t.streamCounters,
-      openSession: async ({ callSid, channel, logger: log }) => {
-        const record = await calls.get(callSid);
-        if (!record) return undefined;
-        const version = await t.directory.getVersion(record.agentId, record.version);
-        if (!version) {
-          log.error({ agentId: record.agentId, version: record.version }, 'pinned flow version not found');
-          return undefined;
-        }
-        const llm = t.llm ? new ReplyLlm(t.llm) : undefined;
-        const session = new CallSession({
-          callSid,
-          channel,
-          calls,
-          callControl: t.callControl,
-          clock: container.clock,
-          logger: log,
-          pacer: t.pacer,
-          tts: t.tts,
-          phrases: t.phrases,
-          flow: version.flow,
-          voice: t.voiceFor(version.flow),
-          transferVia: t.transferVia,
-        });
-        t.sessions.set(callSid, session);
-        const listening = new CallListening({
-          callSid,
-          session,
-          stt: t.stt,
-          flow: version.flow,
-          calls,
-          clock: container.clock,
-          logger: log,
-          ...(llm ? { llm } : {}),
-        });
-        llm?.setHooks(listening.llmHooks());
-        listening.start();
-        void runCall({
-          session,
-          record,
-          flow: version.flow,
-          agentName: version.flow.name,
-          calls,
-          clock: container.clock,
-          logger: log,
-          ...(llm ? { llm } : {}),
-          http: createOutboundFetch({ allowHosts: container.config.HTTP_ALLOW_HOSTS }),
-        })
-          .catch((err) => log.error({ err }, 'call run failed'))
-          .finally(() => {
-            if (t.sessions.get(callSid) === session) t.sessions.delete(callSid);
-          });
-        return session;
-      },
+      openSession: async (stream) => (await startCall(callDeps, stream))?.stream,
     });
   });
 
@@ -217,9 +178,10 @@ export async function twilioRoutes(app: FastifyInstance, { container }: { contai
     const callSid = field(body, 'CallSid');
     const status = field(body, 'CallStatus');
     if (callSid && FINAL_CALL_STATUSES.has(status)) {
-      const session = t.sessions.get(callSid);
+      const live = t.sessions.get(callSid);
       await calls.end(callSid, `status:${status}`, status === 'completed' ? 'completed' : status);
-      session?.onClosed('socket_closed');
+      // The caller is gone: the AI stops without waiting for the socket to notice.
+      void live?.stop('hangup');
     }
     return xml(reply, '<?xml version="1.0" encoding="UTF-8"?><Response/>');
   });
