@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile, copyFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -120,6 +120,22 @@ describe('TTS failure on a live phrase', () => {
     expect(call.says()).toEqual(["Sorry, something went wrong. Please call Tony's Pizza again."]);
     expect(record.outcome?.kind).toBe('tts_failed');
     expect(record.nextStep).toMatchObject({ kind: 'say' });
+    expect(h.eventsOf(call.callSid).find((e) => e.type === 'tts.failed')).toMatchObject({ fallback: 'twiml' });
+  });
+
+  it('a fallback message with variables is said with the call variables, not blanks', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'flows-'));
+    const pizza = JSON.parse(await readFile('flows/pizza.json', 'utf8')) as { settings: Record<string, unknown> & { variables: Record<string, string> } };
+    pizza.settings.fallbackMessage = 'Sorry, something went wrong. Please call {{shop}} again.';
+    pizza.settings.variables = { ...pizza.settings.variables, shop: "Tony's Pizza" };
+    await writeFile(join(dir, 'pizza.json'), JSON.stringify(pizza));
+    h = await startHarness({ env: { FLOWS_DIR: dir }, warm: [] });
+    h.tts.setBehaviour(() => ({ status: 500 }));
+    const call = await h.sim.placeCall({ from: CALLER, to: PIZZA_NUMBER });
+    const record = await h.finish(call);
+    // A templated message is never cached: it is said through <Say>, rendered like every other text of the call.
+    expect(call.says()).toEqual(["Sorry, something went wrong. Please call Tony's Pizza again."]);
+    expect(record.outcome?.kind).toBe('tts_failed');
     expect(h.eventsOf(call.callSid).find((e) => e.type === 'tts.failed')).toMatchObject({ fallback: 'twiml' });
   });
 });
