@@ -23,6 +23,9 @@ import { consoleRoutes } from './http/console.js';
 /** Media frames larger than this close the socket with 1009 (DESIGN §8). */
 export const MEDIA_MAX_PAYLOAD_BYTES = 64 * 1024;
 
+/** Path prefixes that keep answering during the shutdown drain. */
+const SERVED_WHILE_DRAINING = ['/health', '/ready', '/twilio/'];
+
 /** Builds the Fastify instance; never listens (tests use inject / injectWS). */
 export async function buildApp(container: Container): Promise<FastifyInstance> {
   const app = Fastify({
@@ -58,9 +61,11 @@ export async function buildApp(container: Container): Promise<FastifyInstance> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  // Designed shutdown: new HTTP work gets 503 while the server drains.
+  // Designed shutdown (src/http/shutdown.ts): new API work gets 503 while the server drains.
+  // Health and readiness answer for themselves, and Twilio's routes keep serving: new calls
+  // get the unavailable answer there, calls in progress keep their callbacks and streams.
   app.addHook('onRequest', async (req) => {
-    if (container.readiness.shuttingDown && !req.url.startsWith('/health')) {
+    if (container.readiness.shuttingDown && !SERVED_WHILE_DRAINING.some((p) => req.url.startsWith(p))) {
       throw new AppError('SHUTTING_DOWN', 'server is shutting down');
     }
   });

@@ -2,10 +2,8 @@ import { loadConfig, readEnvironment, ConfigError, type Environment } from './co
 import { createLogger, serverLogDestination } from './core/logger.js';
 import { createContainer } from './container.js';
 import { buildApp } from './app.js';
+import { createShutdown } from './http/shutdown.js';
 import { signatureWarnings } from './telephony/signature.js';
-
-/** Shutdown drain: in-flight calls get this long to finish before we close anyway. */
-const SHUTDOWN_DRAIN_MS = 30_000;
 
 async function main(): Promise<void> {
   let config;
@@ -30,27 +28,10 @@ async function main(): Promise<void> {
   await app.listen({ port: config.PORT, host: config.HOST });
   logger.info({ publicUrl: config.PUBLIC_URL }, 'server listening');
 
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'draining');
-    container.readiness.shuttingDown = true;
-    const force = setTimeout(() => {
-      logger.warn('drain timed out; exiting');
-      process.exit(1);
-    }, SHUTDOWN_DRAIN_MS + 5_000);
-    force.unref();
-    try {
-      await app.close();
-      await container.close();
-    } finally {
-      logger.info('stopped');
-      process.exit(0);
-    }
-  };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
+  // Drain live calls, flush the call history, close, exit 0 (src/http/shutdown.ts).
+  const shutdown = createShutdown({ app, container, exit: (code) => process.exit(code) });
+  process.on('SIGTERM', () => void shutdown.begin('SIGTERM'));
+  process.on('SIGINT', () => void shutdown.begin('SIGINT'));
 }
 
 main().catch((err) => {

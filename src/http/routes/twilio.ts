@@ -92,6 +92,8 @@ export async function twilioRoutes(app: FastifyInstance, { container }: { contai
       log.info('call to an unassigned number');
       return xml(reply, sayHangupTwiml(UNASSIGNED_MESSAGE));
     }
+    // Draining for shutdown: a new call gets the agent's unavailable answer, never an error.
+    const shuttingDown = container.readiness.shuttingDown;
     const common = {
       callSid,
       accountSid,
@@ -106,10 +108,11 @@ export async function twilioRoutes(app: FastifyInstance, { container }: { contai
       found.flow.settings.businessHours !== undefined &&
       !found.flow.settings.businessHours.closedNode &&
       !isOpen(found.flow.settings.businessHours, container.clock.wallNow());
-    if (found.kind === 'unavailable' || closedForHours) {
+    if (found.kind === 'unavailable' || closedForHours || shuttingDown) {
       await calls.open({ ...common, version: found.kind === 'active' ? found.version : 0 });
       await calls.setNextStep(callSid, { kind: 'unavailable', behaviour: found.unavailable });
-      await calls.end(callSid, closedForHours ? 'outside_business_hours' : 'agent_unavailable', 'unavailable');
+      const why = shuttingDown ? 'shutting_down' : closedForHours ? 'outside_business_hours' : 'agent_unavailable';
+      await calls.end(callSid, why, 'unavailable');
       return xml(reply, unavailableTwiml(found.unavailable));
     }
 

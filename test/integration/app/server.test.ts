@@ -4,6 +4,7 @@ import { buildApp } from '../../../src/app.js';
 import { loadConfig } from '../../../src/config.js';
 import { createContainer, type Container } from '../../../src/container.js';
 import { silentLogger } from '../../../src/core/logger.js';
+import { createShutdown } from '../../../src/http/shutdown.js';
 
 let app: FastifyInstance | undefined;
 let container: Container | undefined;
@@ -14,9 +15,13 @@ async function start(): Promise<{ app: FastifyInstance; container: Container }> 
   return { app, container };
 }
 
+let appClosed = false;
 afterEach(async () => {
-  await app?.close();
-  await container?.close();
+  if (!appClosed) {
+    await app?.close();
+    await container?.close();
+  }
+  appClosed = false;
   app = undefined;
   container = undefined;
 });
@@ -46,13 +51,25 @@ describe('server basics', () => {
     expect(res.json()).toEqual({ error: { code: 'NOT_FOUND', message: 'no route GET /nope' } });
   });
 
-  it('refuses new work with 503 while shutting down, but still answers /health', async () => {
+  it('shutdown with no live calls: ready turns 503 at once, then the history is flushed, app and container close, exit 0', async () => {
     const { app, container } = await start();
-    container.readiness.shuttingDown = true;
-    const res = await app.inject({ method: 'GET', url: '/ready' });
-    expect(res.statusCode).toBe(503);
-    expect(res.json().error.code).toBe('SHUTTING_DOWN');
-    expect((await app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
+    const exits: number[] = [];
+    let flushed = 0;
+    const flush = container.callRecorder.flush.bind(container.callRecorder);
+    container.callRecorder.flush = async () => {
+      flushed++;
+      await flush();
+    };
+    const done = createShutdown({ app, container, exit: (code) => exits.push(code) }).begin('SIGTERM');
+    // Not ready from the moment it begins (the drain with live calls is test/scenarios/shutdown-drain.test.ts).
+    expect(container.readiness.shuttingDown).toBe(true);
+    expect((await app.inject({ method: 'GET', url: '/ready' })).statusCode).toBe(503);
+    expect(await done).toEqual({ seen: 0, stopped: 0 });
+    expect(flushed).toBeGreaterThanOrEqual(1);
+    expect(exits).toEqual([0]);
+    // Closed by the shutdown itself.
+    await expect(app.inject({ method: 'GET', url: '/health' })).rejects.toThrow();
+    appClosed = true;
   });
 
   it('serves the OpenAPI document at /docs', async () => {
