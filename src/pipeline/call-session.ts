@@ -52,8 +52,12 @@ export type SessionEvent =
   | { type: 'dtmf'; digit: string }
   /** Speech input or output failed for good: the flow's fallback must follow. */
   | { type: 'failed'; reason: ChannelFailure }
-  /** The session closed (hang-up, transfer, stream gone, shutdown); nothing more is played. */
-  | { type: 'closed'; reason: StopReason };
+  /**
+   * The session closed; nothing more is played. `byFlow`: the flow's own
+   * hang-up or last words closed it (the flow then ends on its own); otherwise
+   * the stream went away or the call was stopped, and the flow must stop.
+   */
+  | { type: 'closed'; reason: StopReason; byFlow: boolean };
 
 export interface CallSessionDeps {
   callSid: string;
@@ -467,7 +471,7 @@ export class CallSession implements InterpreterPort, StreamHandler {
     if (played) return { outcome: played.outcome === 'aborted' ? 'aborted' : 'played', heardText: words };
     await calls.setNextStep(callSid, { kind: 'say', text: words, language: flow.settings.language });
     this.deps.channel.close('tts_failed');
-    this.close('tts_failed');
+    this.close('tts_failed', true);
     return { outcome: 'played', heardText: words };
   }
 
@@ -476,7 +480,7 @@ export class CallSession implements InterpreterPort, StreamHandler {
     if (this.closed) return;
     await this.deps.calls.end(this.deps.callSid, reason, outcome);
     this.deps.channel.close(reason);
-    this.close('hangup');
+    this.close('hangup', true);
   }
 
   /** Called once the interpreter has finished, whatever the reason. */
@@ -494,12 +498,12 @@ export class CallSession implements InterpreterPort, StreamHandler {
   }
 
   /** Stops everything at once: speech is cut, a pending listen answers `hangup`. */
-  close(reason: StopReason): void {
+  close(reason: StopReason, byFlow = false): void {
     if (this.closed) return;
     this.closed = true;
     this.lifetime.abort(reason);
     this.playout.close();
     this.settleListen({ result: { kind: 'hangup' } });
-    this.events.emit({ type: 'closed', reason });
+    this.events.emit({ type: 'closed', reason, byFlow });
   }
 }

@@ -143,8 +143,9 @@ export async function startCall(deps: CallDeps, stream: CallStream): Promise<Cal
   session.events.on((e) => {
     if (e.type === 'speech_ended') events.emit({ type: 'speech', speech: e.speech });
     else if (e.type === 'failed') runner.fail(e.reason);
-    // The stream is gone (caller hung up, transfer, stream error): the flow stops quietly.
-    else if (e.type === 'closed') runner.stop(stopping ?? e.reason);
+    // The stream is gone (caller hung up, transfer, stream error) or the call was stopped:
+    // the flow stops quietly. A close by the flow's own hang-up lets it finish with its outcome.
+    else if (e.type === 'closed' && !e.byFlow) runner.stop(stopping ?? e.reason);
   });
 
   listening.start();

@@ -87,7 +87,7 @@ describe('speaker', () => {
 
   it('a TTS failure ends the utterance as tts_failed with the error', async () => {
     const clock = new ManualClock();
-    const tts = new FakeTts({ clock, error: new TtsError('server_error', 'boom', 500) });
+    const tts = new FakeTts({ clock, error: new TtsError('http', 'boom', 500) });
     const { speaker } = setup({ tts });
     const r = await speaker.speak('Hello.', { turn: 1, interruptible: true, cacheable: false, signal: new AbortController().signal });
     expect(r.outcome).toBe('tts_failed');
