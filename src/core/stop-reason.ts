@@ -28,8 +28,3 @@ export function stopReasonOf(reason: unknown): StopReason | undefined {
   if (reason && typeof reason === 'object' && 'reason' in reason && isStopReason(reason.reason)) return reason.reason;
   return undefined;
 }
-
-/** An abort we asked for (quiet), as opposed to a failure. */
-export function isIntendedAbort(signal: AbortSignal): boolean {
-  return signal.aborted && stopReasonOf(signal.reason) !== undefined;
-}
