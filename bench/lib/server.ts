@@ -57,7 +57,7 @@ export interface ServerSpawnOptions {
 }
 
 /** Variables the server reads; ours replace whatever the shell had. */
-const CONFIG_VARS = /^(PORT|HOST|LOG_LEVEL|PUBLIC_URL|DATABASE_URL|REDIS_URL|ROLE|WORKERS|ADMIN_API_KEY|SECRET_KEY|SEAT_LIMIT|PHONE_NUMBERS|FLOWS_DIR|BENCH_STATS|TWILIO_.*|DEEPGRAM_.*|OPENAI_.*|ELEVENLABS_.*)$/;
+const CONFIG_VARS = /^(PORT|HOST|LOG_LEVEL|PUBLIC_URL|DATABASE_URL|REDIS_URL|ROLE|WORKERS|ADMIN_API_KEY|SECRET_KEY|SEAT_LIMIT|PHONE_NUMBERS|FLOWS_DIR|BENCH_STATS|SHUTDOWN_DRAIN_MS|TWILIO_.*|DEEPGRAM_.*|OPENAI_.*|ELEVENLABS_.*)$/;
 
 export async function startServer(o: ServerSpawnOptions): Promise<ServerChild> {
   const dir = mkdtempSync(join(tmpdir(), 'voice-bench-'));
@@ -79,6 +79,8 @@ export async function startServer(o: ServerSpawnOptions): Promise<ServerChild> {
     PHONE_NUMBERS: `${BENCH_NUMBER}=bench`,
     FLOWS_DIR: flowsDir,
     BENCH_STATS: '1',
+    // The bench stops the server once its calls are done: no drain wait for stragglers.
+    SHUTDOWN_DRAIN_MS: '0',
     TWILIO_ACCOUNT_SID: ACCOUNT_SID,
     TWILIO_AUTH_TOKEN: AUTH_TOKEN,
     TWILIO_API_BASE_URL: o.providers.twilioRestUrl,
