@@ -7,7 +7,7 @@ import { CallRunner } from '../../../src/pipeline/call-runner.js';
 import { CallSession } from '../../../src/pipeline/call-session.js';
 import { SHUTDOWN_GOODBYE } from '../../../src/pipeline/static-phrases.js';
 import { FakeStt } from '../../../src/providers/stt/fake.js';
-import { TtsError } from '../../../src/providers/tts/port.js';
+import { ProviderError } from '../../../src/providers/errors.js';
 import { CALL_SID, callFixture, makeFlow, voice } from './call-fixture.js';
 
 /**
@@ -122,7 +122,7 @@ describe('startCall', () => {
 
   it('TTS failing mid-call: the interpreter speaks the fallback with the call variables (through <Say> when it has variables)', async () => {
     const { handle, play, tts, calls, eventsOf } = await setup();
-    tts.configure({ error: new TtsError('http', 'down', 500) });
+    tts.configure({ error: new ProviderError('fake', 'tts', 'server_error', 'down', 500) });
     await play(3000);
     expect(await handle.done).toMatchObject({ outcome: 'failed', reason: 'tts_failed' });
     const record = await calls.get(CALL_SID);
@@ -134,7 +134,7 @@ describe('startCall', () => {
   it('TTS failing with a cached fallback message: it plays from the cache, then the call ends as tts_failed', async () => {
     const flow = makeFlow([{ id: 'hello', type: 'say', text: 'Hello {{caller.number}}.', next: 'bye' }, { id: 'bye', type: 'end' }], { fallbackMessage: 'Sorry.' });
     const { handle, play, tts, calls, eventsOf } = await setup(flow, { phrases: { 'Sorry.': new Uint8Array(800).fill(0x7f) } });
-    tts.configure({ error: new TtsError('http', 'down', 500) });
+    tts.configure({ error: new ProviderError('fake', 'tts', 'server_error', 'down', 500) });
     await play(3000);
     expect(await handle.done).toMatchObject({ outcome: 'failed', reason: 'tts_failed' });
     const record = await calls.get(CALL_SID);
@@ -155,7 +155,7 @@ describe('startCall', () => {
     );
     const { handle, play, atNode } = await setup(flow, { stt });
     await play(2000);
-    stt.latest()!.emit({ type: 'failed', reason: 'gone' });
+    stt.latest()!.emit({ type: 'failed', reason: 'gone', error: new ProviderError('fake', 'stt', 'connection', 'gone') });
     await play(3000);
     expect(atNode('desk')).toBe(true);
     expect(await handle.done).toMatchObject({ outcome: 'completed', lastNodeId: 'desk' });

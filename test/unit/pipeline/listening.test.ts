@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/core/logger.js';
 import { CallSession, type SessionEvent } from '../../../src/pipeline/call-session.js';
 import { CallListening } from '../../../src/pipeline/listening.js';
+import { ProviderError } from '../../../src/providers/errors.js';
 import { FakeStt } from '../../../src/providers/stt/fake.js';
 import { CALL_SID, callFixture, makeFlow, voice } from './call-fixture.js';
 
@@ -43,8 +44,8 @@ describe('call listening', () => {
 
   it('speech-to-text failing for good is reported once as stt_failed', async () => {
     const { stt, sessionEvents } = await setup();
-    stt!.latest()!.emit({ type: 'failed', reason: 'gone' });
-    stt!.latest()!.emit({ type: 'failed', reason: 'gone again' });
+    stt!.latest()!.emit({ type: 'failed', reason: 'gone', error: new ProviderError('fake', 'stt', 'connection', 'gone') });
+    stt!.latest()!.emit({ type: 'failed', reason: 'gone again', error: new ProviderError('fake', 'stt', 'connection', 'gone again') });
     expect(sessionEvents.filter((e) => e.type === 'failed')).toEqual([{ type: 'failed', reason: 'stt_failed' }]);
   });
 

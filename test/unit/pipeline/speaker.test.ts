@@ -6,7 +6,8 @@ import { ClockPacer } from '../../../src/pipeline/pacer.js';
 import { MARK_GRACE_MS, MAX_TTS_IN_FLIGHT, Speaker, type PhraseSource } from '../../../src/pipeline/speaker.js';
 import { TextQueue } from '../../../src/flow/text-queue.js';
 import { FakeTts } from '../../../src/providers/tts/fake.js';
-import { TtsError, type VoiceSpec } from '../../../src/providers/tts/port.js';
+import { ProviderError } from '../../../src/providers/errors.js';
+import type { VoiceSpec } from '../../../src/providers/tts/port.js';
 
 /**
  * Speech out for one call without sockets: text → segments (cached phrases or
@@ -87,11 +88,11 @@ describe('speaker', () => {
 
   it('a TTS failure ends the utterance as tts_failed with the error', async () => {
     const clock = new ManualClock();
-    const tts = new FakeTts({ clock, error: new TtsError('http', 'boom', 500) });
+    const tts = new FakeTts({ clock, error: new ProviderError('fake', 'tts', 'server_error', 'boom', 500) });
     const { speaker } = setup({ tts });
     const r = await speaker.speak('Hello.', { turn: 1, interruptible: true, cacheable: false, signal: new AbortController().signal });
     expect(r.outcome).toBe('tts_failed');
-    expect(r.error).toBeInstanceOf(TtsError);
+    expect(r.error).toBeInstanceOf(ProviderError);
     expect(r.error?.status).toBe(500);
   });
 
