@@ -46,7 +46,7 @@ export function createShutdown(options: ShutdownOptions): Shutdown {
 
   const run = async (signal: string): Promise<DrainSummary> => {
     container.readiness.shuttingDown = true;
-    logger.info({ signal, drainMs: config.SHUTDOWN_DRAIN_MS }, 'shutting down: not ready, draining live calls');
+    logger.info({ signal, drainMs: config.SHUTDOWN_DRAIN_MS }, 'draining');
     const force = clock.setTimeout(() => {
       logger.error('shutdown did not finish in time; exiting');
       options.exit(1);
