@@ -164,6 +164,15 @@ export class FakeDeepgramConnection {
     this.ws.close(code, reason);
   }
 
+  /**
+   * A text frame that is not UTF-8, as a corrupting middlebox would deliver:
+   * the client's WebSocket reports an error before it closes (1007).
+   */
+  garble(): void {
+    if (this.closed) return;
+    this.ws.send(Buffer.from([0xc3, 0x28]), { binary: false });
+  }
+
   /** Keep the socket open but never answer again (a silent drop). */
   goSilent(): void {
     this.silent = true;

@@ -1,17 +1,20 @@
-import WebSocket from 'ws';
+import { DeepgramClient } from '@deepgram/sdk';
 import { systemClock, type Clock, type TimerHandle } from '../../core/clock.js';
 import { notConfigured } from '../../core/errors.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
 import { kindForStatus, ProviderError, type ProviderErrorKind } from '../errors.js';
+import { openWsTransport } from './deepgram-transport.js';
 import type { SttEvent, SttOptions, SttPort, SttSession } from './port.js';
 
 /**
- * Deepgram Listen v1 live transcription (docs/protocols.md) with our own
- * reconnect policy (docs/architecture.md). The WebSocket is opened with `ws`
- * directly: the handshake's HTTP status is how a failure is classified (a
- * refused key must not be retried), and the SDK reduces it to message text.
- * Reconnects are ours too: a library reconnect would silently open a new
- * stream whose times restart at 0 and drop the audio sent meanwhile.
+ * Deepgram Listen v1 live transcription (docs/protocols.md) over
+ * `@deepgram/sdk`, with our own reconnect policy (docs/architecture.md). The
+ * SDK speaks the wire protocol; its reconnects are off, because one would
+ * silently open a new stream whose times restart at 0 and drop the audio sent
+ * meanwhile. It carries bytes over the `ws` transport we hand it
+ * (deepgram-transport.ts), which reports a refused handshake's HTTP status as
+ * a number: the status is how that failure is classified (a refused key must
+ * not be retried), and the SDK itself passes it on only as message text.
  *
  * All times in emitted events are on the CALL's audio timeline (seconds since
  * the first byte passed to `sendAudio`), across reconnects.
@@ -65,7 +68,7 @@ const UTTERANCE_END_MS = 1000;
 export interface DeepgramSttConfig {
   /** `DEEPGRAM_API_KEY`; when missing, `open` throws NOT_CONFIGURED naming it. */
   apiKey: string | undefined;
-  /** `DEEPGRAM_BASE_URL` (an origin; `/v1/listen` is appended). */
+  /** `DEEPGRAM_BASE_URL` (an origin; the SDK appends `/v1/listen`). */
   baseUrl?: string | undefined;
   defaultModel?: string;
   defaultEndpointingMs?: number;
@@ -110,10 +113,10 @@ export class DeepgramStt implements SttPort {
   }
 }
 
-/** Deepgram's production origin; DEEPGRAM_BASE_URL replaces it (a loopback fake in tests). */
+/** Deepgram's production origin (the SDK's default too); DEEPGRAM_BASE_URL replaces it (a loopback fake in tests). */
 export const DEEPGRAM_DEFAULT_BASE_URL = 'wss://api.deepgram.com';
 
-type Socket = WebSocket;
+type Socket = Awaited<ReturnType<DeepgramClient['listen']['v1']['connect']>>;
 
 type State = 'connecting' | 'open' | 'reconnecting' | 'failed' | 'closing' | 'closed';
 
@@ -175,7 +178,7 @@ class DeepgramSession implements SttSession {
     }
     this.d.signal?.addEventListener('abort', this.onAbort, { once: true });
     this.armTick();
-    this.connect();
+    void this.connect();
   }
 
   sendAudio(mulaw: Uint8Array): void {
@@ -197,7 +200,7 @@ class DeepgramSession implements SttSession {
     this.trimRing();
     if (this.state === 'open' && this.socket) {
       try {
-        this.socket.send(data);
+        this.socket.sendMedia(data);
         this.lastSentAt = now;
       } catch (err) {
         // The close event follows; the audio stays in the ring for the replay.
@@ -219,7 +222,7 @@ class DeepgramSession implements SttSession {
     });
     try {
       // Deepgram finalises what it has, sends Metadata and closes 1000.
-      this.socket.send(CLOSE_STREAM);
+      this.socket.sendCloseStream({ type: 'CloseStream' });
     } catch {
       this.teardown('closed');
       return this.closePromise;
@@ -233,7 +236,7 @@ class DeepgramSession implements SttSession {
 
   // ── connection attempts ─────────────────────────────────────────────
 
-  private connect(): void {
+  private async connect(): Promise<void> {
     const gen = ++this.gen;
     const { timing, clock } = this.d;
     this.lastError = undefined;
@@ -241,44 +244,64 @@ class DeepgramSession implements SttSession {
     this.connectTimer = clock.setTimeout(() => {
       if (gen === this.gen) this.attemptFailed(sttError('connect_timeout', `no connection within ${timing.connectTimeoutMs} ms`));
     }, timing.connectTimeoutMs);
+    // A refused handshake, as the transport saw it: the status says whether another try can help.
+    let refusal: ProviderError | undefined;
+    // One client per attempt, so its transport's report belongs to this attempt and no other.
+    const client = new DeepgramClient({
+      apiKey: this.d.apiKey,
+      baseUrl: this.d.baseUrl,
+      reconnect: false,
+      transportFactory: (url, headers) =>
+        openWsTransport(url, headers, ({ status, detail }) => {
+          refusal = sttError(kindForStatus(status), `Deepgram answered ${status}${detail ? `: ${detail}` : ''}`, status);
+        }),
+    });
     let socket: Socket;
     try {
-      socket = new WebSocket(listenUrl(this.d), {
-        headers: { Authorization: `Token ${this.d.apiKey}` },
-        perMessageDeflate: false,
+      socket = await client.listen.v1.connect({
+        model: this.d.model,
+        encoding: 'mulaw',
+        sample_rate: 8000,
+        channels: 1,
+        language: this.d.options.language,
+        interim_results: 'true',
+        endpointing: this.d.endpointingMs,
+        utterance_end_ms: UTTERANCE_END_MS,
+        vad_events: 'true',
+        smart_format: 'true',
+        punctuate: 'true',
+        // Our policy owns reconnects (see the file comment).
+        reconnectAttempts: 0,
+        shouldReconnect: () => false,
+        // The SDK's own timer is a backstop; ours (on the injectable clock) decides.
+        connectionTimeoutInSeconds: Math.ceil(timing.connectTimeoutMs / 1000) + 1,
       });
     } catch (err) {
-      this.attemptFailed(sttError('connection', errorText(err)));
+      if (gen === this.gen) this.attemptFailed(sttError('connection', errorText(err)));
+      return;
+    }
+    if (gen !== this.gen) {
+      closeQuietly(socket);
       return;
     }
     this.socket = socket;
-    // A refused handshake: the status says whether another try can help.
-    socket.on('unexpected-response', (req, res) => {
-      const status = res.statusCode ?? 0;
-      const detail = headerText(res.headers['dg-error']);
-      res.resume();
-      req.destroy();
-      if (gen === this.gen) {
-        this.attemptFailed(sttError(kindForStatus(status), `Deepgram answered ${status}${detail ? `: ${detail}` : ''}`, status));
-      }
-    });
     socket.on('open', () => gen === this.gen && this.onOpen());
-    socket.on('message', (data: WebSocket.RawData, isBinary: boolean) => {
-      if (gen !== this.gen || isBinary) return;
-      let msg: unknown;
-      try {
-        msg = JSON.parse(rawText(data));
-      } catch {
-        return; // Deepgram sends JSON only; anything else carries nothing for us
-      }
-      this.onMessage(msg);
-    });
+    // The SDK parses Deepgram's JSON text frames.
+    socket.on('message', (msg: unknown) => gen === this.gen && this.onMessage(msg));
     socket.on('error', (err: Error) => {
       if (gen !== this.gen) return;
-      this.lastError = sttError('connection', errorText(err));
-      if (this.state !== 'open' && this.state !== 'closing') this.attemptFailed(this.lastError);
+      this.lastError = refusal ?? sttError('connection', errorText(err));
+      // The SDK drops a transport after its error and never reports that transport's close.
+      if (this.state === 'open') this.connectionLost(this.lastError);
+      else if (this.state === 'closing') this.teardown('closed');
+      else this.attemptFailed(this.lastError);
     });
-    socket.on('close', (code: number, reason: Buffer) => gen === this.gen && this.onClose({ code, reason: reason.toString('utf8') }));
+    socket.on('close', (ev: { code: number; reason?: string }) => gen === this.gen && this.onClose(ev));
+    try {
+      socket.connect();
+    } catch (err) {
+      this.attemptFailed(sttError('connection', errorText(err)));
+    }
   }
 
   private onOpen(): void {
@@ -297,7 +320,7 @@ class DeepgramSession implements SttSession {
       const { at, data } = this.ring[i]!;
       const end = at + data.length;
       if (end <= from) continue;
-      this.socket!.send(at >= from ? data : data.subarray(from - at));
+      this.socket!.sendMedia(at >= from ? data : data.subarray(from - at));
     }
     if (reconnected) {
       this.d.logger.info(
@@ -364,7 +387,7 @@ class DeepgramSession implements SttSession {
     this.emit({ type: 'reconnecting', attempt: this.attempt });
     this.backoffTimer?.cancel();
     this.backoffTimer = clock.setTimeout(() => {
-      if (this.state === 'reconnecting') this.connect();
+      if (this.state === 'reconnecting') void this.connect();
     }, delayMs);
   }
 
@@ -419,7 +442,7 @@ class DeepgramSession implements SttSession {
     if (now - this.lastSentAt >= keepAliveAfterMs) {
       try {
         // Text frame: a binary KeepAlive is a known cause of stalls (PROTOCOLS §2.2).
-        this.socket.send(KEEP_ALIVE);
+        this.socket.sendKeepAlive({ type: 'KeepAlive' });
         this.lastSentAt = now;
       } catch (err) {
         this.lastError = sttError('connection', errorText(err));
@@ -507,11 +530,9 @@ function errorText(err: unknown): string {
 }
 
 function closeQuietly(socket: Socket): void {
-  // Late events of a socket we let go are ignored (the generation moved on); errors must not go unhandled.
-  socket.on('error', () => undefined);
+  // Late events of a socket we let go are ignored (the generation moved on); the transport keeps an error listener.
   try {
-    if (socket.readyState === WebSocket.CONNECTING) socket.terminate();
-    else socket.close();
+    socket.close();
   } catch {
     // already closed
   }
@@ -519,36 +540,4 @@ function closeQuietly(socket: Socket): void {
 
 function sttError(kind: ProviderErrorKind, message: string, status?: number): ProviderError {
   return new ProviderError('deepgram', 'stt', kind, message, status);
-}
-
-/** Control messages are text frames: a binary KeepAlive is a known cause of stalls. */
-const KEEP_ALIVE = JSON.stringify({ type: 'KeepAlive' });
-const CLOSE_STREAM = JSON.stringify({ type: 'CloseStream' });
-
-function listenUrl(d: SessionDeps): string {
-  const url = new URL('/v1/listen', d.baseUrl);
-  const query: Record<string, string> = {
-    model: d.model,
-    encoding: 'mulaw',
-    sample_rate: '8000',
-    channels: '1',
-    language: d.options.language,
-    interim_results: 'true',
-    endpointing: String(d.endpointingMs),
-    utterance_end_ms: String(UTTERANCE_END_MS),
-    vad_events: 'true',
-    smart_format: 'true',
-    punctuate: 'true',
-  };
-  for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
-  return url.toString();
-}
-
-function rawText(data: WebSocket.RawData): string {
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
-  return Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.from(data).toString('utf8');
-}
-
-function headerText(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v;
 }

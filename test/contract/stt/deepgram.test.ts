@@ -86,6 +86,8 @@ describe('DeepgramStt against the fake Deepgram', () => {
       punctuate: 'true',
     });
     expect(conn.headers.authorization).toBe('Token test-deepgram-key');
+    // Sent by @deepgram/sdk only: the official SDK carries the stream.
+    expect(conn.headers['x-deepgram-session-id']).toMatch(/^[0-9a-f-]{36}$/);
     expect(conn.audio().equals(callAudio(0, 16000))).toBe(true);
     expect(conn.keepAlives).toBe(0);
   });
@@ -181,6 +183,21 @@ describe('DeepgramStt against the fake Deepgram', () => {
     });
     expect(second.bytesReceived).toBe(24000 - coveredBytes + 16000);
     expect(second.audio().equals(callAudio(coveredBytes, 40000))).toBe(true);
+  });
+
+  it('a socket error on an open stream (no close follows from the SDK) reconnects and replays', async () => {
+    const t = await setup({ idleResultEveryMs: 60_000 }, { reconnectBackoffMs: [0] });
+    t.pump(1000);
+    await t.fake.until(() => t.fake.connections[0]?.bytesReceived === 8000, 3000, 'first audio');
+    t.fake.connections[0]!.garble();
+    await t.waitEvent('reconnected');
+    expect(t.events.filter((e) => e.type !== 'transcript')).toEqual([
+      { type: 'reconnecting', attempt: 1 },
+      { type: 'reconnected', attempt: 1 },
+    ]);
+    const second = t.fake.connections[1]!;
+    await t.fake.until(() => second.bytesReceived === 8000, 3000, 'replay');
+    expect(second.audio().equals(callAudio(0, 8000))).toBe(true);
   });
 
   it('replays at most the last 5 s when nothing was finalised, offsetting times by the replay start', async () => {
