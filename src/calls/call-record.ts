@@ -67,7 +67,8 @@ export interface CallOutcome {
 }
 
 export interface TurnRecord {
-  role: 'caller' | 'agent';
+  /** `staff`: a person who had the call (transcribed from the audio fork). */
+  role: 'caller' | 'agent' | 'staff';
   text: string;
   /** Wall-clock epoch ms. */
   at: number;

@@ -193,6 +193,15 @@ export class Calls {
     return true;
   }
 
+  /** A person handed the call to another AI agent: that agent's version serves the rest of the call. */
+  async setAgent(callSid: string, agent: { agentId: string; slug: string; version: number }): Promise<void> {
+    await this.repository.update(callSid, (r) => {
+      r.agentId = agent.agentId;
+      r.slug = agent.slug;
+      r.version = agent.version;
+    });
+  }
+
   /** Who has the call now; undefined gives it back to the AI the record was pinned to. */
   async setHandler(callSid: string, handler: CallHandler | undefined): Promise<void> {
     await this.repository.update(callSid, (r) => {

@@ -5,6 +5,7 @@ import type { LlmPort } from '../providers/llm/port.js';
 import { backToAiTwiml, callerConferenceTwiml, forkName, forkUrlOf } from '../telephony/handoff-twiml.js';
 import { buildBrief } from './brief.js';
 import type { ConferenceEventLike } from './conference.js';
+import type { ForkTurn } from './fork-transcriber.js';
 import { personLeft } from './conference.js';
 import type { Handoffs } from './handoffs.js';
 import type { HandoffTelephony } from './telephony-port.js';
@@ -43,6 +44,17 @@ export interface LiveHandoffDeps {
   llm?: LlmPort;
   /** Where a caller given back after a person left resumes (the flow's handoffNode), by call. */
   handoffNodeOf?(callSid: string): Promise<string | undefined>;
+  /** The person's session is over (handed back, left, or the call ended): assignment gives it back. */
+  releasePerson?(staffId: string): Promise<void>;
+}
+
+/** An agent a person hands the call to, as the directory serves it. */
+export interface HandBackTarget {
+  agentId: string;
+  slug: string;
+  version: number;
+  /** The flow's `settings.handoffNode`, else its `start`. */
+  entryNode: string;
 }
 
 interface Active {
@@ -144,6 +156,7 @@ export class LiveHandoff {
     const a = this.active.get(callSid);
     if (a) a.handingBack = true;
     if (!(await calls.signal(callSid, 'resume_ai'))) return false;
+    if (a?.staffId) await this.release(a.staffId);
     await calls.setResume(callSid, { ...(at ? { at } : {}), reason });
     await calls.setHandler(callSid, undefined);
     calls.armStreamStart(callSid);
@@ -169,9 +182,59 @@ export class LiveHandoff {
     await this.backToAi(event.callerSid, record.accountSid, at, 'person_left', true);
   }
 
-  /** The caller's leg ended: a transfer in progress lets its person go at once. */
+  /** The caller's leg ended: a transfer in progress lets its person go at once; a person who had the call is free again. */
   callerEnded(callSid: string): void {
     this.deps.handoffs.callerHungUp(callSid);
+    const staffId = this.active.get(callSid)?.staffId;
     this.active.delete(callSid);
+    if (staffId) void this.release(staffId);
+  }
+
+  private async release(staffId: string): Promise<void> {
+    try {
+      await this.deps.releasePerson?.(staffId);
+    } catch (err) {
+      this.deps.logger.error({ err, staffId }, 'releasing a person failed');
+    }
+  }
+
+  /**
+   * A turn from the audio fork while a person has the call: a call event, a turn
+   * in the record, and an entry in the saved snapshot's transcript, so the AI
+   * that takes the caller back has the whole conversation. The person's words
+   * reach the LLM as a system note (the transcript has no role for a third voice).
+   */
+  async forkTurn(callSid: string, turn: ForkTurn): Promise<void> {
+    const { calls, clock } = this.deps;
+    const at = clock.wallNow();
+    if (turn.speaker === 'caller') calls.emit({ type: 'turn.caller', callSid, text: turn.text, via: 'speech' });
+    else calls.emit({ type: 'turn.staff', callSid, text: turn.text });
+    await calls.addTurn(callSid, { role: turn.speaker, text: turn.text, at });
+    const record = await calls.get(callSid);
+    const snapshot = record?.snapshot as { transcript?: unknown[] } | undefined;
+    if (!snapshot || !Array.isArray(snapshot.transcript)) return;
+    const entry =
+      turn.speaker === 'caller'
+        ? { role: 'caller', text: turn.text, at }
+        : { role: 'system', text: `A support person on the call said: ${turn.text}`, at };
+    await calls.saveSnapshot(callSid, { ...snapshot, transcript: [...snapshot.transcript, entry] });
+  }
+
+  /**
+   * A person hands the caller to an AI agent (`POST /calls/:id/transfer-to-ai`).
+   * The same agent and version as before resumes where it left off; another
+   * agent starts at its entry node with the call's variables and whole
+   * transcript. The fork is stopped first; the caller leaving ends the
+   * conference, which lets the person's leg go.
+   */
+  async transferToAi(callSid: string, target: HandBackTarget): Promise<{ ok: true } | { ok: false; reason: 'not_with_person' | 'failed' }> {
+    const { calls } = this.deps;
+    const record = await calls.get(callSid);
+    if (!record || record.state !== 'human') return { ok: false, reason: 'not_with_person' };
+    const same = record.agentId === target.agentId && record.version === target.version;
+    if (!same) await calls.setAgent(callSid, target);
+    calls.emit({ type: 'handoff.to_ai', callSid, agentId: target.agentId, version: target.version, resumes: same });
+    const ok = await this.backToAi(callSid, record.accountSid, same ? undefined : target.entryNode, 'transfer_to_ai', true);
+    return ok ? { ok: true } : { ok: false, reason: 'failed' };
   }
 }

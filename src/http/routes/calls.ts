@@ -34,7 +34,7 @@ const callSummarySchema = z.object({
 });
 
 const turnSchema = z.object({
-  role: z.enum(['caller', 'agent']),
+  role: z.enum(['caller', 'agent', 'staff']),
   text: z.string(),
   at: z.string(),
   interrupted: z.boolean().optional(),

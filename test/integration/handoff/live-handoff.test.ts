@@ -85,6 +85,7 @@ async function setup(script: PersonScript | undefined): Promise<Rig> {
     logger: silentLogger,
     peopleFor: () => people,
     handoffNodeOf: async () => 'welcome-back',
+    releasePerson: async (id) => void released.push(`person:${id}`),
   });
   const app = Fastify();
   installErrorHandling(app);
@@ -195,5 +196,51 @@ describe('live handoff', () => {
     const r = await setup('accept');
     await r.calls.signal(r.caller.callSid, 'transfer_requested');
     expect(await r.live.warmTransfer(request(r.caller.callSid))).toEqual({ ok: false, reason: 'call_not_with_ai' });
+  });
+
+  it('hand back: the person’s and the caller’s words join the saved transcript, the chosen agent takes over at its entry node', async () => {
+    const r = await setup('accept');
+    const sid = r.caller.callSid;
+    await r.calls.saveSnapshot(sid, { schema: 1, transcript: [{ role: 'agent', text: 'Hello!', at: 1 }], variables: { name: 'Ann' } });
+    const started = await r.live.warmTransfer(request(sid));
+    let done = false;
+    void (started as { done: Promise<unknown> }).done.then(() => (done = true));
+    await r.until(() => done, 'the transfer');
+    await r.live.forkTurn(sid, { speaker: 'staff', text: 'I have updated your address.' });
+    await r.live.forkTurn(sid, { speaker: 'caller', text: 'Thanks, can the bot book a delivery slot?' });
+    const during = (await r.calls.get(sid))!;
+    expect(during.turns.map((t) => [t.role, t.text])).toEqual([
+      ['staff', 'I have updated your address.'],
+      ['caller', 'Thanks, can the bot book a delivery slot?'],
+    ]);
+    expect((during.snapshot as { transcript: unknown[] }).transcript.slice(1)).toMatchObject([
+      { role: 'system', text: 'A support person on the call said: I have updated your address.' },
+      { role: 'caller', text: 'Thanks, can the bot book a delivery slot?' },
+    ]);
+    expect(r.events.filter((e) => e.type === 'turn.staff' || e.type === 'turn.caller').map((e) => e.type)).toEqual(['turn.staff', 'turn.caller']);
+
+    expect(await r.live.transferToAi(sid, { agentId: 'ag2', slug: 'booking', version: 7, entryNode: 'booking-entry' })).toEqual({ ok: true });
+    const after = (await r.calls.get(sid))!;
+    expect(after).toMatchObject({ state: 'connecting', agentId: 'ag2', slug: 'booking', version: 7, resume: { at: 'booking-entry', reason: 'transfer_to_ai' } });
+    expect(after.handler).toEqual({ kind: 'ai', agentId: 'ag2', version: 7 });
+    expect(twimlSent(r).at(-1)).toContain('<Stop><Stream name="fork-');
+    expect(r.events.find((e) => e.type === 'handoff.to_ai')).toMatchObject({ agentId: 'ag2', version: 7, resumes: false });
+    // The person's session is given back; leaving the conference (the caller went) is not a second hand back.
+    expect(r.released).toEqual(['person:st-ana']);
+    await r.until(() => r.sim.legsTo(ANA.dial)[0]!.ended, 'the person’s leg to be let go');
+    expect(r.events.some((e) => e.type === 'handoff.person_left')).toBe(false);
+  });
+
+  it('hand back to the same agent and version resumes where it left off; refused when no person has the call', async () => {
+    const r = await setup('accept');
+    const sid = r.caller.callSid;
+    const same = { agentId: 'ag1', slug: 'shop', version: 3, entryNode: 'start' };
+    expect(await r.live.transferToAi(sid, same)).toEqual({ ok: false, reason: 'not_with_person' });
+    const started = await r.live.warmTransfer(request(sid));
+    let done = false;
+    void (started as { done: Promise<unknown> }).done.then(() => (done = true));
+    await r.until(() => done, 'the transfer');
+    expect(await r.live.transferToAi(sid, same)).toEqual({ ok: true });
+    expect((await r.calls.get(sid))!.resume).toEqual({ reason: 'transfer_to_ai' });
   });
 });
