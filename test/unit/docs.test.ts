@@ -5,14 +5,14 @@
  * `docs/<file>.md#anchor` a file refers to is a heading of that file, so a
  * renamed heading cannot leave comments pointing nowhere.
  */
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const SCANNED_DIRS = ['src', 'test', 'bench', 'scripts', 'docs', 'flows'];
+const SCANNED_DIRS = ['src', 'test', 'bench', 'scripts', 'docs', 'flows', 'console/src'];
 const SCANNED_FILES = ['README.md', '.env.example'];
-const TEXT_FILE = /\.(ts|js|mjs|json|md)$/;
+const TEXT_FILE = /\.(ts|tsx|js|mjs|json|md)$/;
 
 // Built from pieces so this file does not match its own patterns.
 const SECTION = '\u00a7';
@@ -76,7 +76,7 @@ function walk(dir: string, out: string[]): void {
 
 function repositoryFiles(): { path: string; text: string }[] {
   const paths: string[] = [];
-  for (const dir of SCANNED_DIRS) walk(join(ROOT, dir), paths);
+  for (const dir of SCANNED_DIRS) if (existsSync(join(ROOT, dir))) walk(join(ROOT, dir), paths);
   for (const file of SCANNED_FILES) paths.push(join(ROOT, file));
   return paths.map((p) => ({ path: relative(ROOT, p).split('\\').join('/'), text: readFileSync(p, 'utf8') }));
 }
