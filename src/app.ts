@@ -20,7 +20,7 @@ import { phoneNumberRoutes } from './http/routes/phone-numbers.js';
 import { testChatRoutes } from './http/routes/test-chat.js';
 import { consoleRoutes } from './http/console.js';
 
-/** Media frames larger than this close the socket with 1009 (DESIGN §8). */
+/** Media frames larger than this close the socket with 1009 (docs/architecture.md#media-stream-hygiene). */
 export const MEDIA_MAX_PAYLOAD_BYTES = 64 * 1024;
 
 /** Path prefixes that keep answering during the shutdown drain. */

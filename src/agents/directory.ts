@@ -2,7 +2,7 @@ import type { Flow } from '../flow/schema.js';
 
 /**
  * How the Twilio edge finds what answers a number. The agents store implements
- * it; the version returned is pinned for the whole call (DESIGN §5).
+ * it; the version returned is pinned for the whole call (docs/architecture.md#agent-lifecycle).
  */
 export interface UnavailableBehaviour {
   message: string;

@@ -5,7 +5,7 @@ import type { Logger } from '../core/logger.js';
 import type { PhoneNumberService } from './phone-numbers.js';
 import { SLUG_PATTERN, type AgentService } from './service.js';
 
-/** The actor that publishes and activates imported flows (DESIGN §2). */
+/** The actor that publishes and activates imported flows (docs/architecture.md#flows-on-disk). */
 export const SYSTEM_ACTOR = 'system';
 
 export interface ImportReport {
@@ -17,7 +17,7 @@ export interface ImportReport {
 }
 
 /**
- * Flows on disk (DESIGN §2): each `flows/<slug>.json` whose slug has no agent yet
+ * Flows on disk (docs/architecture.md#flows-on-disk): each `flows/<slug>.json` whose slug has no agent yet
  * becomes an agent named by the flow's `name`, with version 1 published by
  * `system` and activated when it validates. An existing agent is never touched,
  * so running this on every start is idempotent. Then PHONE_NUMBERS assigns each

@@ -2,7 +2,7 @@ import { AppError } from '../core/errors.js';
 import type { AgentState, LifecycleAction } from './types.js';
 
 /**
- * The agent lifecycle of DESIGN §5 as one table: state → action → next state.
+ * The agent lifecycle (docs/architecture.md#agent-lifecycle) as one table: state → action → next state.
  * Anything not in the table is illegal (409 ILLEGAL_TRANSITION).
  * - `activate` serves a version of a draft or inactive agent;
  * - `switch` is activate-with-a-version on an agent that is already active;

@@ -6,7 +6,7 @@ import type { Page, PageRequest, PhoneNumberRecord } from './types.js';
 
 export const E164_PATTERN = /^\+[1-9]\d{6,14}$/;
 
-/** Number → agent assignments: E.164 only, at most one agent per number (DESIGN §5). */
+/** Number → agent assignments: E.164 only, at most one agent per number (docs/api.md#phone-numbers). */
 export class PhoneNumberService {
   constructor(
     private readonly deps: { numbers: PhoneNumberStore; agents: AgentStore; clock: Clock; changes: AgentChanges },

@@ -29,7 +29,7 @@ function checkName(name: string): string {
 
 /**
  * Agents: the draft (optimistic concurrency on `revision`), immutable published
- * versions, and the lifecycle (DESIGN §5). Every lifecycle change is
+ * versions, and the lifecycle (docs/architecture.md#agent-lifecycle). Every lifecycle change is
  * compare-and-set in the store with its audit entry, then announced on `changes`.
  */
 export class AgentService {

@@ -9,7 +9,7 @@ import type {
 } from '../flow/port.js';
 
 /**
- * The interpreter port over HTTP request/response (DESIGN §8: the HTTP test chat
+ * The interpreter port over HTTP request/response (docs/architecture.md#interpreter-port: the HTTP test chat
  * implements the same port as the phone). What the agent says is queued as
  * replies; `listen` parks until the next message arrives. Nothing is played, so
  * everything counts as heard in full and there are no silence timeouts: the

@@ -1,7 +1,7 @@
 import type { Flow } from '../flow/schema.js';
 import type { UnavailableBehaviour } from './directory.js';
 
-/** The lifecycle states of DESIGN §5. */
+/** The lifecycle states (docs/architecture.md#agent-lifecycle). */
 export type AgentState = 'draft' | 'active' | 'inactive';
 
 export interface AgentRecord {

@@ -1,5 +1,5 @@
 /**
- * The call record (DESIGN §8): one per CallSid, created idempotently by
+ * The call record (docs/architecture.md#call-record-states): one per CallSid, created idempotently by
  * /twilio/voice. Its `state` moves only through the one transition table below;
  * anything else is logged and ignored by the caller of `transition`.
  */

@@ -21,7 +21,7 @@ import type { CallRepository } from './repository.js';
  */
 export const STREAM_START_TIMEOUT_MS = 10_000;
 
-/** Twilio's final call statuses (PROTOCOLS §1.1). */
+/** Twilio's final call statuses (docs/protocols.md#status-callbacks). */
 export const FINAL_CALL_STATUSES = new Set(['completed', 'busy', 'failed', 'no-answer', 'canceled']);
 
 /**

@@ -1,5 +1,5 @@
 /**
- * Typed call events (DESIGN §8). Every change to a call is one of these on the
+ * Typed call events (docs/architecture.md#call-record-states). Every change to a call is one of these on the
  * bus; history, metrics and the live feed all read them. Names are stable.
  */
 import type { CallState, NextStep } from './call-record.js';
@@ -31,7 +31,7 @@ export type CallEvent =
       outcome: 'played' | 'interrupted' | 'aborted';
       cached: boolean;
       nodeId?: string;
-      /** Per-turn metrics of the reply (DESIGN §8): endpointMs, responseMs, llmFirstTokenMs, … */
+      /** Per-turn metrics of the reply (docs/architecture.md#per-turn-metrics): endpointMs, responseMs, llmFirstTokenMs, … */
       metrics?: Record<string, number>;
     })
   | (Base & { type: 'node.entered'; nodeId: string; nodeType?: string })

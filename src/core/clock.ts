@@ -1,6 +1,6 @@
 /**
  * All time in src/pipeline, src/flow and the fakes goes through a Clock, so tests
- * drive time explicitly and no scenario waits on real seconds (DESIGN §8).
+ * drive time explicitly and no scenario waits on real seconds (docs/architecture.md#time-and-the-clock).
  */
 export interface TimerHandle {
   cancel(): void;

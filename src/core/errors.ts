@@ -1,7 +1,7 @@
 /**
  * One catalogue of errors: a stable code, an HTTP status and whether a retry can
  * help, decided once here and rendered at the edge as
- * `{ "error": { "code", "message", "details" } }` (DESIGN §7).
+ * `{ "error": { "code", "message", "details" } }` (docs/architecture.md#http-api-conventions).
  */
 export const ERRORS = {
   BAD_REQUEST: { status: 400, retryable: false },

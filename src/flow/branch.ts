@@ -3,7 +3,7 @@ import { matchesPattern } from './regex.js';
 import { stringify } from './template.js';
 
 /**
- * Branch conditions (DESIGN §4). Pure and deterministic: a branch never asks
+ * Branch conditions (docs/flows.md#branch--decide-without-the-llm). Pure and deterministic: a branch never asks
  * the LLM. `eq`/`neq`/`contains`/`matches` compare the string forms; `gt`/`lt`
  * are numeric and false when either side is not a number; `exists` is true when
  * the variable is set to something other than an empty string.

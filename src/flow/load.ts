@@ -6,7 +6,7 @@ import { KB_MAX_BYTES } from './validator.js';
 /**
  * Reading flow files: JSON with clear syntax errors, and knowledge-base
  * `{ "file": "kb/x.md" }` documents inlined so a stored flow is self-contained
- * (DESIGN §4). The HTTP API calls `inlineKnowledgeFiles` for flows it receives.
+ * (docs/architecture.md#flows-on-disk). The HTTP API calls `inlineKnowledgeFiles` for flows it receives.
  */
 
 export type FlowLoadErrorCode =

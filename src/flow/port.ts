@@ -1,5 +1,5 @@
 /**
- * The interpreter port (DESIGN §8): the flow engine talks to any channel (phone
+ * The interpreter port (docs/architecture.md#interpreter-port): the flow engine talks to any channel (phone
  * pipeline, terminal chat, HTTP test chat) only through this interface.
  */
 

@@ -1,5 +1,5 @@
 /**
- * Pronunciation rules (DESIGN §4): applied to text right before synthesis,
+ * Pronunciation rules (docs/flows.md#settings): applied to text right before synthesis,
  * never to the history. Whole words only, case-insensitive, and longer rules win
  * over shorter ones that overlap ("Dr. Who" before "Dr.").
  */

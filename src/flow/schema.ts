@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * Flow format version 1 (DESIGN §4). This file is the one source for the
+ * Flow format version 1 (docs/flows.md). This file is the one source for the
  * TypeScript types, runtime parsing with defaults, and the published
  * `flows/flow.schema.json` (scripts/write-flow-schema.ts; a test fails when stale).
  */
@@ -191,7 +191,7 @@ export const gatherNodeSchema = z
       })
       .strict()
       .optional(),
-    valueType: z.enum(gatherValueTypes).default('text').describe('what to collect (DESIGN calls it `type`)'),
+    valueType: z.enum(gatherValueTypes).default('text').describe('what to collect (not `type`, which names the node kind)'),
     choices: z.array(z.string().min(1)).optional(),
     retries: z.number().int().min(0).max(10).default(2),
     timeoutMs: z.number().int().positive().default(5000),

@@ -1,7 +1,7 @@
 /**
  * Turns a stream of LLM text deltas into a stream of complete sentences, each
  * released as soon as it ends, so speech synthesis can start on the first one
- * (DESIGN §8 "Pipeline").
+ * (docs/architecture.md#a-call-end-to-end).
  *
  * A sentence ends at ".", "!" or "?" followed by whitespace, or at a newline.
  * Known abbreviations ("Dr.", "e.g."), single initials and decimals ("3.5") do

@@ -4,7 +4,7 @@ import type { LlmMessage } from '../providers/llm/port.js';
 import type { RunResult } from './events.js';
 
 /**
- * The interpreter's whole state as JSON (DESIGN §8): saved after every step and
+ * The interpreter's whole state as JSON (docs/architecture.md#interpreter-port): saved after every step and
  * accepted by `resume`, so a call can leave the AI (assume, failover) and come
  * back exactly where it was. Bump SNAPSHOT_SCHEMA_VERSION on any incompatible
  * change and keep reading the old one.

@@ -4,7 +4,7 @@ import { regexProblem } from './regex.js';
 import { templateVariables } from './template.js';
 
 /**
- * The pre-launch checklist (DESIGN §4 "Validation"). Errors block publishing and
+ * The pre-launch checklist (docs/flows.md#validation). Errors block publishing and
  * activation; warnings are advice. Every finding has a stable code, a message,
  * the JSON path of the offending field and, where it belongs to a node, its id.
  * Everything here is linear in the size of the flow: one pass to index nodes,
@@ -69,7 +69,7 @@ export interface ValidationResult {
   flow?: Flow;
 }
 
-/** Knowledge-base size limit of a stored flow (DESIGN §4: ≤ 1 MB), in UTF-8 bytes. */
+/** Knowledge-base size limit of a stored flow (≤ 1 MB, docs/architecture.md#flows-on-disk), in UTF-8 bytes. */
 export const KB_MAX_BYTES = 1024 * 1024;
 
 /**
@@ -281,7 +281,7 @@ class FlowChecks {
           this.explicitOut[i]!.push(to);
         }
       }
-      // A missing failure edge goes to settings.fallbackNode at run time (DESIGN §4).
+      // A missing failure edge goes to settings.fallbackNode at run time (docs/architecture.md#fallbacks).
       if (fallbackIndex !== undefined && missingFailureEdge(node) !== undefined) this.out[i]!.push(fallbackIndex);
     });
   }

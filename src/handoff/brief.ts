@@ -2,7 +2,7 @@ import type { Clock } from '../core/clock.js';
 import type { LlmPort } from '../providers/llm/port.js';
 
 /**
- * What a person hears before "press 1" (DESIGN §6): the transfer node's
+ * What a person hears before "press 1" (docs/handoff.md#the-persons-brief): the transfer node's
  * `summary` (already rendered with the call's variables), else a short LLM
  * summary of the call so far, else the caller's last turns. The person is
  * waiting on the phone, so the LLM gets a few seconds and any failure falls

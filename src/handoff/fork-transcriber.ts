@@ -2,7 +2,7 @@ import type { Logger } from '../core/logger.js';
 import type { SttEvent, SttPort, SttSession } from '../providers/stt/port.js';
 
 /**
- * Transcribes the audio fork of a call a person is handling (DESIGN §6):
+ * Transcribes the audio fork of a call a person is handling (docs/handoff.md#the-audio-fork):
  * `inbound` is what the caller says, `outbound` what the caller hears, which
  * is the person. One speech-to-text connection per track, so the two voices
  * are never mixed into one transcript. A turn is the final transcripts since

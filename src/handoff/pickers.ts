@@ -14,7 +14,7 @@ export interface AssignedPerson {
   clientIdentity: string | null;
 }
 
-/** `phone` (E.164) or `client:<identity>`, as DESIGN §6 dials a person. */
+/** `phone` (E.164) or `client:<identity>`, where a person is dialled (docs/handoff.md#warm-transfer). */
 export function dialOf(p: AssignedPerson): string | undefined {
   if (p.phone) return p.phone;
   if (p.clientIdentity) return `client:${p.clientIdentity}`;

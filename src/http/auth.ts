@@ -46,7 +46,7 @@ export const ROUTE_ROLES: Readonly<Record<string, readonly Role[] | 'public'>> =
   'GET /api-keys': ADMIN,
   'POST /api-keys': ADMIN,
   'DELETE /api-keys/:id': ADMIN,
-  // Calls (DESIGN §6–7; routes land with the calls and handoff work)
+  // Calls (the rest lands with the calls and handoff work; docs/api.md lists it as planned)
   'GET /calls': ALL,
   'GET /calls/:id': ALL,
   'GET /calls/:id/live': ALL,

@@ -5,7 +5,7 @@ import type { Container } from '../container.js';
 /**
  * Benchmark-only figures (`npm run bench`), registered only when
  * BENCH_STATS=1 and never in production: the per-turn metrics stored on call
- * records (DESIGN §8) within a wall-clock window, plus this process's
+ * records (docs/architecture.md#per-turn-metrics) within a wall-clock window, plus this process's
  * event-loop delay and memory. Unauthenticated, so it stays off by default.
  */
 /**

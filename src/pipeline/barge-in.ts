@@ -1,16 +1,16 @@
 /**
- * Word rules for barge-in and backchannels (DESIGN §8, turn-taking). Pure
+ * Word rules for barge-in and backchannels (docs/architecture.md#barge-in). Pure
  * functions over transcript text; the state machine in turn-taking.ts decides
  * *when* they apply.
  */
 
 /**
  * Words a listener says to show they are following, not to take the floor.
- * Exactly DESIGN §8's list; matching is done on canonical forms (see `words`).
+ * The list in docs/architecture.md#turn-taking; matching is done on canonical forms (see `words`).
  */
 export const BACKCHANNEL_WORDS: readonly string[] = ['uh-huh', 'mm-hmm', 'yeah', 'okay', 'right'];
 
-/** Default for `settings.bargeIn.minWords` (DESIGN §4/§8). */
+/** Default for `settings.bargeIn.minWords` (docs/architecture.md#barge-in). */
 export const DEFAULT_BARGE_IN_MIN_WORDS = 2;
 
 // Recognisers spell the same backchannel several ways ("Uh huh", "mhm", "OK");

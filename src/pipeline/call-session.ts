@@ -25,7 +25,7 @@ import { Speaker, type PhraseSource } from './speaker.js';
 import { SpeechHandle } from './speech-handle.js';
 
 /**
- * One live call on the phone (DESIGN §8): the InterpreterPort over a media
+ * One live call on the phone (docs/architecture.md#live-call-assembly): the InterpreterPort over a media
  * stream. Speech out goes through the Speaker and the paced playout; keypad
  * input through the DtmfCollector; caller speech arrives through
  * `onCallerTurn` / `onCallerSpeech` / `bargeIn`, fed by the speech-to-text side.
@@ -231,7 +231,7 @@ export class CallSession implements InterpreterPort, StreamHandler {
     const { calls, callSid } = this.deps;
     const target = request.target;
     if ('queue' in target) {
-      // No people routing yet (DESIGN §6): a queue target is unavailable.
+      // No people routing yet (staff and queues come with the people work): a queue target is unavailable.
       calls.emit({ type: 'transfer.degraded', callSid, requested: request.mode, ranAs: 'unavailable', reason: 'queues_not_available', nodeId: request.nodeId });
       return { outcome: 'unavailable', reason: 'queues_not_available' };
     }
@@ -318,7 +318,7 @@ export class CallSession implements InterpreterPort, StreamHandler {
   }
 
   /**
-   * Another turn ended before the reply's first frame (DESIGN §8): its text is
+   * Another turn ended before the reply's first frame (docs/architecture.md#turn-taking): its text is
    * added to a turn still waiting for `listen`, else it is a turn of its own.
    * Either way the flow sees each turn's words once.
    */

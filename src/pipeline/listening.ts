@@ -12,7 +12,7 @@ import { TurnMetricsRecorder, type TurnMetrics } from './turn-metrics.js';
 import { TurnTaking, type AgentAudioState, type TurnDecision, type TurnInput } from './turn-taking.js';
 
 /**
- * The listening half of a live call (DESIGN §8): caller audio → speech-to-text
+ * The listening half of a live call (docs/architecture.md#turn-taking): caller audio → speech-to-text
  * → turn-taking → the call session. It opens the STT stream when the media
  * stream starts (the adapter buffers audio until it is open), forwards the
  * μ-law untouched, feeds the turn-taking state machine with STT events, caller
@@ -21,7 +21,7 @@ import { TurnTaking, type AgentAudioState, type TurnDecision, type TurnInput } f
  * plays the filler when a reply is slow to start.
  */
 
-/** DESIGN §8: no agent audio 1.5 s after a caller turn → the cached filler, once, so the caller hears we are on it. */
+/** No agent audio 1.5 s after a caller turn → the cached filler, once, so the caller hears we are on it. */
 export const FILLER_AFTER_MS = 1_500;
 
 export interface ListeningDeps {

@@ -1,7 +1,7 @@
 import type { Clock, TimerHandle } from '../core/clock.js';
 
 /**
- * One pacing timer per process (DESIGN §8): every call with audio to send
+ * One pacing timer per process (docs/architecture.md#playout-and-pacing): every call with audio to send
  * registers here, and each tick asks all of them to send what is due at the
  * current monotonic time. Calls keep no timers of their own, and the timer only
  * runs while some call is registered.

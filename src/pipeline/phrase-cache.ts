@@ -5,7 +5,7 @@ import { ProviderError } from '../providers/errors.js';
 import type { TtsPort, VoiceSpec } from '../providers/tts/port.js';
 
 /**
- * Static-phrase cache (DESIGN §8): audio for phrases that render without
+ * Static-phrase cache (docs/architecture.md#static-phrase-cache): audio for phrases that render without
  * per-call variables, keyed by content (text after pronunciations, voice, model,
  * voice settings, language, format) and never by flow version, so re-publishing
  * an unchanged greeting costs nothing. A 64 MB in-memory LRU (by bytes) sits in
@@ -18,7 +18,7 @@ export const TTS_CACHE_FORMAT = 'ulaw_8000';
 export const DEFAULT_PHRASE_MEMORY_BYTES = 64 * 1024 * 1024;
 /** Four syntheses at once fill a flow quickly without tripping ElevenLabs' concurrency limits. */
 export const PHRASE_WARM_CONCURRENCY = 4;
-/** Activation waits this long for the served version's phrases (DESIGN §8), then goes on. */
+/** Activation waits this long for the served version's phrases, then goes on: a slow TTS must not block the API. */
 export const ACTIVATION_WARM_TIMEOUT_MS = 15_000;
 
 export interface TtsCacheEntry {

@@ -6,7 +6,7 @@ import { ACTIVATION_WARM_TIMEOUT_MS, voiceKey, type PhraseCache, type WarmResult
 import { staticPhrasesOf } from './static-phrases.js';
 
 /**
- * When the static-phrase cache is filled (DESIGN §8): in the background after a
+ * When the static-phrase cache is filled (docs/architecture.md#static-phrase-cache): in the background after a
  * publish, within 15 s of an activation, switch or rollback (the request then
  * answers anyway), and for every served version before `/ready` at start-up.
  * The voice of a flow is resolved exactly as the call pipeline resolves it

@@ -4,7 +4,7 @@ import { MULAW_BYTES_PER_MS } from '../core/audio/mulaw.js';
 import type { Pacer, PacedTarget } from './pacer.js';
 
 /**
- * Outbound playout of one call (DESIGN §8 "Pipeline", "What was heard").
+ * Outbound playout of one call (docs/architecture.md#playout-and-pacing, docs/architecture.md#what-was-heard).
  *
  * `PlayoutState` is a pure state machine fed `(event, nowMs)`: audio segments go
  * in as they stream, fixed-size media frames come out when they are due against
@@ -18,7 +18,7 @@ import type { Pacer, PacedTarget } from './pacer.js';
  * machine's events into promises (`whenSegmentDone`, `whenIdle`).
  */
 
-/** Media can be up to this far ahead of the caller's ear; the design's ceiling (DESIGN §8). */
+/** Media can be up to this far ahead of the caller's ear; small enough that a `clear` discards little (docs/architecture.md#playout-and-pacing). */
 export const DEFAULT_MAX_LEAD_MS = 300;
 
 export type OutboundMessage =
@@ -314,7 +314,7 @@ export class PlayoutState {
   }
 
   /**
-   * What the caller heard of the tracked turns at `nowMs` (DESIGN §8): every
+   * What the caller heard of the tracked turns at `nowMs` (docs/architecture.md#what-was-heard): every
    * segment whose mark returned, plus the leading words of the playing one in
    * proportion to elapsed ms ÷ (bytes ÷ 8), cut at a whole word, ending in "…".
    */

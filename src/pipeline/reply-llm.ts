@@ -6,7 +6,7 @@ import type { LlmPort, LlmRequest, LlmStreamEvent } from '../providers/llm/port.
  * The LLM as one call sees it: a decorator over the shared LlmPort that
  * reports the timing marks of per-turn metrics (request sent, first token,
  * first complete sentence) and lets turn-taking abort the request in flight
- * when a second caller turn joins the first (DESIGN §8). An abort through
+ * when a second caller turn joins the first (docs/architecture.md#turn-taking). An abort through
  * `abortInFlight` ends the stream quietly, like any intended abort, so the
  * interpreter simply sees a reply with no text and listens for the joined turn.
  */

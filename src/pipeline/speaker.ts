@@ -14,7 +14,7 @@ import type { CallPlayout, SegmentOutcome, TurnId } from './playout.js';
  * order because the playout sends segments in the order they were opened.
  */
 
-/** TTS requests running at once per call (DESIGN §8). */
+/** TTS requests running at once per call: the next sentence is ready when this one ends, without flooding the provider (docs/architecture.md#a-call-end-to-end). */
 export const MAX_TTS_IN_FLIGHT = 2;
 /**
  * If the last mark has not returned this long after the audio should have
@@ -22,7 +22,7 @@ export const MAX_TTS_IN_FLIGHT = 2;
  */
 export const MARK_GRACE_MS = 2_000;
 
-/** Audio for static phrases (DESIGN §8); keyed by the spoken text and the voice. */
+/** Audio for static phrases (docs/architecture.md#static-phrase-cache); keyed by the spoken text and the voice. */
 export interface PhraseSource {
   get(spokenText: string, voice: VoiceSpec): Promise<Uint8Array | undefined>;
 }

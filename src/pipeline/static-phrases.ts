@@ -3,13 +3,13 @@ import type { Flow } from '../flow/schema.js';
 import { hasPlaceholders } from '../flow/template.js';
 
 /**
- * The static phrases of a flow (DESIGN §8 "Static phrases"): every text the
+ * The static phrases of a flow (docs/architecture.md#static-phrase-cache): every text the
  * flow can speak that renders without per-call variables, as it will be sent to
  * TTS (after pronunciations). These are what publishing, activation and start-up
  * put in the phrase cache, so a call's greeting needs no TTS request.
  */
 
-/** Played once when no agent audio has started 1.5 s after a caller turn (DESIGN §8 "Timeouts"). */
+/** Played once when no agent audio has started 1.5 s after a caller turn (docs/architecture.md#timeouts). */
 export const FILLER_PHRASE = 'One moment.';
 
 /**

@@ -1,5 +1,5 @@
 /**
- * Per-turn latency metrics (DESIGN §8). The names are stored in the call's
+ * Per-turn latency metrics (docs/architecture.md#per-turn-metrics). The names are stored in the call's
  * history; keep them. A pure recorder: the call session reports monotonic
  * timestamps (clock.now()) as things happen and reads `metrics()` when the
  * reply's first frame is out (or the turn is over).

@@ -1,5 +1,5 @@
 /**
- * Turn-taking for one call (DESIGN §8): a pure state machine. The call session
+ * Turn-taking for one call (docs/architecture.md#turn-taking): a pure state machine. The call session
  * feeds it every relevant happening with the monotonic time it happened
  * (`feed(input, nowMs)`) and acts on the decisions it returns, in order. It owns
  * no timers and no I/O, so every rule is unit-tested without waiting.

@@ -1,7 +1,7 @@
 import { AppError } from '../core/errors.js';
 import type { Page, PageRequest } from '../agents/types.js';
 
-/** Opaque list cursors (DESIGN §7 `{ items, nextCursor }`): the last key seen, base64url. */
+/** Opaque list cursors (`{ items, nextCursor }`, docs/architecture.md#http-api-conventions): the last key seen, base64url. */
 export function encodeCursor(key: string | number): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url');
 }

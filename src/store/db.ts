@@ -6,7 +6,7 @@ import pg from 'pg';
 import type { DatabaseSchema } from './tables.js';
 
 /**
- * Opens the SQL store named by DATABASE_URL (DESIGN §3): `sqlite:<path>` (relative
+ * Opens the SQL store named by DATABASE_URL (docs/architecture.md#storage): `sqlite:<path>` (relative
  * paths resolve from the working directory) or `postgres://…`. Repositories are
  * the same Kysely code on both.
  */

@@ -4,7 +4,7 @@ import type { TtsCacheEntry, TtsCacheStore } from '../pipeline/phrase-cache.js';
 import type { DatabaseSchema } from './tables.js';
 
 /**
- * The persistent half of the static-phrase cache (DESIGN §8): table `tts_cache`
+ * The persistent half of the static-phrase cache (docs/architecture.md#static-phrase-cache): table `tts_cache`
  * (created by migration 0001), the same Kysely code on SQLite (`blob`) and
  * PostgreSQL (`bytea`). Times are epoch milliseconds.
  */

@@ -11,7 +11,7 @@ import { createTwilioClient, type TwilioRestConfig } from './rest.js';
 import { CONFERENCE_EVENTS, STAFF_LEG_EVENTS } from './handoff-twiml.js';
 
 /**
- * The handoff's telephony port over the real `twilio` SDK (PROTOCOLS §1.5): the
+ * The handoff's telephony port over the real `twilio` SDK (docs/protocols.md#conferences-participants-and-forks): the
  * person's leg through the Calls API (a `url` for the brief), assume's leg
  * through the Participants API (always with `conferenceStatusCallback`), call
  * redirects and hang-ups, and the audio fork through the Streams resource. The

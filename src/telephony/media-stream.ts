@@ -7,7 +7,7 @@ import { IgnoredFrameCounter, OutboundSerializer, decodePayload, parseInbound, t
 import type { StreamTokens } from './stream-token.js';
 
 /**
- * The media WebSocket of one call (DESIGN §7, §8). Handlers are attached
+ * The media WebSocket of one call (docs/architecture.md#media-stream-phases). Handlers are attached
  * synchronously, before any await, or Twilio's first frames are lost. Nothing
  * is sent until a `start` with a valid token: a missing, forged, reused or
  * expired token closes the socket with no audio.

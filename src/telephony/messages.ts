@@ -1,5 +1,5 @@
 /**
- * The Media Streams serializer (PROTOCOLS §1.4): wire text ⇄ typed messages.
+ * The Media Streams serializer (docs/protocols.md#media-streams): wire text ⇄ typed messages.
  * Parsing never throws: anything malformed or unknown comes back as `ignored`
  * with a reason, to be counted. Outbound messages are built by string
  * concatenation with the stream id encoded once, because media goes out ten

@@ -7,7 +7,7 @@ import type { NextStep } from '../calls/call-record.js';
 import { nextStepTwiml } from './twiml.js';
 
 /**
- * The Twilio REST client. The SDK has no base-URL option (PROTOCOLS §1.8), so
+ * The Twilio REST client. The SDK has no base-URL option (docs/protocols.md#rest-updates), so
  * TWILIO_API_BASE_URL is honoured by a RequestClient subclass that rewrites the
  * origin of every request and keeps the SDK's auth, form encoding and errors.
  */

@@ -2,7 +2,7 @@ import twilio from 'twilio';
 import type { Config } from '../config.js';
 
 /**
- * X-Twilio-Signature checks (PROTOCOLS §1.2). The URL is always rebuilt from the
+ * X-Twilio-Signature checks (docs/protocols.md#request-signatures). The URL is always rebuilt from the
  * configured PUBLIC_URL, never from Host / X-Forwarded-*: tunnels and proxies
  * rewrite those, and trusting them would let a caller choose what gets signed.
  */

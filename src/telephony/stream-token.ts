@@ -3,7 +3,7 @@ import type { Clock } from '../core/clock.js';
 
 /**
  * The token in `<Parameter name="token">` that lets a media WebSocket in
- * (DESIGN §7): HMAC-SHA256 over its claims with SECRET_KEY, valid 60 s,
+ * (docs/architecture.md#stream-tokens): HMAC-SHA256 over its claims with SECRET_KEY, valid 60 s,
  * single-use, bound to the CallSid and AccountSid the TwiML was issued for.
  * Anyone who can reach /twilio/stream but did not get our TwiML has no token.
  */

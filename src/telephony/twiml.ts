@@ -63,7 +63,7 @@ export function dialTwiml(
 }
 
 /**
- * An agent's unavailable behaviour (DESIGN §5): its message, then hang up, dial
+ * An agent's unavailable behaviour (docs/api.md#agents): its message, then hang up, dial
  * a number, or wait in a Twilio queue the people side dequeues from.
  */
 export function unavailableTwiml(behaviour: UnavailableBehaviour): string {

@@ -5,8 +5,8 @@ import { MULAW_BYTES_PER_MS } from '../core/audio/mulaw.js';
 import { FAKE_SPEECH_BYTES_PER_CHAR, fakeSpeech } from '../core/audio/tone.js';
 
 /**
- * A loopback ElevenLabs speaking the real HTTP streaming protocol (PROTOCOLS
- * §3.1, §3.4), for the real `@elevenlabs/elevenlabs-js` client pointed at it
+ * A loopback ElevenLabs speaking the real HTTP streaming protocol
+ * (docs/protocols.md#streaming-tts), for the real `@elevenlabs/elevenlabs-js` client pointed at it
  * through `baseUrl`. `POST /v1/text-to-speech/:voiceId/stream` checks the key,
  * the JSON body and `output_format=ulaw_8000`, then writes deterministic μ-law
  * (a quiet tone, ~80 bytes per character) in uneven chunks at a chosen pace.

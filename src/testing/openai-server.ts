@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 
 /**
- * A loopback OpenAI Chat Completions server speaking real SSE (PROTOCOLS §4.1),
+ * A loopback OpenAI Chat Completions server speaking real SSE (docs/protocols.md#chat-completions-streaming),
  * so the real `openai` SDK is exercised through its base URL. Timing uses real
  * timers driven by small values; every write stops once the client disconnects.
  */

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 
 /**
- * A loopback Twilio REST API (PROTOCOLS §1.5, §1.8): the Voice resources the
+ * A loopback Twilio REST API (docs/protocols.md#rest-updates): the Voice resources the
  * runtime uses — Calls (create, fetch, update), Conferences (list, fetch,
  * update), conference Participants (create, fetch, list, update, remove) and a
  * call's Streams (create, stop) — with Basic auth, form bodies in and snake_case

@@ -323,7 +323,7 @@ export class SimCall implements ConferenceMember {
   readonly events: SimEvent[] = [];
   /** Every outbound stream message as received, parsed. */
   readonly received: Record<string, unknown>[] = [];
-  /** Messages that broke PROTOCOLS §1.4 (wrong fields, wrong streamSid, binary). */
+  /** Messages that broke the outbound format of docs/protocols.md#media-streams (wrong fields, wrong streamSid, binary). */
   readonly protocolErrors: string[] = [];
   readonly marksReturned: string[] = [];
   readonly audio: Buffer[] = [];
@@ -471,7 +471,7 @@ export class SimCall implements ConferenceMember {
     this.events.push({ kind: 'call_status', status });
   }
 
-  /** A call-progress callback (PROTOCOLS §1.7): only the events asked for, `completed` always. */
+  /** A call-progress callback (docs/protocols.md#status-callbacks): only the events asked for, `completed` always. */
   private progress(event: 'initiated' | 'ringing' | 'answered' | 'completed'): Promise<void> {
     if (!this.statusCallback || (event !== 'completed' && !this.statusEvents.has(event))) return this.posting;
     const params: Record<string, string> = {

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { keyFlow, launchAgent, publishVersion, startRealServer, type RealServer } from './real-wiring.js';
 
 /**
- * Invariant (DESIGN §5): a call runs on the version served when it started,
+ * Invariant (docs/architecture.md#agent-lifecycle): a call runs on the version served when it started,
  * whatever happens to the agent afterwards. A switch to a new version or a
  * deactivation takes effect at once for new calls only; the call in progress
  * keeps its flow and its record keeps its pinned version.

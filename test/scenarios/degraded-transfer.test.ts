@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CALLER, startHarness, type Harness } from './harness.js';
 
 /**
- * Until the people work lands (DESIGN §6): a warm transfer to a number runs as
+ * Until the people work (staff, queues, warm transfers) lands: a warm transfer to a number runs as
  * cold, a queue target goes to onUnavailable; both are `transfer.degraded`.
  * Also: maxCallSeconds ends the call from the pipeline.
  */

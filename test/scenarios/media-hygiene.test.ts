@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CALLER, PIZZA_NUMBER, startHarness, type Harness } from './harness.js';
 
 /**
- * Media stream hygiene (DESIGN §8): malformed and unknown frames below the
+ * Media stream hygiene (docs/architecture.md#media-stream-hygiene): malformed and unknown frames below the
  * payload limit are ignored and counted, and the call goes on; a frame above
  * 64 KiB closes the socket with 1009 and the call ends cleanly in its record.
  */

@@ -12,7 +12,7 @@ import { startFakeElevenLabs, type FakeElevenLabs } from '../../src/testing/elev
 import { keyFlow, launchAgent, startRealServer, type RealServer } from './real-wiring.js';
 
 /**
- * The static-phrase cache as the server runs it (DESIGN §8), through the real
+ * The static-phrase cache as the server runs it (docs/architecture.md#static-phrase-cache), through the real
  * container wiring: start-up fills every served version before /ready, so the
  * first call's greeting needs no TTS request; the fill lives in SQL and
  * survives a restart; activation fills the served version's new phrases before
@@ -39,7 +39,7 @@ async function start(options: Parameters<typeof startRealServer>[0] = {}): Promi
   return s;
 }
 
-/** A flows/ directory with one flow, imported and activated on start (DESIGN §2). */
+/** A flows/ directory with one flow, imported and activated on start (docs/architecture.md#flows-on-disk). */
 function flowsDir(slug: string, flow: Record<string, unknown>): string {
   const dir = mkdtempSync(join(tmpdir(), 'phrase-flows-'));
   dirs.push(dir);

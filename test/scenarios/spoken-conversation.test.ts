@@ -7,7 +7,7 @@ import { CALLER, startHarness, type Harness } from './harness.js';
  * from the loopback Deepgram (real SDK), replies from the loopback OpenAI
  * (real SDK) streamed sentence by sentence into ElevenLabs, and the flows are
  * the shipped examples. Each conversation goes up to the flow's transfer
- * request; every answered turn carries the per-turn metrics of DESIGN §8.
+ * request; every answered turn carries the per-turn metrics (docs/architecture.md#per-turn-metrics).
  */
 const CLINIC_NUMBER = '+15550100001';
 const SUPPORT_NUMBER = '+15550100003';
@@ -70,7 +70,7 @@ describe('spoken conversation', () => {
       expect.arrayContaining(['We are open from eight to six on weekdays.', 'Is there anything else?']),
     );
 
-    // Per-turn metrics on the replies to caller turns, with DESIGN §8's names.
+    // Per-turn metrics on the replies to caller turns, with their stored names (docs/architecture.md#per-turn-metrics).
     const answered = record.turns[3]!;
     expect(Object.keys(answered.metrics ?? {}).sort()).toEqual(
       ['endpointMs', 'llmFirstSentenceMs', 'llmFirstTokenMs', 'overheadMs', 'responseMs', 'ttsFirstByteMs'].sort(),

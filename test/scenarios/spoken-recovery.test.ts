@@ -3,7 +3,7 @@ import { CALLER } from './harness.js';
 import { FALLBACK, GREETING, TALK_NUMBER, agentTurnsDone, startTalkHarness, talkFlow, type TalkHarness } from './spoken-flows.js';
 
 /**
- * Provider failures in the middle of a spoken call (DESIGN §8): Deepgram
+ * Provider failures in the middle of a spoken call (docs/architecture.md#fallbacks): Deepgram
  * closed or silent → reconnect and the call goes on; Deepgram gone → the
  * flow's fallback; OpenAI 429 → retried, 500 or a stall → fallback (with the
  * filler covering the wait); ElevenLabs failing mid-reply → the cached

@@ -4,7 +4,7 @@ import { fakeTokens } from '../../src/testing/openai-server.js';
 import { GREETING, NOTICE, TALK_NUMBER, agentTurnsDone, llmMessages, startTalkHarness, talkFlow, type TalkHarness } from './spoken-flows.js';
 
 /**
- * Turn-taking on a live call (DESIGN §8), over the real protocols: barge-in
+ * Turn-taking on a live call (docs/architecture.md#turn-taking), over the real protocols: barge-in
  * clears first and keeps only what was heard; a backchannel never interrupts;
  * a second turn before the reply's first frame is joined into one LLM request;
  * audio that must not be cut is not, and the words spoken over it become the

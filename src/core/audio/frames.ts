@@ -3,13 +3,13 @@ import { MULAW_SILENCE } from './mulaw.js';
 /**
  * Re-framing: TTS chunk boundaries are arbitrary, Twilio wants each outbound
  * media message to be a whole number of 20 ms (160-byte) frames, and odd tiny
- * chunks play with audible jitter (PROTOCOLS §1.4). A Reframer turns any chunk
+ * chunks play with audible jitter (docs/protocols.md#media-streams). A Reframer turns any chunk
  * sizes into fixed frames; the tail of a stream is padded with μ-law silence.
  */
 
 /** 20 ms of μ-law at 8 kHz: the unit every outbound message is a multiple of. */
 export const TWILIO_FRAME_BYTES = 160;
-/** 100 ms per media message (DESIGN §8): few messages, small `clear` loss. */
+/** 100 ms per media message (docs/architecture.md#playout-and-pacing): few messages, small `clear` loss. */
 export const DEFAULT_FRAME_BYTES = 800;
 
 export function assertFrameBytes(frameBytes: number): void {

@@ -1,6 +1,6 @@
 /**
  * G.711 μ-law (PCMU), the phone leg's only audio format: 8 bits per sample,
- * 8000 samples/s, mono, so 8 bytes = 1 ms (PROTOCOLS §5). Both directions go
+ * 8000 samples/s, mono, so 8 bytes = 1 ms (docs/protocols.md#g711-audio). Both directions go
  * through lookup tables built once at load; the whole codec is two array reads.
  */
 

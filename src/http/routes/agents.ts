@@ -7,7 +7,7 @@ import { DEFAULT_UNAVAILABLE } from '../../agents/directory.js';
 import type { AgentRecord, AuditEntry, VersionRecord } from '../../agents/types.js';
 import { principalOf } from '../auth.js';
 
-/** Agents, drafts, versions, lifecycle and audit (DESIGN §5, §7). */
+/** Agents, drafts, versions, lifecycle and audit (docs/api.md#agents, docs/architecture.md#agent-lifecycle). */
 
 export const pageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(50).describe('page size'),
@@ -82,7 +82,7 @@ const phrasesSchema = z
     failed: z.number().int(),
     timedOut: z.boolean().describe('15 s passed first; the rest fills in the background'),
   })
-  .describe('static phrases of the served version (DESIGN §8); the request waits up to 15 s for them');
+  .describe('static phrases of the served version (cached audio); the request waits up to 15 s for them');
 const servedAgentSchema = agentSchema.extend({ phrases: phrasesSchema.optional() });
 
 const flowBody = z.record(z.string(), z.unknown()).describe('a flow (flows/flow.schema.json); drafts may be incomplete');

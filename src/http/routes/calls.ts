@@ -11,9 +11,9 @@ import { principalOf } from '../auth.js';
 import { pageOf, pageQuery } from './agents.js';
 
 /**
- * Call history (DESIGN §7–8): the record of each call with its turns, per-turn
+ * Call history (docs/api.md#calls, docs/architecture.md#storage): the record of each call with its turns, per-turn
  * metrics and event history. Phone numbers are shown as `+1****5678` (country
- * code and last four digits, DESIGN §6) to everyone but admins until staff
+ * code and last four digits) to everyone but admins until staff
  * settings (`showRealPhoneNumbers`) exist.
  */
 
@@ -51,7 +51,7 @@ const callDetailSchema = callSummarySchema.extend({
   nextStep: z.looseObject({ kind: z.string() }).nullable().describe('what /twilio/stream-ended answers when the stream closes'),
   turns: z.array(turnSchema),
   metrics: z.record(z.string(), z.number()),
-  events: z.array(z.looseObject({ type: z.string(), at: z.string() })).describe('every call event, oldest first (DESIGN §8)'),
+  events: z.array(z.looseObject({ type: z.string(), at: z.string() })).describe('every call event, oldest first'),
 });
 
 type Summary = z.infer<typeof callSummarySchema>;
@@ -99,7 +99,7 @@ function maskNumbers<T>(value: T): T {
   return value;
 }
 
-/** Admins see real numbers; every other role sees masked ones (DESIGN §6). */
+/** Admins see real numbers; every other role sees masked ones, until per-person visibility lands with the people work. */
 const seesRealNumbers = (p: Principal) => p.role === 'admin';
 
 export async function callRoutes(app: FastifyInstance, { container }: { container: Container }): Promise<void> {

@@ -5,7 +5,7 @@ import type { Container } from '../../container.js';
 import type { PhoneNumberRecord } from '../../agents/types.js';
 import { pageOf, pageQuery } from './agents.js';
 
-/** Number → agent assignments (DESIGN §5): E.164, one agent per number. */
+/** Number → agent assignments (docs/api.md#phone-numbers): E.164, one agent per number. */
 const numberSchema = z.object({ e164: z.string(), agentId: z.string(), createdAt: z.string(), updatedAt: z.string() });
 const e164Params = z.object({ e164: z.string().min(1).describe('E.164, URL-encoded (+ as %2B)') });
 

@@ -5,7 +5,7 @@ import type { Container } from '../../container.js';
 import { TestChatService, type ChatTurn } from '../../agents/test-chat.js';
 import { createOutboundFetch } from '../../flow/outbound.js';
 
-/** The HTTP test chat (DESIGN §7): the interpreter port over request/response. */
+/** The HTTP test chat (docs/api.md#test-chat): the interpreter port over request/response. */
 const replySchema = z.union([
   z.object({ type: z.literal('say'), text: z.string(), nodeId: z.string().optional() }),
   z.object({

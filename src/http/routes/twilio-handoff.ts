@@ -9,7 +9,7 @@ import type { StreamTokens } from '../../telephony/stream-token.js';
 import { HANDOFF_PATHS, staffBriefTwiml, staffDoneTwiml, staffJoinTwiml } from '../../telephony/handoff-twiml.js';
 
 /**
- * Twilio's handoff callbacks (DESIGN §7, docs/handoff.md): the person's leg
+ * Twilio's handoff callbacks (docs/handoff.md, docs/protocols.md#conferences-participants-and-forks): the person's leg
  * (`/twilio/staff-leg` for the brief, `/twilio/staff-leg-status` for its
  * progress, `/twilio/staff-gather` for the digit) and the caller's conference
  * (`/twilio/conference-status`). Each is signed over PUBLIC_URL + path + the

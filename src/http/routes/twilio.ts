@@ -17,7 +17,7 @@ import {
 } from '../../telephony/twiml.js';
 
 /**
- * Twilio's side of the server (DESIGN §7). Every request in this scope, the
+ * Twilio's side of the server (docs/telephony.md, docs/protocols.md#request-signatures). Every request in this scope, the
  * media WebSocket upgrade included, must carry a valid X-Twilio-Signature over
  * PUBLIC_URL + path (wss:// for the upgrade). Answers never depend on provider
  * keys: the webhook works even when TTS or STT is not configured.

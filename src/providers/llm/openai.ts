@@ -24,9 +24,9 @@ import { backoffMs, decideRetry, retryAfterMs } from './retry.js';
  * its retries would happily replay a half-spoken answer, so both are ours here.
  */
 
-/** Silence before the first word of a reply becomes dead air; past this the flow's fallback serves the caller better (DESIGN §8). */
+/** Silence before the first word of a reply becomes dead air; past this the flow's fallback serves the caller better (docs/architecture.md#timeouts). */
 export const LLM_FIRST_TOKEN_TIMEOUT_MS = 4_000;
-/** A stream that goes quiet mid-sentence is hung; 3 s is far beyond normal inter-token gaps (DESIGN §8). */
+/** A stream that goes quiet mid-sentence is hung; 3 s is far beyond normal inter-token gaps (docs/architecture.md#timeouts). */
 export const LLM_CHUNK_TIMEOUT_MS = 3_000;
 /** One try plus two retries: more cannot fit in the first-token budget anyway. */
 export const LLM_MAX_ATTEMPTS = 3;

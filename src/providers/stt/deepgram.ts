@@ -24,16 +24,16 @@ import type { SttEvent, SttOptions, SttPort, SttSession } from './port.js';
 const BYTES_PER_SECOND = 8000;
 
 export interface DeepgramTiming {
-  /** DESIGN §8: STT connect 3 s — longer and the caller's first words are stale. */
+  /** STT connect 3 s — longer and the caller's first words are stale. */
   connectTimeoutMs: number;
   /** Deepgram closes a stream after ~10 s without audio (NET-0001); it recommends KeepAlive every 3–5 s. */
   keepAliveAfterMs: number;
-  /** DESIGN §8: no Deepgram message for 5 s while audio flows means the stream is dead though the socket is open. */
+  /** No Deepgram message for 5 s while audio flows means the stream is dead though the socket is open. */
   silenceWatchdogMs: number;
-  /** DESIGN §8: 3 tries within 10 s, then the flow's fallback — past that the caller is better served by it. */
+  /** 3 tries within 10 s, then the flow's fallback — past that the caller is better served by it. */
   maxReconnectAttempts: number;
   reconnectWindowMs: number;
-  /** DESIGN §8: replay at most 5 s — older unfinalised speech is stale for the conversation anyway. */
+  /** Replay at most 5 s — older unfinalised speech is stale for the conversation anyway. */
   maxReplayMs: number;
   /** Delay before try n (index n-1): the first at once, then a little spacing so a flapping network can settle. */
   reconnectBackoffMs: readonly number[];
@@ -441,7 +441,7 @@ class DeepgramSession implements SttSession {
     }
     if (now - this.lastSentAt >= keepAliveAfterMs) {
       try {
-        // Text frame: a binary KeepAlive is a known cause of stalls (PROTOCOLS §2.2).
+        // Text frame: a binary KeepAlive is a known cause of stalls (docs/protocols.md#deepgram-audio-and-control).
         this.socket.sendKeepAlive({ type: 'KeepAlive' });
         this.lastSentAt = now;
       } catch (err) {

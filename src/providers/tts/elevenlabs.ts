@@ -4,10 +4,10 @@ import { kindForStatus, ProviderError, type ProviderErrorKind } from '../errors.
 import type { TtsPort, TtsRequest, VoiceSpec } from './port.js';
 
 /**
- * ElevenLabs HTTP streaming TTS (PROTOCOLS §3.1, §3.3) as a TtsPort: text in,
+ * ElevenLabs HTTP streaming TTS (docs/protocols.md#streaming-tts) as a TtsPort: text in,
  * `ulaw_8000` chunks out as they arrive. The SDK's own timeout stops counting
  * once response headers arrive, so the first-byte and between-chunk limits are
- * ours (DESIGN §8 "Timeouts"). An abort through the caller's signal ends the
+ * ours (docs/architecture.md#timeouts). An abort through the caller's signal ends the
  * stream quietly; everything else becomes a ProviderError classified here.
  */
 

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 
 /**
- * Call history (DESIGN §8): one row per CallSid with the searchable fields as
+ * Call history (docs/architecture.md#storage): one row per CallSid with the searchable fields as
  * columns and the whole record as JSON text (its shape grows with the pipeline,
  * and nothing queries inside it), plus one row per call event. No foreign key to
  * agents: deleting an agent must not delete what its calls did.

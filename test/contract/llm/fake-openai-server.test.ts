@@ -42,7 +42,7 @@ describe('fake OpenAI wire rules', () => {
     expect(res.status).toBe(404);
   });
 
-  it('writes PROTOCOLS §4.1 framing: role chunk, deltas, finish, usage with no choices, [DONE]', async () => {
+  it('writes chat-completions SSE framing: role chunk, deltas, finish, usage with no choices, [DONE]', async () => {
     fake.enqueue({ text: 'Hi there' });
     const res = await post({ model: 'm', messages: [], stream: true, stream_options: { include_usage: true } });
     expect(res.headers.get('content-type')).toContain('text/event-stream');

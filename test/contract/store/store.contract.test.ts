@@ -28,7 +28,7 @@ async function rejectsWith(p: Promise<unknown>, code: string): Promise<AppError>
 }
 
 describe('lifecycle transition table', () => {
-  it('allows exactly the transitions of DESIGN §5 and refuses every other with ILLEGAL_TRANSITION', () => {
+  it('allows exactly the transitions of the lifecycle table (docs/architecture.md#agent-lifecycle) and refuses every other with ILLEGAL_TRANSITION', () => {
     const legal: Record<string, string> = {
       'draft/activate': 'active',
       'active/switch': 'active',

@@ -1,5 +1,5 @@
 /**
- * The fake Deepgram itself speaks the wire protocol of PROTOCOLS §2 (checked
+ * The fake Deepgram itself speaks the wire protocol of docs/protocols.md#deepgram (checked
  * with a raw `ws` client): handshake rejections with dg-error, Finalize,
  * CloseStream, idle close, transcripts driven by audio bytes only.
  */

@@ -7,7 +7,7 @@ import { createLogger } from '../../../src/core/logger.js';
 import { buildTestApp, type TestApp } from '../../support/app.js';
 import { bearer, invalidFlow, validFlow } from './fixtures.js';
 
-/** Status codes and shapes of DESIGN §7 for agents, versions, numbers and keys. */
+/** Status codes and shapes of docs/api.md for agents, versions, numbers and keys. */
 let t: TestApp;
 let auth: { authorization: string };
 

@@ -9,7 +9,7 @@ import {
   mulawToLinear,
 } from '../../../src/core/audio/mulaw.js';
 
-// The reference algorithm of PROTOCOLS §5.2 (ITU-T G.711, bit-probing loop), written
+// The reference algorithm of ITU-T G.711 (bit-probing loop; docs/protocols.md#g711-audio), written
 // out here so the table-driven codec is checked against an independent implementation.
 const BIAS = 0x84;
 const CLIP = 32635;

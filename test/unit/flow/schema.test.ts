@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { FLOW_SCHEMA_PATH, flowSchemaFileText } from '../../../scripts/write-flow-schema.js';
 import { flowJsonSchema, flowSchema, nodeSchema, settingsSchema } from '../../../src/flow/schema.js';
 
-/** Invariant: the defaults of DESIGN §4 hold, and the published JSON Schema matches the code. */
+/** Invariant: the defaults documented in docs/flows.md hold, and the published JSON Schema matches the code. */
 
 describe('flows/flow.schema.json', () => {
   it('is up to date with src/flow/schema.ts', async () => {
@@ -32,7 +32,7 @@ describe('flows/flow.schema.json', () => {
 });
 
 describe('settings defaults', () => {
-  it('an empty settings object gets every default of DESIGN §4', () => {
+  it('an empty settings object gets every documented default', () => {
     expect(settingsSchema.parse({})).toEqual({
       language: 'en-US',
       pronunciations: [],

@@ -1,5 +1,5 @@
 /**
- * Turn-taking rules of DESIGN §8, driven as a pure state machine: every input
+ * Turn-taking rules (docs/architecture.md#turn-taking), driven as a pure state machine: every input
  * carries its own nowMs, no timers, no sockets.
  */
 import { describe, expect, it } from 'vitest';

@@ -62,7 +62,7 @@ describe('media stream serializer: inbound never throws', () => {
   });
 });
 
-describe('media stream serializer: outbound is exactly PROTOCOLS §1.4', () => {
+describe('media stream serializer: outbound is exactly the three messages Twilio accepts', () => {
   it('serialises media, mark and clear with exactly the documented fields', () => {
     const out = new OutboundSerializer(MZ);
     const bytes = new Uint8Array([0xff, 0x7f, 0x00]);

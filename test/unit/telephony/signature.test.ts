@@ -5,7 +5,7 @@ const config = { PUBLIC_URL: 'https://voice.example', TWILIO_AUTH_TOKEN: 'tok_12
 const params = { CallSid: 'CA1', From: '+15550001111', To: '+15550100002' };
 
 describe('Twilio signatures are checked against PUBLIC_URL, never the Host header', () => {
-  it('matches the reference value from PROTOCOLS §1.2', () => {
+  it('matches the reference value Twilio documents', () => {
     const sig = expectedSignature('12345', 'https://mycompany.com/myapp.php?foo=1&bar=2', {
       CallSid: 'CA1234567890ABCDE',
       Caller: '+12349013030',

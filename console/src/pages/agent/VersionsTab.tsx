@@ -6,7 +6,7 @@ import { pretty } from './draft';
 
 type Serve = { version: number; action: 'rollback' | 'activate'; label: string };
 
-/** What serving version v means for the agent now (DESIGN lifecycle: rollback in either state, switch while active). */
+/** What serving version v means for the agent now (docs/architecture.md#agent-lifecycle: rollback in either state, switch while active). */
 function serveAction(agent: Agent, v: number): Serve | null {
   if (v === agent.servedVersion) return null;
   if (agent.state === 'draft') return { version: v, action: 'activate', label: 'Activate this version' };
