@@ -19,6 +19,10 @@ import { callRoutes } from './http/routes/calls.js';
 import { phoneNumberRoutes } from './http/routes/phone-numbers.js';
 import { testChatRoutes } from './http/routes/test-chat.js';
 import { consoleRoutes } from './http/console.js';
+import { staffRoutes } from './http/routes/staff.js';
+import { queueRoutes } from './http/routes/queues.js';
+import { sessionRoutes } from './http/routes/session.js';
+import { workspaceRoutes } from './http/routes/workspace.js';
 
 /** Media frames larger than this close the socket with 1009 (docs/architecture.md#media-stream-hygiene). */
 export const MEDIA_MAX_PAYLOAD_BYTES = 64 * 1024;
@@ -87,6 +91,10 @@ export async function buildApp(container: Container): Promise<FastifyInstance> {
       await api.register(apiKeyRoutes, { container });
       await api.register(testChatRoutes, { container });
       await api.register(callRoutes, { container });
+      await api.register(staffRoutes, { container });
+      await api.register(queueRoutes, { container });
+      await api.register(sessionRoutes, { container });
+      await api.register(workspaceRoutes, { container });
     },
     { prefix: API_PREFIX },
   );

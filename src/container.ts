@@ -42,6 +42,8 @@ import { SqlSettingsStore } from './store/settings-repo.js';
 import { SqlTtsCacheStore } from './store/tts-cache-repository.js';
 import { TwilioCallControl } from './telephony/rest.js';
 import { StreamTokens } from './telephony/stream-token.js';
+import { createPeople, type People } from './handoff/people.js';
+import { sqlPeopleStores } from './store/people-stores.js';
 
 /**
  * The one place that picks implementations and builds services: SQLite or
@@ -131,6 +133,8 @@ export interface Container {
   /** Call records and events in SQL, written through from the live ledger by `callRecorder`. */
   callHistory: SqlCallStore;
   callRecorder: CallRecorder;
+  /** Staff, queues, sign-in sessions, presence and the workspace sockets, assignment (src/handoff/people.ts). */
+  people: People;
   /** Closers run in reverse order of registration on shutdown. */
   onClose(fn: () => Promise<void> | void): void;
   close(): Promise<void>;
@@ -187,6 +191,18 @@ export async function createContainer(
     logger,
   });
   closers.push(() => callRecorder.close());
+  const people = createPeople({
+    stores: sqlPeopleStores(persistence.db.db),
+    clock,
+    logger,
+    newId,
+    secretKey: persistence.secretKey,
+    publicUrl: config.PUBLIC_URL,
+    seatLimit: config.SEAT_LIMIT,
+  });
+  // Session tokens go through the same auth path as API keys.
+  persistence.authenticator.add(people.sessions);
+  closers.push(() => people.close());
   const warmup = warmServedAtStartup(phraseWarmer, persistence, readiness, logger);
   closers.push(async () => {
     await phraseWarmer.close();
@@ -205,6 +221,7 @@ export async function createContainer(
     warmup,
     callHistory,
     callRecorder,
+    people,
     onClose: (fn) => closers.push(fn),
     async close() {
       container.readiness.shuttingDown = true;

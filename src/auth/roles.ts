@@ -5,9 +5,15 @@ export type Role = (typeof ROLES)[number];
 /** An authenticated caller of the API. */
 export interface Principal {
   kind: 'api-key' | 'session';
+  /** The key's id, or the person's staff id for a session. */
   id: string;
+  /** The key's name, or the person's username. */
   name: string;
   role: Role;
+  /** Sessions only: which sign-in this is (logout ends it). */
+  sessionId?: string;
+  /** Sessions only: the person's setting (docs/people.md#masking). */
+  showRealPhoneNumbers?: boolean;
 }
 
 /** How audit entries name who acted. */
@@ -20,7 +26,7 @@ export interface Authenticator {
   authenticate(token: string): Promise<Principal | undefined>;
 }
 
-/** Tries each authenticator in turn (API keys now; staff session tokens can be added). */
+/** Tries each authenticator in turn: API keys, then staff session tokens. */
 export class CompositeAuthenticator implements Authenticator {
   private readonly members: Authenticator[] = [];
 

@@ -104,6 +104,8 @@ export interface CallRecord {
   /** The interpreter's JSON snapshot after its last step. */
   snapshot?: unknown;
   pendingTransfer?: PendingTransfer;
+  /** Staff ids of every person who handled the call, in order (GET /usage counts such calls). */
+  handledBy?: string[];
   /** Set when the call goes back to the AI: resume the snapshot at this node (undefined: where it stopped). */
   resume?: { at?: string; reason: string };
   outcome?: CallOutcome;

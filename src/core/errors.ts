@@ -18,6 +18,11 @@ export const ERRORS = {
   AGENT_ACTIVE: { status: 409, retryable: false },
   NUMBER_TAKEN: { status: 409, retryable: false },
   SLUG_TAKEN: { status: 409, retryable: false },
+  USERNAME_TAKEN: { status: 409, retryable: false },
+  QUEUE_NAME_TAKEN: { status: 409, retryable: false },
+  SEAT_LIMIT_REACHED: { status: 409, retryable: false },
+  /** An activation link that is unknown, used or expired. */
+  INVALID_INVITATION: { status: 400, retryable: false },
   INVALID_FLOW: { status: 422, retryable: false },
   PAYLOAD_TOO_LARGE: { status: 413, retryable: false },
   URI_TOO_LONG: { status: 414, retryable: false },

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import type { PrettyOptions } from 'pino-pretty';
+import { maskNumbersInText } from './phone-mask.js';
 
 export type { Logger };
 
@@ -34,14 +35,11 @@ const SECRET_PATHS = [
   'config.SECRET_KEY',
 ];
 
-const PHONE = /\+[1-9]\d{6,14}/g;
 const HAS_PHONE = /\+[1-9]\d{6,14}/;
 
+/** The shared rule of src/core/phone-mask.ts (country code from libphonenumber). */
 export function maskPhone(value: string): string {
-  return value.replace(PHONE, (m) => {
-    const cc = m.length > 11 ? m.slice(1, m.length - 10) : m.slice(1, 2);
-    return `+${cc}****${m.slice(-4)}`;
-  });
+  return maskNumbersInText(value);
 }
 
 /** Keys whose values are secrets at any depth (pino's redact paths only reach fixed depths). */

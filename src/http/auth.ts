@@ -53,16 +53,26 @@ export const ROUTE_ROLES: Readonly<Record<string, readonly Role[] | 'public'>> =
   'POST /calls': EDITORS,
   'POST /calls/:id/assume': ['admin', 'support'],
   'POST /calls/:id/transfer-to-ai': ['admin', 'support'],
-  // Staff and queues
+  // Staff and queues (docs/people.md)
   'GET /staff': ADMIN,
   'POST /staff': ADMIN,
+  'GET /staff/:id': ADMIN,
   'PATCH /staff/:id': ADMIN,
   'DELETE /staff/:id': ADMIN,
+  'POST /staff/:id/invite': ADMIN,
+  'POST /staff/:id/remove': ADMIN,
   'POST /staff/bulk': ADMIN,
   'GET /usage': ADMIN,
   'GET /queues': ALL,
   'POST /queues': ADMIN,
+  'PATCH /queues/:id': ADMIN,
+  'DELETE /queues/:id': ADMIN,
+  // Sign-in: login and activation are how a person gets a token at all.
   'POST /auth/login': 'public',
+  'POST /auth/activate': 'public',
+  'POST /auth/logout': ALL,
+  'GET /me': ALL,
+  'GET /workspace': ALL,
 };
 
 export const API_PREFIX = '/api/v1';
@@ -78,6 +88,24 @@ export function allowedRoles(method: string, url: string): readonly Role[] | 'pu
 }
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
+
+/**
+ * The credential of a request. WebSocket upgrades may carry it as `?token=` or in
+ * Sec-WebSocket-Protocol (browsers cannot set Authorization on a WebSocket):
+ * either the token alone, or `bearer, <token>` (the server then answers `bearer`).
+ * Plain HTTP requests use the Authorization header only, so tokens stay out of URLs.
+ */
+export function credentialOf(req: FastifyRequest): string | undefined {
+  const header = req.headers.authorization;
+  if (typeof header === 'string') return BEARER.exec(header)?.[1];
+  if (req.headers.upgrade?.toLowerCase() !== 'websocket') return undefined;
+  const query = (req.query as Record<string, unknown> | undefined)?.token;
+  if (typeof query === 'string' && query !== '') return query;
+  const protocols = req.headers['sec-websocket-protocol']?.split(',').map((p) => p.trim()).filter(Boolean) ?? [];
+  if (protocols.length === 1) return protocols[0];
+  if (protocols.length === 2 && protocols[0]!.toLowerCase() === 'bearer') return protocols[1];
+  return undefined;
+}
 
 /**
  * Installs authentication and authorization on an encapsulated /api/v1 context:
@@ -101,8 +129,7 @@ export function installApiAuth(api: FastifyInstance, authenticator: Authenticato
     const method = req.method === 'HEAD' ? 'GET' : req.method;
     const roles = allowedRoles(method, url);
     if (roles === 'public') return;
-    const header = req.headers.authorization;
-    const token = typeof header === 'string' ? BEARER.exec(header)?.[1] : undefined;
+    const token = credentialOf(req);
     if (!token) throw new AppError('UNAUTHENTICATED', 'send Authorization: Bearer <API key or session token>');
     const principal = await authenticator.authenticate(token);
     if (!principal) throw new AppError('UNAUTHENTICATED', 'the API key or session token is not valid');

@@ -132,6 +132,7 @@ export class SqlCallStore implements CallHistory, CallRepository {
       created_at: r.createdAt,
       ended_at: r.endedAt ?? null,
       updated_at: this.clock.wallNow(),
+      staff_id: r.handledBy?.at(-1) ?? null,
     };
   }
 }

@@ -94,6 +94,8 @@ export interface CallsTable {
   created_at: number;
   ended_at: number | null;
   updated_at: number;
+  /** The person who last handled the call (migration 0003); null while only AI handled it. */
+  staff_id?: string | null;
 }
 
 export interface CallEventsTable {
@@ -106,6 +108,49 @@ export interface CallEventsTable {
   data: string;
 }
 
+/** A person of the workspace (docs/people.md). */
+export interface StaffTable {
+  id: string;
+  username: string;
+  username_key: string;
+  display_name: string;
+  email: string | null;
+  role: string | null;
+  state: string;
+  password_hash: string | null;
+  max_concurrent_sessions: number | null;
+  show_real_phone_numbers: number;
+  phone: string | null;
+  client_identity: string | null;
+  invite_token_hash: string | null;
+  invite_expires_at: number | null;
+  live_sessions: number;
+  idle_since: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface QueuesTable {
+  id: string;
+  name: string;
+  name_key: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface QueueMembersTable {
+  queue_id: string;
+  staff_id: string;
+}
+
+export interface StaffSessionsTable {
+  id: string;
+  staff_id: string;
+  token_hash: string;
+  created_at: number;
+  expires_at: number;
+}
+
 export interface DatabaseSchema {
   agents: AgentsTable;
   agent_versions: AgentVersionsTable;
@@ -116,4 +161,8 @@ export interface DatabaseSchema {
   tts_cache: TtsCacheTable;
   calls: CallsTable;
   call_events: CallEventsTable;
+  staff: StaffTable;
+  queues: QueuesTable;
+  queue_members: QueueMembersTable;
+  staff_sessions: StaffSessionsTable;
 }

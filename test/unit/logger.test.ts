@@ -15,7 +15,10 @@ describe('maskPhone', () => {
   it.each([
     ['+15550100100', '+1****0100'],
     ['+447700900123', '+44****0123'],
-    ['+4930123456', '+4****3456'],
+    // The country code comes from the numbering plan, not the number's length (Germany is 49).
+    ['+4930123456', '+49****3456'],
+    ['+33123456789', '+33****6789'],
+    ['+3531234567', '+353****4567'],
     ['from +15550100100 to +15550100200', 'from +1****0100 to +1****0200'],
     ['no number here, just 12345', 'no number here, just 12345'],
   ])('%s → %s', (input, expected) => {

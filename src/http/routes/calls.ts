@@ -2,19 +2,18 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Container } from '../../container.js';
-import type { Principal } from '../../auth/roles.js';
 import type { CallRecord } from '../../calls/call-record.js';
 import type { CallEvent } from '../../calls/events.js';
 import { AppError } from '../../core/errors.js';
-import { maskPhone } from '../../core/logger.js';
+import { forViewer } from '../../handoff/masking.js';
+import type { StaffState } from '../../handoff/staff.js';
 import { principalOf } from '../auth.js';
 import { pageOf, pageQuery } from './agents.js';
 
 /**
- * Call history (docs/api.md#calls, docs/architecture.md#storage): the record of each call with its turns, per-turn
- * metrics and event history. Phone numbers are shown as `+1****5678` (country
- * code and last four digits) to everyone but admins until staff
- * settings (`showRealPhoneNumbers`) exist.
+ * Call history (docs/api.md#calls, docs/architecture.md#storage): the record of each call with its turns,
+ * per-turn metrics and event history. Callers' numbers are masked per viewer by
+ * src/handoff/masking.ts (`+1****5678` unless the viewer may see them).
  */
 
 const callStateSchema = z.enum(['connecting', 'ai', 'transferring', 'human', 'ended']);
@@ -31,6 +30,8 @@ const callSummarySchema = z.object({
   outcome: z.object({ kind: z.string(), detail: z.string().optional() }).nullable(),
   createdAt: z.string(),
   endedAt: z.string().nullable(),
+  assignee: z.string().nullable().describe('staff id of the person who last handled the call'),
+  assigneeUnreachable: z.boolean().describe('the person who handled the call was deleted or removed from the workspace'),
 });
 
 const turnSchema = z.object({
@@ -57,7 +58,12 @@ const callDetailSchema = callSummarySchema.extend({
 type Summary = z.infer<typeof callSummarySchema>;
 type Detail = z.infer<typeof callDetailSchema>;
 
-function summary(r: CallRecord): Summary {
+/** States of the people calls name; a missing id was deleted. */
+type PeopleStates = Map<string, StaffState>;
+
+function summary(r: CallRecord, people: PeopleStates): Summary {
+  const assignee = r.handledBy?.at(-1) ?? null;
+  const state = assignee === null ? undefined : people.get(assignee);
   return {
     id: r.callSid,
     agent: { id: r.agentId, slug: r.slug },
@@ -69,12 +75,14 @@ function summary(r: CallRecord): Summary {
     outcome: r.outcome ? { kind: r.outcome.kind, ...(r.outcome.detail !== undefined ? { detail: r.outcome.detail } : {}) } : null,
     createdAt: iso(r.createdAt),
     endedAt: r.endedAt === undefined ? null : iso(r.endedAt),
+    assignee,
+    assigneeUnreachable: assignee !== null && (state === undefined || state === 'removed'),
   };
 }
 
-function detail(r: CallRecord, events: CallEvent[]): Detail {
+function detail(r: CallRecord, events: CallEvent[], people: PeopleStates): Detail {
   return {
-    ...summary(r),
+    ...summary(r, people),
     handler: r.handler,
     streams: r.streams.map((s) => ({
       streamSid: s.streamSid,
@@ -89,22 +97,11 @@ function detail(r: CallRecord, events: CallEvent[]): Detail {
   };
 }
 
-/** Numbers anywhere in the view (from, to, a dial target, a transfer event) as `+1****5678`. */
-function maskNumbers<T>(value: T): T {
-  if (typeof value === 'string') return maskPhone(value) as T;
-  if (Array.isArray(value)) return value.map(maskNumbers) as T;
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskNumbers(v)])) as T;
-  }
-  return value;
-}
-
-/** Admins see real numbers; every other role sees masked ones, until per-person visibility lands with the people work. */
-const seesRealNumbers = (p: Principal) => p.role === 'admin';
-
 export async function callRoutes(app: FastifyInstance, { container }: { container: Container }): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const { callHistory, callRecorder } = container;
+  const peopleOf = (records: CallRecord[]) =>
+    container.people.staff.statesOf([...new Set(records.flatMap((r) => (r.handledBy?.length ? [r.handledBy.at(-1)!] : [])))]);
   const tags = ['calls'];
 
   r.get(
@@ -124,8 +121,8 @@ export async function callRoutes(app: FastifyInstance, { container }: { containe
       // Read your writes: what the live ledger queued is stored before the read.
       await callRecorder.flush();
       const page = await callHistory.page(req.query);
-      const items = page.items.map(summary);
-      return { items: seesRealNumbers(principalOf(req)) ? items : maskNumbers(items), nextCursor: page.nextCursor };
+      const people = await peopleOf(page.items);
+      return { items: forViewer(page.items.map((r) => summary(r, people)), principalOf(req)), nextCursor: page.nextCursor };
     },
   );
 
@@ -145,8 +142,7 @@ export async function callRoutes(app: FastifyInstance, { container }: { containe
       // The live ledger is fresher for a call in progress; history has calls from before a restart.
       const record = (await container.telephony.calls.get(id)) ?? (await callHistory.get(id));
       if (!record) throw new AppError('NOT_FOUND', `no call ${id}`);
-      const view = detail(record, await callHistory.events(id));
-      return seesRealNumbers(principalOf(req)) ? view : maskNumbers(view);
+      return forViewer(detail(record, await callHistory.events(id), await peopleOf([record])), principalOf(req));
     },
   );
 }
