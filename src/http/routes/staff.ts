@@ -139,7 +139,7 @@ export async function staffRoutes(app: FastifyInstance, { container }: { contain
         tags,
         summary: 'A single-use activation link valid 7 days; a resend invalidates the previous link. A removed person is invited again with a role',
         params: idParams,
-        body: z.object({ role: z.enum(ROLES).optional(), queues: z.array(z.string()).max(100).optional() }).strict().optional(),
+        body: z.object({ role: z.enum(ROLES).optional(), queues: z.array(z.string()).max(100).optional() }).strict().nullish(),
         response: { 200: z.object({ activationUrl: z.string(), expiresAt: z.string(), staff: staffSchema }) },
       },
     },

@@ -72,3 +72,33 @@ export async function documentedApiRoutes(app: FastifyInstance): Promise<string[
   }
   return keys.sort();
 }
+
+let people = 0;
+/** A signed-in person of the role (created through the service); returns their id and session token. */
+export async function signedIn(
+  t: TestApp,
+  role: Role,
+  init: { showRealPhoneNumbers?: boolean; password?: string } = {},
+): Promise<{ id: string; username: string; token: string }> {
+  const username = `${role}-${++people}-${Math.random().toString(36).slice(2, 8)}`;
+  const password = init.password ?? 'secret-password';
+  const staff = await t.container.people.staff.create({
+    displayName: `${role} ${people}`,
+    username,
+    password,
+    role,
+    ...(init.showRealPhoneNumbers !== undefined ? { showRealPhoneNumbers: init.showRealPhoneNumbers } : {}),
+  });
+  const res = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username, password } });
+  if (res.statusCode !== 200) throw new Error(`login failed: ${res.body}`);
+  return { id: staff.id, username, token: res.json().token as string };
+}
+
+/** One session token per role. */
+export async function sessionsByRole(t: TestApp): Promise<Record<Role, string>> {
+  return {
+    admin: (await signedIn(t, 'admin')).token,
+    builder: (await signedIn(t, 'builder')).token,
+    support: (await signedIn(t, 'support')).token,
+  };
+}
