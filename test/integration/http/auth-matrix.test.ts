@@ -2,17 +2,49 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROUTE_ROLES } from '../../../src/http/auth.js';
 import { ROLES, type Role } from '../../../src/auth/roles.js';
 import { buildTestApp, type TestApp } from '../../support/app.js';
-import { agentIn, bearer, documentedApiRoutes, keysByRole, uniqueNumber, validFlow, waitingFlow } from './fixtures.js';
+import { newCallRecord } from '../../../src/calls/call-record.js';
+import {
+  agentIn,
+  bearer,
+  documentedApiRoutes,
+  keysByRole,
+  sessionsByRole,
+  signedIn,
+  uniqueNumber,
+  validFlow,
+  waitingFlow,
+} from './fixtures.js';
 
 /**
  * Invariant: every /api/v1 route answers 401 without a valid bearer token, and
- * with one answers 403 exactly for the roles its row of ROUTE_ROLES leaves out.
+ * with one answers 403 exactly for the roles its row of ROUTE_ROLES leaves out,
+ * whether the token is an API key or a person's session token (one auth path).
  * Each case prepares fresh data so an allowed role gets a real 2xx.
  */
-type Prepared = { url: string; payload?: unknown; status: number };
+type Prepared = {
+  url: string;
+  payload?: unknown;
+  status: number;
+  /** What an allowed API key gets when the route is for people only (e.g. logout: 400). */
+  keyStatus?: number;
+  /** The route uses up the session (logout): each call gets a fresh one. */
+  freshSession?: boolean;
+};
 
 let t: TestApp;
 let keys: Record<Role, string>;
+let sessions: Record<Role, string>;
+let seq = 0;
+
+async function newPerson(state: 'enabled' | 'invited' = 'enabled') {
+  return t.container.people.staff.create({
+    displayName: 'Matrix',
+    username: `matrix${++seq}`,
+    role: 'support',
+    ...(state === 'enabled' ? { password: 'secret-password' } : {}),
+  });
+}
+const newQueue = async () => t.container.people.queues.create({ name: `Matrix queue ${++seq}` });
 
 const CASES: Record<string, () => Promise<Prepared>> = {
   'GET /agents': async () => ({ url: '/api/v1/agents', status: 200 }),
@@ -65,11 +97,50 @@ const CASES: Record<string, () => Promise<Prepared>> = {
     const { record } = await t.container.persistence.apiKeys.create({ name: 'temp', role: 'support' }, 'test');
     return { url: `/api/v1/api-keys/${record.id}`, status: 204 };
   },
+  'GET /calls': async () => ({ url: '/api/v1/calls', status: 200 }),
+  'GET /calls/:id': async () => {
+    const callSid = `CAmatrix${++seq}`;
+    await t.container.callHistory.save(
+      newCallRecord({ callSid, accountSid: 'AC1', agentId: 'ag', slug: 's', version: 1, from: '+15550001111', to: '+15550002222', direction: 'inbound', nowMs: Date.now() }),
+    );
+    return { url: `/api/v1/calls/${callSid}`, status: 200 };
+  },
+  'GET /staff': async () => ({ url: '/api/v1/staff', status: 200 }),
+  'POST /staff': async () => ({ url: '/api/v1/staff', payload: { displayName: 'New', username: `made${++seq}`, role: 'support' }, status: 201 }),
+  'GET /staff/:id': async () => ({ url: `/api/v1/staff/${(await newPerson()).id}`, status: 200 }),
+  'PATCH /staff/:id': async () => ({ url: `/api/v1/staff/${(await newPerson()).id}`, payload: { displayName: 'Renamed' }, status: 200 }),
+  'DELETE /staff/:id': async () => ({ url: `/api/v1/staff/${(await newPerson()).id}`, status: 204 }),
+  'POST /staff/:id/invite': async () => ({ url: `/api/v1/staff/${(await newPerson('invited')).id}/invite`, payload: {}, status: 200 }),
+  'POST /staff/:id/remove': async () => ({ url: `/api/v1/staff/${(await newPerson()).id}/remove`, payload: {}, status: 200 }),
+  'POST /staff/bulk': async () => ({ url: '/api/v1/staff/bulk', payload: { ids: [(await newPerson()).id], action: 'disable' }, status: 200 }),
+  'GET /usage': async () => ({ url: '/api/v1/usage', status: 200 }),
+  'GET /queues': async () => ({ url: '/api/v1/queues', status: 200 }),
+  'POST /queues': async () => ({ url: '/api/v1/queues', payload: { name: `Queue ${++seq}` }, status: 201 }),
+  'PATCH /queues/:id': async () => ({ url: `/api/v1/queues/${(await newQueue()).id}`, payload: { name: `Renamed ${++seq}` }, status: 200 }),
+  'DELETE /queues/:id': async () => ({ url: `/api/v1/queues/${(await newQueue()).id}`, status: 204 }),
+  'POST /auth/logout': async () => ({ url: '/api/v1/auth/logout', status: 204, keyStatus: 400, freshSession: true }),
+  'GET /me': async () => ({ url: '/api/v1/me', status: 200 }),
 };
+
+/** Routes anyone may call: how a person gets a token at all. */
+const PUBLIC: Record<string, () => Promise<{ url: string; payload: unknown; status: number }>> = {
+  'POST /auth/login': async () => {
+    const p = await newPerson();
+    return { url: '/api/v1/auth/login', payload: { username: p.username, password: 'secret-password' }, status: 200 };
+  },
+  'POST /auth/activate': async () => {
+    const inv = await t.container.people.staff.invite((await newPerson('invited')).id);
+    return { url: '/api/v1/auth/activate', payload: { token: new URL(inv.activationUrl).searchParams.get('token'), password: 'chosen-pw' }, status: 200 };
+  },
+};
+
+/** WebSocket routes, walked with injectWS. */
+const SOCKETS = ['GET /workspace'];
 
 beforeAll(async () => {
   t = await buildTestApp();
   keys = await keysByRole(t);
+  sessions = await sessionsByRole(t);
 });
 afterAll(async () => t.close());
 
@@ -80,10 +151,17 @@ describe('the role matrix', () => {
     expect(routes.filter((r) => !(r in ROUTE_ROLES))).toEqual([]);
   });
 
-  it('has an auth test case for every route this module registers', async () => {
+  it('has an auth test case for every documented route', async () => {
     const routes = await documentedApiRoutes(t.app);
-    const mine = routes.filter((r) => /^\w+ \/(agents|phone-numbers|api-keys|test-chats)/.test(r));
-    expect(mine.filter((r) => !(r in CASES))).toEqual([]);
+    expect(routes.filter((r) => !(r in CASES) && !(r in PUBLIC) && !SOCKETS.includes(r))).toEqual([]);
+  });
+
+  it('keeps staff, queues (changes), usage and keys for admin; calls for every role', () => {
+    for (const [route, roles] of Object.entries(ROUTE_ROLES)) {
+      if (/^\w+ \/(staff|usage)/.test(route) || /^(POST|PATCH|DELETE) \/queues/.test(route)) expect(roles, route).toEqual(['admin']);
+      if (/^GET \/calls/.test(route)) expect(roles, route).toEqual(['admin', 'builder', 'support']);
+    }
+    expect(Object.entries(ROUTE_ROLES).filter(([, r]) => r === 'public').map(([k]) => k).sort()).toEqual(Object.keys(PUBLIC).sort());
   });
 
   it('keeps changes to agents and numbers for admin and builder, keys for admin, reads for everyone', () => {
@@ -110,21 +188,42 @@ describe.each(Object.keys(CASES))('%s', (route) => {
     }
   });
 
-  it.each(ROLES)('role %s gets the status its row allows', async (role) => {
+  it.each(ROLES.flatMap((r) => [[r, 'api-key'] as const, [r, 'session'] as const]))('role %s with an %s gets the status its row allows', async (role, kind) => {
     const allowed = ROUTE_ROLES[route];
     if (allowed === undefined || allowed === 'public') throw new Error(`no matrix row for ${route}`);
-    const { url, payload, status } = await CASES[route]!();
+    const { url, payload, status, keyStatus, freshSession } = await CASES[route]!();
+    const token = kind === 'api-key' ? keys[role] : freshSession ? (await signedIn(t, role)).token : sessions[role];
     const res = await t.app.inject({
       method: method as 'GET',
       url,
-      headers: bearer(keys[role]),
+      headers: bearer(token),
       ...(payload !== undefined ? { payload: payload as object } : {}),
     });
     if (allowed.includes(role)) {
-      expect(res.statusCode, res.body).toBe(status);
+      expect(res.statusCode, res.body).toBe(kind === 'api-key' && keyStatus !== undefined ? keyStatus : status);
     } else {
       expect(res.statusCode, res.body).toBe(403);
       expect(res.json().error).toMatchObject({ code: 'FORBIDDEN', details: { role } });
+    }
+  });
+});
+
+describe.each(Object.keys(PUBLIC))('%s (public)', (route) => {
+  it('works without a token', async () => {
+    const { url, payload, status } = await PUBLIC[route]!();
+    const res = await t.app.inject({ method: 'POST', url, payload: payload as object });
+    expect(res.statusCode, res.body).toBe(status);
+  });
+});
+
+describe('GET /workspace (WebSocket)', () => {
+  it('refuses the upgrade without a valid token (401) and for API keys (403); opens for every role signed in', async () => {
+    await expect(t.app.injectWS('/api/v1/workspace')).rejects.toThrow('401');
+    await expect(t.app.injectWS('/api/v1/workspace?token=vas_bad')).rejects.toThrow('401');
+    for (const role of ROLES) {
+      await expect(t.app.injectWS(`/api/v1/workspace?token=${keys[role]}`), role).rejects.toThrow('403');
+      const ws = await t.app.injectWS(`/api/v1/workspace?token=${sessions[role]}`);
+      ws.terminate();
     }
   });
 });
