@@ -65,6 +65,8 @@ export class SessionService implements Authenticator {
       await this.deps.throttle.recordFailure(keys, nowMs);
       return { kind: 'refused' };
     }
+    // Expired sessions are refused anyway; sign-ins are rare enough to tidy them up here.
+    await this.deps.sessions.deleteExpired(nowMs);
     const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
     const expiresAtMs = nowMs + SESSION_TTL_MS;
     await this.deps.sessions.insert({

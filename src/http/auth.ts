@@ -15,9 +15,10 @@ const ADMIN: readonly Role[] = ['admin'];
 
 /**
  * THE role matrix: `METHOD /path` (as registered under /api/v1) → roles allowed,
- * or 'public'. docs/api.md shows the same table. Only admin and builder change
- * agents and numbers; keys and staff are admin only; support reads agents and
- * calls and takes calls over. A route missing here is admin-only (fail closed).
+ * or 'public'. docs/api.md shows the same table. Admin and builder change agents
+ * and flows; staff, queues, numbers and keys are changed by admin only; calls
+ * (read, live feed, assume, hand back) are for every role. A route missing here
+ * is admin-only (fail closed).
  */
 export const ROUTE_ROLES: Readonly<Record<string, readonly Role[] | 'public'>> = {
   // Agents
@@ -40,8 +41,9 @@ export const ROUTE_ROLES: Readonly<Record<string, readonly Role[] | 'public'>> =
   'POST /test-chats/:id/messages': EDITORS,
   // Phone numbers
   'GET /phone-numbers': ALL,
-  'PUT /phone-numbers/:e164': EDITORS,
-  'DELETE /phone-numbers/:e164': EDITORS,
+  // Which agent answers a number is an admin decision (DESIGN's matrix: numbers are admin).
+  'PUT /phone-numbers/:e164': ADMIN,
+  'DELETE /phone-numbers/:e164': ADMIN,
   // API keys
   'GET /api-keys': ADMIN,
   'POST /api-keys': ADMIN,
@@ -51,8 +53,8 @@ export const ROUTE_ROLES: Readonly<Record<string, readonly Role[] | 'public'>> =
   'GET /calls/:id': ALL,
   'GET /calls/:id/live': ALL,
   'POST /calls': EDITORS,
-  'POST /calls/:id/assume': ['admin', 'support'],
-  'POST /calls/:id/transfer-to-ai': ['admin', 'support'],
+  'POST /calls/:id/assume': ALL,
+  'POST /calls/:id/transfer-to-ai': ALL,
   // Staff and queues (docs/people.md)
   'GET /staff': ADMIN,
   'POST /staff': ADMIN,

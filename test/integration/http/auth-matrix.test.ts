@@ -159,19 +159,19 @@ describe('the role matrix', () => {
   it('keeps staff, queues (changes), usage and keys for admin; calls for every role', () => {
     for (const [route, roles] of Object.entries(ROUTE_ROLES)) {
       if (/^\w+ \/(staff|usage)/.test(route) || /^(POST|PATCH|DELETE) \/queues/.test(route)) expect(roles, route).toEqual(['admin']);
-      if (/^GET \/calls/.test(route)) expect(roles, route).toEqual(['admin', 'builder', 'support']);
+      if (/^GET \/calls/.test(route) || /^POST \/calls\/:id\//.test(route)) expect(roles, route).toEqual(['admin', 'builder', 'support']);
     }
     expect(Object.entries(ROUTE_ROLES).filter(([, r]) => r === 'public').map(([k]) => k).sort()).toEqual(Object.keys(PUBLIC).sort());
   });
 
-  it('keeps changes to agents and numbers for admin and builder, keys for admin, reads for everyone', () => {
+  it('keeps changes to agents for admin and builder, numbers and keys for admin, reads for everyone', () => {
     for (const [route, roles] of Object.entries(ROUTE_ROLES)) {
       if (roles === 'public') continue;
       if (route.startsWith('GET /agents') || route === 'GET /phone-numbers') expect(roles, route).toEqual(['admin', 'builder', 'support']);
-      else if (/^(POST|PUT|PATCH|DELETE) \/(agents|phone-numbers|test-chats)/.test(route)) {
+      else if (/^(POST|PUT|PATCH|DELETE) \/(agents|test-chats)/.test(route)) {
         const expected = route.endsWith('/validate') ? ['admin', 'builder', 'support'] : ['admin', 'builder'];
         expect(roles, route).toEqual(expected);
-      } else if (route.includes('/api-keys')) expect(roles, route).toEqual(['admin']);
+      } else if (/^(PUT|DELETE) \/phone-numbers/.test(route) || route.includes('/api-keys')) expect(roles, route).toEqual(['admin']);
     }
   });
 });
