@@ -42,7 +42,7 @@ import { SqlSettingsStore } from './store/settings-repo.js';
 import { SqlTtsCacheStore } from './store/tts-cache-repository.js';
 import { TwilioCallControl } from './telephony/rest.js';
 import { StreamTokens } from './telephony/stream-token.js';
-import { createPeople, type People } from './handoff/people.js';
+import { createPeople, type People, type PeopleDeps } from './handoff/people.js';
 import { sqlPeopleStores } from './store/people-stores.js';
 
 /**
@@ -144,6 +144,8 @@ export interface ContainerOverrides {
   clock?: Clock;
   /** Test doubles for the call pipeline: providers, a phrase source the caller fills, the transfer path. */
   telephony?: Partial<Providers> & { phrases?: PhraseSource; transferVia?: 'stream' | 'rest' };
+  /** People side: a cheaper scrypt cost keeps tests fast (hashes carry their cost, so both verify). */
+  people?: Pick<PeopleDeps, 'passwordCost'>;
 }
 
 export async function createContainer(
@@ -199,6 +201,7 @@ export async function createContainer(
     secretKey: persistence.secretKey,
     publicUrl: config.PUBLIC_URL,
     seatLimit: config.SEAT_LIMIT,
+    ...overrides.people,
   });
   // Session tokens go through the same auth path as API keys.
   persistence.authenticator.add(people.sessions);

@@ -2,6 +2,7 @@ import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { Assignment, type AssignmentStore } from './assignment.js';
 import { InMemoryLoginThrottle, type LoginThrottle } from './login-throttle.js';
+import type { ScryptCost } from './passwords.js';
 import { InMemoryPresence, type PresenceStore } from './presence.js';
 import { QueueService, type QueueStore } from './queues.js';
 import { SessionService, type SessionStore } from './sessions.js';
@@ -34,6 +35,8 @@ export interface PeopleDeps {
   presence?: PresenceStore;
   throttle?: LoginThrottle;
   invitations?: InvitationSender;
+  /** scrypt cost of new passwords (default DEFAULT_SCRYPT_COST); tests use a cheap one. */
+  passwordCost?: ScryptCost;
 }
 
 export interface People {
@@ -69,6 +72,7 @@ export function createPeople(deps: PeopleDeps): People {
     publicUrl: deps.publicUrl,
     handledCallsSince: (since) => stores.staff.countHandledCallsSince(since),
     ...(deps.invitations ? { invitations: deps.invitations } : {}),
+    ...(deps.passwordCost ? { passwordCost: deps.passwordCost } : {}),
   });
   const queues = new QueueService({
     store: stores.queues,
@@ -84,6 +88,7 @@ export function createPeople(deps: PeopleDeps): People {
     clock,
     secretKey: deps.secretKey,
     newId,
+    ...(deps.passwordCost ? { passwordCost: deps.passwordCost } : {}),
   });
   // Access ends at once: sessions deleted, sockets closed, before the admin's request returns.
   staff.onChange(async (change) => {

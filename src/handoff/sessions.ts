@@ -2,7 +2,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import type { Authenticator, Principal, Role } from '../auth/roles.js';
 import type { Clock } from '../core/clock.js';
 import { loginKeys, type LoginThrottle } from './login-throttle.js';
-import { verifyAgainstDecoy, verifyPassword } from './passwords.js';
+import { verifyAgainstDecoy, verifyPassword, type ScryptCost } from './passwords.js';
 import type { StaffRecord, StaffStore } from './staff.js';
 
 /**
@@ -48,6 +48,8 @@ export class SessionService implements Authenticator {
       clock: Clock;
       secretKey: string;
       newId: (prefix: string, nowMs: number) => string;
+      /** The cost new passwords are hashed with, so the decoy check of an unknown username costs the same. */
+      passwordCost?: ScryptCost;
     },
   ) {}
 
@@ -60,7 +62,7 @@ export class SessionService implements Authenticator {
     const ok =
       staff?.passwordHash != null && staff.state === 'enabled' && staff.role !== null
         ? await verifyPassword(password, staff.passwordHash)
-        : await verifyAgainstDecoy(password);
+        : await verifyAgainstDecoy(password, this.deps.passwordCost);
     if (!ok || !staff) {
       await this.deps.throttle.recordFailure(keys, nowMs);
       return { kind: 'refused' };

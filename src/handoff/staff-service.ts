@@ -3,7 +3,7 @@ import type { Page, PageRequest } from '../agents/types.js';
 import type { Role } from '../auth/roles.js';
 import type { Clock } from '../core/clock.js';
 import { AppError, isAppError } from '../core/errors.js';
-import { hashPassword } from './passwords.js';
+import { DEFAULT_SCRYPT_COST, hashPassword, type ScryptCost } from './passwords.js';
 import type { QueueStore } from './queues.js';
 import type { StaffChanges, StaffRecord, StaffState, StaffStore } from './staff.js';
 import {
@@ -102,6 +102,8 @@ export interface StaffServiceDeps {
   /** Counts calls a person handled since a time (the call history). */
   handledCallsSince: (sinceMs: number) => Promise<number>;
   invitations?: InvitationSender;
+  /** Default DEFAULT_SCRYPT_COST; tests pass a cheap one. */
+  passwordCost?: ScryptCost;
 }
 
 export const inviteTokenHash = (token: string) => createHash('sha256').update(token, 'utf8').digest('hex');
@@ -149,7 +151,7 @@ export class StaffService {
         email,
         role: input.role,
         state: input.password === undefined ? 'invited' : 'enabled',
-        passwordHash: input.password === undefined ? null : await hashPassword(input.password),
+        passwordHash: input.password === undefined ? null : await this.hash(input.password),
         maxConcurrentSessions,
         showRealPhoneNumbers: input.showRealPhoneNumbers ?? false,
         phone,
@@ -170,7 +172,7 @@ export class StaffService {
     }
     const changes: StaffChanges = {};
     if (input.displayName !== undefined) changes.displayName = input.displayName.trim();
-    if (input.password !== undefined) changes.passwordHash = await hashPassword(checkPassword(input.password));
+    if (input.password !== undefined) changes.passwordHash = await this.hash(checkPassword(input.password));
     if (input.email !== undefined) changes.email = checkEmail(input.email) ?? null;
     if (input.role !== undefined) changes.role = input.role;
     if (input.phone !== undefined) changes.phone = checkPhone(input.phone) ?? null;
@@ -259,7 +261,7 @@ export class StaffService {
     }
     const staff = await this.mustUpdate(found.id, {
       state: staffTransition(found.state, 'activate'),
-      passwordHash: await hashPassword(password),
+      passwordHash: await this.hash(password),
       inviteTokenHash: null,
       inviteExpiresAtMs: null,
     });
@@ -290,6 +292,10 @@ export class StaffService {
       seats: { used: await this.deps.store.countSeats(), limit: this.deps.seatLimit ?? null },
       sessionsLast30Days: await this.deps.handledCallsSince(nowMs - 30 * DAY_MS),
     };
+  }
+
+  private hash(password: string): Promise<string> {
+    return hashPassword(password, this.deps.passwordCost ?? DEFAULT_SCRYPT_COST);
   }
 
   private async mustUpdate(id: string, changes: StaffChanges): Promise<StaffRecord> {

@@ -8,6 +8,9 @@ import { loadConfig } from '../../src/config.js';
 import { createContainer, type Container, type ContainerOverrides } from '../../src/container.js';
 import { silentLogger, type Logger } from '../../src/core/logger.js';
 
+/** scrypt at N=2^10: the same code path, a fraction of the work. */
+export const TEST_SCRYPT_COST = { N: 1 << 10, r: 8, p: 1 };
+
 export interface TestApp {
   app: FastifyInstance;
   container: Container;
@@ -46,7 +49,9 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
   });
   let container: Container | undefined;
   try {
-    container = await createContainer(config, options.logger ?? silentLogger, options.overrides);
+    // Cheap password hashing unless a test asks otherwise: scrypt at production cost dominates HTTP tests.
+    const overrides: ContainerOverrides = { people: { passwordCost: TEST_SCRYPT_COST }, ...options.overrides };
+    container = await createContainer(config, options.logger ?? silentLogger, overrides);
     const app = await buildApp(container);
     const built = container;
     return {

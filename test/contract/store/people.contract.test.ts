@@ -50,6 +50,7 @@ describe.each(BACKENDS)('people store contract on $name', (backend) => {
       secretKey: 'contract-secret-key-0123456789',
       publicUrl: 'https://example.test',
       seatLimit,
+      passwordCost: { N: 1 << 10, r: 8, p: 1 },
     });
   }
 
@@ -61,7 +62,7 @@ describe.each(BACKENDS)('people store contract on $name', (backend) => {
     clock = new ManualClock();
     stores = sqlPeopleStores(db.db);
     people = build();
-    hash ??= await hashPassword('secret-password');
+    hash ??= await hashPassword('secret-password', { N: 1 << 10, r: 8, p: 1 });
   });
 
   afterEach(async () => {
