@@ -206,6 +206,8 @@ export class Calls {
   async setHandler(callSid: string, handler: CallHandler | undefined): Promise<void> {
     await this.repository.update(callSid, (r) => {
       r.handler = handler ?? { kind: 'ai', agentId: r.agentId, version: r.version };
+      // Everyone who handled the call, in order: GET /usage counts such calls, the API names the last one.
+      if (handler?.kind === 'person' && r.handledBy?.at(-1) !== handler.staffId) r.handledBy = [...(r.handledBy ?? []), handler.staffId];
     });
   }
 
