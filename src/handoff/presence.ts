@@ -1,5 +1,5 @@
 /**
- * Who is online (docs/people.md#presence): a person is online while at least
+ * Who is online (docs/people.md#presence-and-the-workspace-socket): a person is online while at least
  * one workspace connection of theirs is open and beating. The port lets Redis
  * hold it when scaled out (a hash per process, expiring with the heartbeat);
  * the in-process version serves a single server.

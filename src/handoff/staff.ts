@@ -70,7 +70,7 @@ export interface StaffChanges {
   inviteExpiresAtMs?: number | null;
 }
 
-/** Seats are taken by everyone not removed (DESIGN: invited + enabled + disabled). */
+/** Seats are taken by everyone not removed (invited + enabled + disabled; docs/people.md#seats-and-usage). */
 export const SEAT_STATES: readonly StaffState[] = ['invited', 'enabled', 'disabled'];
 
 /** The staff directory's storage port (SQL in src/store/staff-repo.ts). */

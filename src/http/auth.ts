@@ -41,7 +41,7 @@ export const ROUTE_ROLES: Readonly<Record<string, readonly Role[] | 'public'>> =
   'POST /test-chats/:id/messages': EDITORS,
   // Phone numbers
   'GET /phone-numbers': ALL,
-  // Which agent answers a number is an admin decision (DESIGN's matrix: numbers are admin).
+  // Which agent answers a number is an admin decision (docs/people.md#roles: numbers are admin).
   'PUT /phone-numbers/:e164': ADMIN,
   'DELETE /phone-numbers/:e164': ADMIN,
   // API keys

@@ -5,7 +5,7 @@ import type { WorkspaceMessage } from '../../handoff/workspace.js';
 import { principalOf } from '../auth.js';
 
 /**
- * `WS /api/v1/workspace` (docs/people.md#presence): a signed-in person is online
+ * `WS /api/v1/workspace` (docs/people.md#presence-and-the-workspace-socket): a signed-in person is online
  * while this socket is open and beating. The token comes as `?token=` or in
  * Sec-WebSocket-Protocol (src/http/auth.ts). Beats: WebSocket pings (or pongs)
  * and `{"type":"heartbeat"}` messages, for browsers, which cannot send pings.
