@@ -73,12 +73,6 @@ async function activeAgent(name: string, versions: Record<string, unknown>[]) {
   return a;
 }
 
-/** The staff routes land separately (docs/people.md); until then their tests report as skipped. */
-async function hasStaffRoutes(): Promise<boolean> {
-  const res = await server.app.inject({ method: 'GET', url: '/api/v1/staff', headers: { authorization: `Bearer ${server.adminKey}` } });
-  return res.statusCode !== 404;
-}
-
 async function signIn(p: Page, shot: (p: Page, n: string) => Promise<string>) {
   await p.goto(`${server.url}/console/`);
   await p.getByRole('heading', { name: 'Sign in' }).waitFor();
@@ -391,8 +385,7 @@ describe('console in Chromium', () => {
     await page.locator('section', { has: page.getByRole('heading', { name: 'History' }) }).locator(`tr[data-call="${callSid}"]`).waitFor();
   });
 
-  it('staff directory: add with inline errors, edit, disable and enable, bulk disable and delete, delete one', { timeout: 45_000 }, async (ctx) => {
-    if (!(await hasStaffRoutes())) return ctx.skip();
+  it('staff directory: add with inline errors, edit, disable and enable, bulk disable and delete, delete one', { timeout: 45_000 }, async () => {
     const shot = screenshots('staff');
     await signIn(page, shot);
     await page.getByRole('link', { name: 'Staff' }).click();
@@ -474,8 +467,7 @@ describe('console in Chromium', () => {
     expect((await call<{ items: unknown[] }>('GET', '/staff')).items).toHaveLength(0);
   });
 
-  it('an invited person activates from the link, signs in with a password and signs out', { timeout: 30_000 }, async (ctx) => {
-    if (!(await hasStaffRoutes())) return ctx.skip();
+  it('an invited person activates from the link, signs in with a password and signs out', { timeout: 30_000 }, async () => {
     const shot = screenshots('activate');
     const person = await call<{ id: string }>('POST', '/staff', { displayName: 'Dee Desk', username: 'dee', role: 'builder' });
     const { activationUrl } = await call<{ activationUrl: string }>('POST', `/staff/${person.id}/invite`, {});
@@ -555,14 +547,12 @@ describe('console in Chromium', () => {
     await page.goto(`${server.url}/console/calls`);
     await page.getByRole('heading', { name: 'Calls' }).waitFor();
     await check('calls');
-    if (await hasStaffRoutes()) {
-      await page.goto(`${server.url}/console/staff`);
-      await page.getByRole('heading', { name: 'Usage overview' }).waitFor();
-      await check('staff');
-      await page.getByRole('button', { name: 'Add person' }).click();
-      await check('add person dialog');
-      await page.keyboard.press('Escape');
-    }
+    await page.goto(`${server.url}/console/staff`);
+    await page.getByRole('heading', { name: 'Usage overview' }).waitFor();
+    await check('staff');
+    await page.getByRole('button', { name: 'Add person' }).click();
+    await check('add person dialog');
+    await page.keyboard.press('Escape');
     await page.setViewportSize({ width: 390, height: 844 });
     await page.goto(`${server.url}/console/agents/${a.slug}`);
     await page.locator('[data-check="orphans"]').waitFor();
