@@ -35,6 +35,17 @@ const e164 = /^\+[1-9]\d{6,14}$/;
 
 const NOT_SUPPORTED_YET = 'not supported yet';
 
+/** Unset or blank: no limit; otherwise a positive whole number. */
+const optionalPositiveInt = optionalString.transform((v, ctx) => {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) {
+    ctx.addIssue({ code: 'custom', message: 'must be a positive whole number' });
+    return z.NEVER;
+  }
+  return n;
+});
+
 export const configSchema = z
   .object({
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -66,15 +77,9 @@ export const configSchema = z
     SECRET_KEY: optionalString.refine((v) => v === undefined || v.length >= 16, {
       message: 'must be at least 16 characters',
     }),
-    SEAT_LIMIT: optionalString.transform((v, ctx) => {
-      if (v === undefined) return undefined;
-      const n = Number(v);
-      if (!Number.isInteger(n) || n <= 0) {
-        ctx.addIssue({ code: 'custom', message: 'must be a positive whole number' });
-        return z.NEVER;
-      }
-      return n;
-    }),
+    SEAT_LIMIT: optionalPositiveInt,
+    /** Calls this process holds at once (streaming or about to stream); past it, new calls get the unavailable answer. */
+    MAX_CALLS: optionalPositiveInt,
     PHONE_NUMBERS: optionalString.transform((v, ctx) => {
       const out: Record<string, string> = {};
       if (!v) return out;

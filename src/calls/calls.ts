@@ -83,6 +83,11 @@ export class Calls {
     return true;
   }
 
+  /** Calls answered with stream TwiML whose stream has not started yet: they will need a live call slot. */
+  get awaitingStream(): number {
+    return this.startTimers.size;
+  }
+
   /** Starts the 10 s wait for the stream `start` after Connect/Stream TwiML is returned. */
   armStreamStart(callSid: string): void {
     this.startTimers.get(callSid)?.cancel();

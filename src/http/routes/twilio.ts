@@ -92,8 +92,9 @@ export async function twilioRoutes(app: FastifyInstance, { container }: { contai
       log.info('call to an unassigned number');
       return xml(reply, sayHangupTwiml(UNASSIGNED_MESSAGE));
     }
-    // Draining for shutdown: a new call gets the agent's unavailable answer, never an error.
+    // Draining for shutdown, or this process full: a new call gets the agent's unavailable answer, never an error.
     const shuttingDown = container.readiness.shuttingDown;
+    const atCapacity = config.MAX_CALLS !== undefined && t.sessions.size + calls.awaitingStream >= config.MAX_CALLS;
     const common = {
       callSid,
       accountSid,
@@ -108,10 +109,17 @@ export async function twilioRoutes(app: FastifyInstance, { container }: { contai
       found.flow.settings.businessHours !== undefined &&
       !found.flow.settings.businessHours.closedNode &&
       !isOpen(found.flow.settings.businessHours, container.clock.wallNow());
-    if (found.kind === 'unavailable' || closedForHours || shuttingDown) {
+    if (found.kind === 'unavailable' || closedForHours || shuttingDown || atCapacity) {
       await calls.open({ ...common, version: found.kind === 'active' ? found.version : 0 });
       await calls.setNextStep(callSid, { kind: 'unavailable', behaviour: found.unavailable });
-      const why = shuttingDown ? 'shutting_down' : closedForHours ? 'outside_business_hours' : 'agent_unavailable';
+      const why = shuttingDown
+        ? 'shutting_down'
+        : atCapacity
+          ? 'at_capacity'
+          : closedForHours
+            ? 'outside_business_hours'
+            : 'agent_unavailable';
+      if (atCapacity) log.warn({ maxCalls: config.MAX_CALLS }, 'at MAX_CALLS: new call answered as unavailable');
       await calls.end(callSid, why, 'unavailable');
       return xml(reply, unavailableTwiml(found.unavailable));
     }
