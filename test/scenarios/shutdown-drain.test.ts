@@ -1,11 +1,9 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createShutdown } from '../../src/http/shutdown.js';
 import { SHUTDOWN_GOODBYE } from '../../src/pipeline/static-phrases.js';
 import type { DrainSummary } from '../../src/pipeline/drain.js';
-import { CALLER, startHarness, type Harness } from './harness.js';
+import { CALLER, type Harness } from './harness.js';
+import { startHoldLine, type HoldLine } from './hold-line.js';
 
 /**
  * The designed shutdown with live calls over the Twilio simulator, on virtual
@@ -14,51 +12,23 @@ import { CALLER, startHarness, type Harness } from './harness.js';
  * one still on the line when SHUTDOWN_DRAIN_MS is up hears a goodbye and is
  * hung up; the history is flushed and the process exits 0.
  */
+let line: HoldLine | undefined;
 let h: Harness | undefined;
-let dir: string | undefined;
 afterEach(async () => {
-  await h?.close();
+  await line?.close();
+  line = undefined;
   h = undefined;
-  if (dir) await rm(dir, { recursive: true, force: true });
-  dir = undefined;
 });
 
 const HOLD_NUMBER = '+15550100008';
-const holdFlow = {
-  version: 1,
-  name: 'Hold line',
-  settings: {},
-  start: 'hello',
-  nodes: [
-    { id: 'hello', type: 'say', text: 'Hello.', next: 'ask' },
-    {
-      id: 'ask',
-      type: 'gather',
-      prompt: 'Press a key when you are ready.',
-      variable: 'k',
-      input: ['dtmf'],
-      digits: { min: 1, max: 1, terminator: 'none' },
-      timeoutMs: 60_000,
-      retries: 0,
-      next: 'bye',
-      onFailure: 'bye',
-    },
-    { id: 'bye', type: 'end', text: 'Bye.' },
-  ],
-};
 
 const DRAIN_MS = 30_000;
 
 describe('designed shutdown', () => {
   it('drains live calls: not ready at once, new calls unavailable, callbacks served, the last call says goodbye at the deadline, history flushed, exit 0', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'flows-'));
-    await writeFile(join(dir, 'hold.json'), JSON.stringify(holdFlow));
-    h = await startHarness({
-      env: { FLOWS_DIR: dir, PHONE_NUMBERS: `${HOLD_NUMBER}=hold`, SHUTDOWN_DRAIN_MS: String(DRAIN_MS) },
-      warm: ['hold'],
-    });
-    const harness = h;
-    const atPrompt = (sid: string) => harness.eventsOf(sid).some((e) => e.type === 'turn.agent' && e.nodeId === 'ask');
+    line = await startHoldLine(HOLD_NUMBER, { SHUTDOWN_DRAIN_MS: String(DRAIN_MS) });
+    h = line.h;
+    const atPrompt = line.atPrompt;
     const stays = await h.sim.placeCall({ from: CALLER, to: HOLD_NUMBER });
     const finishes = await h.sim.placeCall({ from: CALLER, to: HOLD_NUMBER });
     const leaves = await h.sim.placeCall({ from: CALLER, to: HOLD_NUMBER });

@@ -22,7 +22,8 @@ const OUTSIDE_CITATIONS: RegExp[] = [
   new RegExp('\\b(DESIGN|PROTOCOLS|STYLE)' + '\\.md\\b'),
   // The outside documents by name, in capitals as they used to be cited.
   new RegExp('\\b(DESI' + 'GN|PROTO' + 'COLS)\\b'),
-  new RegExp('/work/' + 'shared\\b|\\bshared/(DESIGN|PROTOCOLS|STYLE)'),
+  // A path into the folder beside the repository that holds them.
+  new RegExp('\\.\\./shared\\b|\\bshared/(DESIGN|PROTOCOLS|STYLE)'),
 ];
 /** This file spells the patterns out to test them. */
 const SELF = 'test/unit/docs.test.ts';
