@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { api, ApiError, enc, type Agent } from '../api';
-import { Button, Dialog, ErrorText, Field, say } from './ui';
+import { Button, Dialog, ErrorText, Field, say, useSubmit } from './ui';
 
 /**
  * The Active switch: a change applies at once, so it asks first, with an
@@ -38,23 +38,18 @@ export function ActiveToggle({ agent, onChanged, disabled }: { agent: Agent; onC
 function ConfirmToggle({ agent, onClose, onDone }: { agent: Agent; onClose: () => void; onDone: (a: Agent) => void }) {
   const activating = agent.state !== 'active';
   const [reason, setReason] = useState('');
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+  const { error, busy, submit } = useSubmit(
+    async () => {
       const body = reason.trim() ? { reason: reason.trim() } : {};
       const a = await api<Agent>('POST', `/agents/${enc(agent.id)}/${activating ? 'activate' : 'deactivate'}`, body);
       say(activating ? `${agent.name} is active, serving version ${a.servedVersion}.` : `${agent.name} is inactive.`);
       onDone(a);
-    } catch (err) {
-      if (err instanceof ApiError && err.code === 'INVALID_FLOW') setError('The latest version does not pass validation, so it cannot go live. Fix the draft and publish again.');
-      else setError(err instanceof Error ? err.message : String(err));
-      setBusy(false);
-    }
-  };
+    },
+    (err) =>
+      err instanceof ApiError && err.code === 'INVALID_FLOW'
+        ? 'The latest version does not pass validation, so it cannot go live. Fix the draft and publish again.'
+        : undefined,
+  );
   return (
     <Dialog title={activating ? `Activate ${agent.name}?` : `Deactivate ${agent.name}?`} onClose={onClose}>
       <form onSubmit={submit}>

@@ -1,5 +1,5 @@
 import type { ComponentChildren, JSX } from 'preact';
-import { useEffect, useRef } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type { AgentState } from '../api';
 import { Store, useStore } from '../store';
 
@@ -97,4 +97,26 @@ export function Loading({ what }: { what: string }) {
       Loading {what}…
     </p>
   );
+}
+
+/**
+ * A dialog form's submit: busy while the request runs; on failure the form
+ * stays open (nothing typed is lost) and shows the error, in words from
+ * `explain` when it knows the API code, else the server's message.
+ */
+export function useSubmit(action: () => Promise<void>, explain: (err: unknown) => string | undefined = () => undefined) {
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await action();
+    } catch (err) {
+      setError(explain(err) ?? (err instanceof Error ? err.message : String(err)));
+      setBusy(false);
+    }
+  };
+  return { error, busy, submit };
 }

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { all, api, ApiError, type Agent } from '../api';
 import { ActiveToggle } from '../components/ActiveToggle';
-import { Button, Dialog, ErrorText, Field, Loading, StateBadge, when } from '../components/ui';
+import { Button, Dialog, ErrorText, Field, Loading, StateBadge, useSubmit, when } from '../components/ui';
 import { Link, navigate } from '../router';
 import { can, type Session } from '../session';
 
@@ -77,13 +77,8 @@ export function Agents({ session }: { session: Session }) {
 function CreateAgent({ onClose }: { onClose: () => void }) {
   const [name, setName] = useState('');
   const [slug, setSlug] = useState('');
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+  const { error, busy, submit } = useSubmit(
+    async () => {
       const flow = {
         version: 1,
         name: name.trim(),
@@ -95,11 +90,9 @@ function CreateAgent({ onClose }: { onClose: () => void }) {
       };
       const a = await api<Agent>('POST', '/agents', { name: name.trim(), ...(slug.trim() ? { slug: slug.trim() } : {}), flow });
       navigate(`/agents/${encodeURIComponent(a.slug)}`);
-    } catch (err) {
-      setError(err instanceof ApiError && err.code === 'SLUG_TAKEN' ? 'Another agent already has that slug.' : err instanceof Error ? err.message : String(err));
-      setBusy(false);
-    }
-  };
+    },
+    (err) => (err instanceof ApiError && err.code === 'SLUG_TAKEN' ? 'Another agent already has that slug.' : undefined),
+  );
   return (
     <Dialog title="New agent" onClose={onClose}>
       <form onSubmit={submit}>

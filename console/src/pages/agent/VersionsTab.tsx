@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { all, api, ApiError, enc, type Agent, type Version, type VersionSummary } from '../../api';
-import { Button, Dialog, ErrorText, Field, Loading, say, when } from '../../components/ui';
+import { Button, Dialog, ErrorText, Field, Loading, say, useSubmit, when } from '../../components/ui';
 import { diffLines, withContext } from '../../flow/diff';
 import { pretty } from './draft';
 
@@ -113,22 +113,15 @@ export function VersionsTab(props: { agent: Agent; editor: boolean; onAgent: (a:
 
 function ServeDialog({ agent, serve, onClose, onDone }: { agent: Agent; serve: Serve; onClose: () => void; onDone: (a: Agent) => void }) {
   const [reason, setReason] = useState('');
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+  const { error, busy, submit } = useSubmit(
+    async () => {
       const body = { version: serve.version, ...(reason.trim() ? { reason: reason.trim() } : {}) };
       const x = await api<Agent>('POST', `/agents/${enc(agent.id)}/${serve.action}`, body);
       say(`${agent.name} now serves version ${x.servedVersion}${x.state === 'active' ? '' : ' when active'}.`);
       onDone(x);
-    } catch (err) {
-      setError(err instanceof ApiError && err.code === 'INVALID_FLOW' ? `Version ${serve.version} does not pass validation, so it cannot be served.` : err instanceof Error ? err.message : String(err));
-      setBusy(false);
-    }
-  };
+    },
+    (err) => (err instanceof ApiError && err.code === 'INVALID_FLOW' ? `Version ${serve.version} does not pass validation, so it cannot be served.` : undefined),
+  );
   return (
     <Dialog title={`${serve.label}: version ${serve.version}`} onClose={onClose}>
       <form onSubmit={submit}>
