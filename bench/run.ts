@@ -23,6 +23,8 @@ const SETTLE_MS = 2000;
 /** The generator samples its event loop this often (the sample interval is subtracted from each reading). */
 const ELD_RESOLUTION_MS = 10;
 const RESULTS_DIR = join(REPO_ROOT, 'bench', 'results');
+/** Error kinds that mean a call failed (it did not run to the caller's hang-up as a normal call). */
+const FAILED_CALL_KINDS = ['webhook', 'twiml', 'server_closed_stream', 'no_stt_connection'];
 
 const log = (s: string) => process.stdout.write(s + '\n');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -98,16 +100,22 @@ class Bench {
     const stats = await serverStats(server, `from=${wall0}&to=${wall1}`);
     const s = gen.samples;
     const metrics = (stats?.turns ?? []).map((t) => t.metrics);
-    const overhead = spread(metrics.map((m) => m.overheadMs).filter(num));
+    const overheadInside = spread(metrics.map((m) => m.overheadMs).filter(num));
     const response = spread(metrics.map((m) => m.responseMs).filter(num));
+    const failedCalls = FAILED_CALL_KINDS.reduce((sum, k) => sum + (s.errors[k] ?? 0), 0);
     const row: LevelRow = {
       calls: n,
       streaming: gen.streaming,
-      overheadMs: rounded(overhead),
+      overheadMs: rounded(spread(s.outside.overheadMs)),
+      sttToLlmMs: rounded(spread(s.outside.sttToLlmMs)),
+      llmToTtsMs: rounded(spread(s.outside.llmToTtsMs)),
+      ttsToMediaMs: rounded(spread(s.outside.ttsToMediaMs)),
+      overheadInsideMs: rounded(overheadInside),
       responseMs: rounded(response),
       firstGreetingByteMs: rounded(spread(s.greetingMs)),
       keypadResponseMs: rounded(spread(s.keypadResponseMs)),
       clearMs: rounded(spread(s.clearMs)),
+      interruptMs: rounded(spread(s.interruptMs)),
       underruns: s.underruns,
       underrunGapMs: rounded(spread(s.underrunGapMs)),
       bargeIns: s.clearMs.length + s.bargeInsMissed,
@@ -115,6 +123,8 @@ class Bench {
       spokenTurns: s.spokenTurns,
       turnsWithMetrics: metrics.length,
       serverRssMb: round(rss.reduce((a, b) => a + b, 0) / Math.max(1, rss.length)) ?? 0,
+      serverRssMaxMb: round(Math.max(0, ...rss)) ?? 0,
+      failedCalls,
       cpu: {
         server: round(cpuShare(serverCpuMs, wallMs), 3) ?? 0,
         generator: round(cpuShare((genCpu.user + genCpu.system) / 1000, wallMs), 3) ?? 0,
@@ -277,7 +287,9 @@ async function runLoad(o: BenchOptions): Promise<void> {
       calls: head?.calls ?? null,
       overheadMs: head ? { p50: head.overheadMs.p50, p95: head.overheadMs.p95, p99: head.overheadMs.p99 } : null,
       firstGreetingByteMs: head ? { p50: head.firstGreetingByteMs.p50, p95: head.firstGreetingByteMs.p95 } : null,
+      overheadInsideMs: head ? { p50: head.overheadInsideMs.p50, p95: head.overheadInsideMs.p95, p99: head.overheadInsideMs.p99 } : null,
       clearMs: head ? { p50: head.clearMs.p50, p95: head.clearMs.p95 } : null,
+      interruptMs: head ? { p50: head.interruptMs.p50, p95: head.interruptMs.p95 } : null,
       underruns: head?.underruns ?? null,
       rssPerCallMb: round(rssPerCallMb, 3),
       cpu: head ? head.cpu : null,

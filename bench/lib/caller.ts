@@ -1,7 +1,8 @@
 import WebSocket from 'ws';
 import twilio from 'twilio';
 import type { BenchFakes, SttObserver } from './fakes.js';
-import { taggedFrame } from './fakes.js';
+import { monoMs, taggedFrame } from './fakes.js';
+import { TurnJoiner, taggedUtterance, type TurnHops, type TurnStamps } from './hops.js';
 
 /**
  * One simulated Twilio call, kept lean so a single generator core can carry
@@ -36,8 +37,9 @@ const RESULTS_REPORT_WAIT_MS = 500;
 const UNDERRUN_TOLERANCE_MS = 5;
 const WORD_MS = 300;
 
-export const UTTERANCE = 'I would like to check on my order please.';
-export const BARGE_IN = 'Wait, actually I have another question.';
+/** `{tag}` becomes "order <call id>": the fakes tie the turn's LLM and TTS requests to the call by it. */
+export const UTTERANCE = 'I would like to check on {tag} please.';
+export const BARGE_IN = 'Wait, actually I have another question about {tag}.';
 
 export interface CallEnv {
   serverUrl: string;
@@ -57,6 +59,10 @@ export interface CallSink {
   greeting(ms: number): void;
   keypadResponse(ms: number): void;
   clear(ms: number): void;
+  /** From the caller starting to talk over the agent to the `clear`. */
+  interrupt(ms: number): void;
+  /** Our share of a spoken turn, timed from outside (hops.ts). */
+  outsideTurn(hops: TurnHops): void;
   bargeInMissed(): void;
   underrun(gapMs: number): void;
   spokenTurn(): void;
@@ -105,6 +111,7 @@ export class BenchCall implements SttObserver {
   private bargeIn: { startedAt: number; satisfiedAt?: number; clearedAt?: number; timer?: NodeJS.Timeout } | undefined;
   private bargeInPlanned = false;
   private ending = false;
+  private readonly joiner: TurnJoiner;
 
   constructor(
     private readonly env: CallEnv,
@@ -114,6 +121,7 @@ export class BenchCall implements SttObserver {
     this.mediaMid = '","media":{"track":"inbound","chunk":"';
     this.mediaTail = this.streamSid + '"}';
     this.markHead = `{"event":"mark","streamSid":"${this.streamSid}","sequenceNumber":"`;
+    this.joiner = new TurnJoiner((hops) => env.sink.outsideTurn(hops));
   }
 
   private params(status: string): Record<string, string> {
@@ -284,6 +292,7 @@ export class BenchCall implements SttObserver {
     }
     const b = this.bargeIn;
     if (b && b.clearedAt === undefined) {
+      this.env.sink.interrupt(now - b.startedAt);
       clearTimeout(b.timer);
       if (b.satisfiedAt !== undefined) {
         this.bargeIn = undefined;
@@ -318,6 +327,11 @@ export class BenchCall implements SttObserver {
     }
   }
 
+  /** The fakes' stamps of this call's latest spoken turn. */
+  onTurnStamps(stamps: TurnStamps): void {
+    this.joiner.fakes(stamps);
+  }
+
   // ── the caller's script ──────────────────────────────────────────────────
 
   /** The server listens (it opened Deepgram for this call, or for any call so far). */
@@ -329,6 +343,7 @@ export class BenchCall implements SttObserver {
     if (this.awaitingReply) {
       const ms = now - this.sentInputAt;
       if (this.awaitingReply === 'dtmf') this.env.sink.keypadResponse(ms);
+      else this.joiner.media(monoMs());
       this.awaitingReply = undefined;
     }
     if (this.bargeInPlanned && this.mode === 'talk') {
@@ -377,7 +392,8 @@ export class BenchCall implements SttObserver {
     }
     this.spokenTurns++;
     this.env.sink.spokenTurn();
-    const text = isBargeIn ? BARGE_IN : UTTERANCE;
+    const text = taggedUtterance(isBargeIn ? BARGE_IN : UTTERANCE, this.id);
+    this.joiner.reset();
     this.env.fakes.say(this.id, text, { wordMs: WORD_MS, endpointAfterMs: this.env.sttFinalMs, interim: true });
     this.awaitingReply = 'speech';
     if (this.env.bargeInEvery > 0 && (this.spokenTurns + 1) % this.env.bargeInEvery === 0) this.bargeInPlanned = true;

@@ -20,15 +20,19 @@ const ELD_RESOLUTION_MS = 10;
 const eld = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS });
 eld.enable();
 
-const fakes = await startLocalFakes(o, (callId) => {
-  send({ t: 'conn', id: callId });
-  fakes.watch(callId, {
-    onSttResults(words, isFinal) {
-      // Only Results with words can satisfy the barge-in rule; idle Results stay here.
-      if (words > 0) send({ t: 'stt', id: callId, words, final: isFinal, at: monoMs() });
-    },
-  });
-});
+const fakes = await startLocalFakes(
+  o,
+  (callId) => {
+    send({ t: 'conn', id: callId });
+    fakes.watch(callId, {
+      onSttResults(words, isFinal) {
+        // Only Results with words can satisfy the barge-in rule; idle Results stay here.
+        if (words > 0) send({ t: 'stt', id: callId, words, final: isFinal, at: monoMs() });
+      },
+    });
+  },
+  (callId, stamps) => send({ t: 'turn', id: callId, stamps }),
+);
 
 process.on('message', (m: GeneratorToFakes) => {
   switch (m.t) {

@@ -4,7 +4,8 @@ import { startFakeElevenLabs, type FakeElevenLabs } from '../../src/testing/elev
 import { startFakeOpenAI, type FakeOpenAI } from '../../src/testing/openai-server.js';
 import { startFakeTwilioRest, type FakeTwilioRest } from '../../src/testing/twilio-rest.js';
 import type { BenchOptions } from './args.js';
-import { BENCH_REPLY, SPEECH_BYTES_PER_CHAR, readTag, type SttObserver } from './fakes.js';
+import { BENCH_REPLY, SPEECH_BYTES_PER_CHAR, monoMs, readTag, type SttObserver } from './fakes.js';
+import { TurnStampCollector, callTagOf, taggedReply, untagged, type TurnStamps } from './hops.js';
 
 /**
  * Every provider the server talks to, faked on loopback; runs in the fakes
@@ -31,9 +32,15 @@ export interface LocalFakes {
   close(): Promise<void>;
 }
 
-export async function startLocalFakes(o: BenchOptions, onTagged?: (callId: number) => void): Promise<LocalFakes> {
+export async function startLocalFakes(
+  o: BenchOptions,
+  onTagged?: (callId: number) => void,
+  onTurnStamps?: (callId: number, stamps: TurnStamps) => void,
+): Promise<LocalFakes> {
+  const turns = new TurnStampCollector((id, stamps) => onTurnStamps?.(id, stamps));
   const speech = new Map<string, Uint8Array>();
-  const audioOf = (text: string) => {
+  const audioOf = (tagged: string) => {
+    const text = untagged(tagged);
     let a = speech.get(text);
     if (!a) {
       a = fakeSpeech(text, SPEECH_BYTES_PER_CHAR);
@@ -45,15 +52,36 @@ export async function startLocalFakes(o: BenchOptions, onTagged?: (callId: numbe
     startFakeOpenAI({
       firstTokenDelayMs: o.llmFirstTokenMs,
       tokensPerSecond: o.llmTokensPerSecond,
-      responder: () => ({ text: BENCH_REPLY }),
+      responder: (req) => {
+        const at = monoMs();
+        const last = [...req.messages].reverse().find((m) => m.role === 'user');
+        const id = callTagOf(typeof last?.content === 'string' ? last.content : '');
+        if (id === undefined) return { text: BENCH_REPLY };
+        turns.llmRequest(id, at);
+        let sent = '';
+        let complete = false;
+        return {
+          text: taggedReply(id),
+          onContentWritten: (t: string) => {
+            if (complete) return;
+            sent += t;
+            complete = turns.llmContent(id, sent, monoMs());
+          },
+        };
+      },
     }),
     startFakeElevenLabs({
-      behaviour: (text) => ({
-        firstByteDelayMs: o.ttsFirstByteMs,
-        speedFactor: o.ttsSpeed,
-        audio: audioOf(text),
-        chunkPattern: [1600, 800, 2400],
-      }),
+      behaviour: (text) => {
+        const id = callTagOf(text);
+        if (id !== undefined) turns.ttsRequest(id, monoMs());
+        return {
+          firstByteDelayMs: o.ttsFirstByteMs,
+          speedFactor: o.ttsSpeed,
+          audio: audioOf(text),
+          chunkPattern: [1600, 800, 2400],
+          onFirstByte: id === undefined ? undefined : () => turns.ttsFirstByte(id, monoMs()),
+        };
+      },
     }),
     startFakeDeepgram({ recordAudio: false, idleCloseMs: 30_000 }),
     startFakeTwilioRest(),
@@ -80,10 +108,11 @@ export async function startLocalFakes(o: BenchOptions, onTagged?: (callId: numbe
     // Observe what the fake sends instead of keeping it.
     (conn.sent as { push: (m: Record<string, unknown>) => number }).push = (m) => {
       if (callId === undefined || m.type !== 'Results') return 0;
-      const obs = observers.get(callId);
-      if (!obs) return 0;
       const alt = (m.channel as { alternatives: { words: unknown[] }[] }).alternatives[0];
-      obs.onSttResults(alt?.words.length ?? 0, m.is_final === true, performance.now());
+      const words = alt?.words.length ?? 0;
+      // The final transcript that ends the caller's turn: the server's work on the reply starts here.
+      if (m.speech_final === true && words > 0) turns.sttFinal(callId, monoMs());
+      observers.get(callId)?.onSttResults(words, m.is_final === true, performance.now());
       return 0;
     };
   });
@@ -101,6 +130,7 @@ export async function startLocalFakes(o: BenchOptions, onTagged?: (callId: numbe
     forget(id) {
       observers.delete(id);
       byCall.delete(id);
+      turns.forget(id);
     },
     prune() {
       openai.requests.length = 0;

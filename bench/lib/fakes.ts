@@ -3,6 +3,7 @@ import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import type { SayOptions } from '../../src/testing/deepgram-server.js';
 import type { BenchOptions } from './args.js';
+import type { TurnStamps } from './hops.js';
 
 /**
  * The generator's handle on the provider fakes, which run in a child process
@@ -40,6 +41,8 @@ export function monoMs(): number {
 /** What a call sees of its Deepgram connection: the Results the fake sends, timed on the generator's `performance.now()` clock. */
 export interface SttObserver {
   onSttResults(wordCount: number, isFinal: boolean, atMs: number): void;
+  /** The provider-side stamps of a spoken turn (monotonic ms, see hops.ts). */
+  onTurnStamps?(stamps: TurnStamps): void;
 }
 
 export interface FakeUrls {
@@ -62,6 +65,7 @@ export type FakesToGenerator =
   | { t: 'ready'; urls: FakeUrls }
   | { t: 'conn'; id: number }
   | { t: 'stt'; id: number; words: number; final: boolean; at: number }
+  | { t: 'turn'; id: number; stamps: TurnStamps }
   | { t: 'eld'; p99Ms: number };
 
 export interface BenchFakes {
@@ -112,6 +116,9 @@ export async function startBenchFakes(o: BenchOptions, core: number | undefined,
           break;
         case 'stt':
           observers.get(m.id)?.onSttResults(m.words, m.final, m.at + monoToPerf);
+          break;
+        case 'turn':
+          observers.get(m.id)?.onTurnStamps?.(m.stamps);
           break;
         case 'eld':
           eldWaiter?.(m.p99Ms);

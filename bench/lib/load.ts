@@ -14,6 +14,9 @@ export class Samples implements CallSink {
   greetingMs: number[] = [];
   keypadResponseMs: number[] = [];
   clearMs: number[] = [];
+  interruptMs: number[] = [];
+  /** Outside figures per spoken turn (hops.ts). */
+  outside: { sttToLlmMs: number[]; llmToTtsMs: number[]; ttsToMediaMs: number[]; overheadMs: number[] } = Samples.noOutside();
   underruns = 0;
   underrunGapMs: number[] = [];
   bargeInsMissed = 0;
@@ -26,10 +29,16 @@ export class Samples implements CallSink {
 
   constructor(private readonly onEnded: (call: BenchCall) => void) {}
 
+  private static noOutside() {
+    return { sttToLlmMs: [], llmToTtsMs: [], ttsToMediaMs: [], overheadMs: [] };
+  }
+
   reset(): void {
     this.greetingMs = [];
     this.keypadResponseMs = [];
     this.clearMs = [];
+    this.interruptMs = [];
+    this.outside = Samples.noOutside();
     this.underruns = 0;
     this.underrunGapMs = [];
     this.bargeInsMissed = 0;
@@ -41,6 +50,8 @@ export class Samples implements CallSink {
   resetWindow(): void {
     this.keypadResponseMs = [];
     this.clearMs = [];
+    this.interruptMs = [];
+    this.outside = Samples.noOutside();
     this.underruns = 0;
     this.underrunGapMs = [];
     this.bargeInsMissed = 0;
@@ -55,6 +66,16 @@ export class Samples implements CallSink {
   }
   clear(ms: number): void {
     if (this.measuring) this.clearMs.push(ms);
+  }
+  interrupt(ms: number): void {
+    if (this.measuring) this.interruptMs.push(ms);
+  }
+  outsideTurn(h: { sttToLlmMs: number; llmToTtsMs: number; ttsToMediaMs: number; overheadMs: number }): void {
+    if (!this.measuring) return;
+    this.outside.sttToLlmMs.push(h.sttToLlmMs);
+    this.outside.llmToTtsMs.push(h.llmToTtsMs);
+    this.outside.ttsToMediaMs.push(h.ttsToMediaMs);
+    this.outside.overheadMs.push(h.overheadMs);
   }
   bargeInMissed(): void {
     if (this.measuring) this.bargeInsMissed++;

@@ -7,11 +7,19 @@ export interface LevelRow {
   calls: number;
   /** Calls with an open media stream at the window's end. */
   streaming: number;
+  /** Our share of a spoken turn timed from outside the server (bench/lib/hops.ts): the sum of the three hops. */
   overheadMs: Spread;
+  sttToLlmMs: Spread;
+  llmToTtsMs: Spread;
+  ttsToMediaMs: Spread;
+  /** The server's own per-turn figure (responseMs − llmFirstSentenceMs − ttsFirstByteMs), for comparison. */
+  overheadInsideMs: Spread;
   responseMs: Spread;
   firstGreetingByteMs: Spread;
   keypadResponseMs: Spread;
   clearMs: Spread;
+  /** The caller starts talking over the agent → `clear`. */
+  interruptMs: Spread;
   underruns: number;
   /** How late the audio was when it ran dry. */
   underrunGapMs: Spread;
@@ -20,6 +28,9 @@ export interface LevelRow {
   spokenTurns: number;
   turnsWithMetrics: number;
   serverRssMb: number;
+  serverRssMaxMb: number;
+  /** Calls that ended by an error (webhook, TwiML, server-closed stream, no STT). */
+  failedCalls: number;
   /** Share of one core; `fakes` is the provider fakes' own process (also on core 1). */
   cpu: { server: number; generator: number; fakes?: number };
   eventLoopDelayP99Ms: number;
@@ -37,29 +48,37 @@ const f = (v: number | null | undefined, digits = 1) => (v === null || v === und
 export function printTable(rows: LevelRow[]): string {
   const head = [
     'calls',
-    'overhead p50/p95/p99 ms',
+    'overhead out p50/p95/p99 ms',
+    'hops stt→llm/llm→tts/tts→media p95',
+    'inside p50/p95/p99',
     'greet p50/p95 ms',
     'clear p50/p95 ms',
+    'interrupt p50/p95',
     'underruns',
-    'RSS MB',
+    'RSS avg/max MB',
     'CPU srv/gen/fakes',
     'gen ELD p99',
     'srv ELD p99',
     'turns spk/kpd',
+    'failed',
     'errors',
     'valid',
   ];
   const lines = rows.map((r) => [
     String(r.calls),
     `${f(r.overheadMs.p50)}/${f(r.overheadMs.p95)}/${f(r.overheadMs.p99)}`,
+    `${f(r.sttToLlmMs.p95)}/${f(r.llmToTtsMs.p95)}/${f(r.ttsToMediaMs.p95)}`,
+    `${f(r.overheadInsideMs.p50, 0)}/${f(r.overheadInsideMs.p95, 0)}/${f(r.overheadInsideMs.p99, 0)}`,
     `${f(r.firstGreetingByteMs.p50)}/${f(r.firstGreetingByteMs.p95)}`,
     `${f(r.clearMs.p50)}/${f(r.clearMs.p95)}`,
+    `${f(r.interruptMs.p50, 0)}/${f(r.interruptMs.p95, 0)}`,
     String(r.underruns),
-    f(r.serverRssMb, 0),
+    `${f(r.serverRssMb, 0)}/${f(r.serverRssMaxMb, 0)}`,
     `${f(r.cpu.server, 2)}/${f(r.cpu.generator, 2)}/${f(r.cpu.fakes ?? null, 2)}`,
     f(r.eventLoopDelayP99Ms, 2),
     f(r.serverEventLoopDelayP99Ms, 1),
     `${r.spokenTurns}/${r.keypadResponseMs.n}`,
+    String(r.failedCalls),
     String(Object.values(r.errors).reduce((a, b) => a + b, 0)),
     r.valid ? (r.brokenBudgets.length ? 'over budget' : 'yes') : 'INVALID',
   ]);

@@ -30,6 +30,8 @@ export interface FakeTtsPlan {
   /** Audio to send instead of the generated tone. */
   audio?: Uint8Array;
   bytesPerChar?: number;
+  /** Called right after the first audio chunk is written (the bench times our share of a turn from it). */
+  onFirstByte?: () => void;
 }
 
 export type FakeTtsBehaviour = (text: string, request: RecordedTtsRequest) => FakeTtsPlan;
@@ -170,6 +172,7 @@ export async function startFakeElevenLabs(options: FakeElevenLabsOptions = {}): 
         if (size <= 0) return; // stalled: keep the response open until the client leaves
       }
       res.write(audio.subarray(offset, offset + size));
+      if (offset === 0) plan.onFirstByte?.();
       offset += size;
       record.bytesWritten = offset;
       if (bytesPerSecond && offset < audio.length) await clock.sleep((size / bytesPerSecond) * 1000);

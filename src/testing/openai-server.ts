@@ -46,6 +46,8 @@ export interface ReplyPlan {
   tokensPerSecond?: number;
   finishReason?: string;
   usage?: { prompt_tokens: number; completion_tokens: number };
+  /** Called right after each content token is written (the bench stamps when a sentence became complete). */
+  onContentWritten?: (text: string) => void;
 }
 
 export type Responder = (req: FakeChatRequest) => ReplyPlan | Promise<ReplyPlan>;
@@ -204,6 +206,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       if (closed) return;
       res.write(`data: ${event.data}\n\n`);
       record.view.eventsWritten++;
+      if (event.content !== undefined) plan.onContentWritten?.(event.content);
     }
     res.end();
     closers.delete(shutdown);
@@ -256,6 +259,8 @@ interface SseEvent {
   data: string;
   /** Content/tool events are paced at the token rate; framing events are not. */
   token: boolean;
+  /** The text this event carries, for content events. */
+  content?: string;
 }
 
 /** Splits text the way a tokenizer roughly would: words with their leading space. */
@@ -288,7 +293,7 @@ function buildEvents(plan: ReplyPlan, model: string, withUsage: boolean): SseEve
   events.push({ data: frame([choice(role)]), token: false });
 
   const tokens = fakeTokens(text);
-  for (const t of tokens) events.push({ data: frame([choice({ content: t })]), token: true });
+  for (const t of tokens) events.push({ data: frame([choice({ content: t })]), token: true, content: t });
 
   calls.forEach((call, index) => {
     const args = typeof call.arguments === 'string' ? call.arguments : JSON.stringify(call.arguments);

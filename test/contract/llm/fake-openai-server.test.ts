@@ -42,6 +42,14 @@ describe('fake OpenAI wire rules', () => {
     expect(res.status).toBe(404);
   });
 
+  it('tells the plan about each content token as it is written, and about nothing else', async () => {
+    const written: string[] = [];
+    fake.enqueue({ text: 'One. Two', onContentWritten: (t) => written.push(t) });
+    const res = await post({ model: 'm', messages: [], stream: true });
+    await res.text();
+    expect(written).toEqual(['One.', ' Two']);
+  });
+
   it('writes chat-completions SSE framing: role chunk, deltas, finish, usage with no choices, [DONE]', async () => {
     fake.enqueue({ text: 'Hi there' });
     const res = await post({ model: 'm', messages: [], stream: true, stream_options: { include_usage: true } });

@@ -66,6 +66,15 @@ describe('ElevenLabsTts against the loopback ElevenLabs', () => {
     expect(req.completed).toBe(true);
   });
 
+  it('tells the plan when the first audio byte is written, once, before the client can read it', async () => {
+    const firstBytes: number[] = [];
+    fake.setBehaviour((_text, record) => ({ bytesPerSecond: 100_000, chunkPattern: [100], onFirstByte: () => firstBytes.push(record.bytesWritten) }));
+    const chunks = await collect(tts().synthesize({ text: 'Hello there.', voice }));
+    expect(chunks.length).toBeGreaterThan(1);
+    // Called once, right after the first chunk went out (bytesWritten is updated after the hook).
+    expect(firstBytes).toEqual([0]);
+  });
+
   it('sends no voice_settings when the voice has none, and no optimize_streaming_latency unless asked', async () => {
     await collect(tts().synthesize({ text: 'Hi.', voice: { voiceId: 'v', modelId: 'm', language: 'de' } }));
     const req = fake.requests[0]!;
