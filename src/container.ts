@@ -43,6 +43,8 @@ import { SqlTtsCacheStore } from './store/tts-cache-repository.js';
 import { TwilioCallControl } from './telephony/rest.js';
 import { StreamTokens } from './telephony/stream-token.js';
 import { createPeople, type People, type PeopleDeps } from './handoff/people.js';
+import { createJobRunner } from './jobs/create-runner.js';
+import { runsWorkers, type JobRunner } from './jobs/runner.js';
 import { sqlPeopleStores } from './store/people-stores.js';
 
 /**
@@ -135,6 +137,11 @@ export interface Container {
   callRecorder: CallRecorder;
   /** Staff, queues, sign-in sessions, presence and the workspace sockets, assignment (src/handoff/people.ts). */
   people: People;
+  /**
+   * Background jobs (docs/jobs.md): BullMQ with REDIS_URL, else in-process. `jobs.stats()` gives each
+   * queue's depth (waiting, active, delayed, failed) and this process's failure counts.
+   */
+  jobs: JobRunner;
   /** Closers run in reverse order of registration on shutdown. */
   onClose(fn: () => Promise<void> | void): void;
   close(): Promise<void>;
@@ -142,6 +149,8 @@ export interface Container {
 
 export interface ContainerOverrides {
   clock?: Clock;
+  /** A job runner of the test's own (BullMQ on a test prefix, or in-process on a ManualClock). */
+  jobs?: JobRunner;
   /** Test doubles for the call pipeline: providers, a phrase source the caller fills, the transfer path. */
   telephony?: Partial<Providers> & { phrases?: PhraseSource; transferVia?: 'stream' | 'rest' };
   /** People side: a cheaper scrypt cost keeps tests fast (hashes carry their cost, so both verify). */
@@ -159,6 +168,9 @@ export async function createContainer(
   // Migrations and the flows/ import finish before the container is handed out.
   const persistence = await createPersistence({ config, logger, clock, pending: readiness.pending });
   closers.push(() => persistence.close());
+  // Closed before the store (closers run in reverse): a running job may still write.
+  const jobs = overrides.jobs ?? createJobRunner({ redisUrl: config.REDIS_URL, clock, logger });
+  closers.push(() => jobs.close());
   const tokens = new StreamTokens(persistence.secretKey, clock);
   const providers = createProviders(config, clock, logger, {
     ...overrides.telephony,
@@ -225,6 +237,7 @@ export async function createContainer(
     callHistory,
     callRecorder,
     people,
+    jobs,
     onClose: (fn) => closers.push(fn),
     async close() {
       container.readiness.shuttingDown = true;
@@ -237,6 +250,8 @@ export async function createContainer(
       }
     },
   };
+  // Every kind of job is registered above; WORKERS=off processes only enqueue.
+  if (runsWorkers(config)) await jobs.startWorkers();
   return container;
 }
 

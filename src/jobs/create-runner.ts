@@ -1,0 +1,21 @@
+import { Redis } from 'ioredis';
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import { BullMqJobRunner } from './bullmq-runner.js';
+import { MemoryJobRunner } from './memory-runner.js';
+import type { JobRunner } from './runner.js';
+
+/** BullMQ keys live under `<prefix>:<queue>:…`, apart from the live-state keys. */
+export const JOBS_KEY_PREFIX = 'voice-jobs';
+
+/**
+ * The job runner for this deployment: BullMQ when REDIS_URL is set (every
+ * process shares the queues), the in-process runner otherwise.
+ */
+export function createJobRunner(deps: { redisUrl: string | undefined; clock: Clock; logger: Logger }): JobRunner {
+  if (!deps.redisUrl) return new MemoryJobRunner({ clock: deps.clock, logger: deps.logger });
+  // BullMQ workers block on their connection: requests must wait for a reconnect, not fail.
+  const connection = new Redis(deps.redisUrl, { maxRetriesPerRequest: null });
+  connection.on('error', (err) => deps.logger.error({ err }, 'Redis connection of the job queues failed'));
+  return new BullMqJobRunner({ connection, ownsConnection: true, prefix: JOBS_KEY_PREFIX, logger: deps.logger });
+}
