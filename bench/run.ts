@@ -205,6 +205,37 @@ async function runLoad(o: BenchOptions): Promise<void> {
       `${canPin ? ' · server on core 0, generator on core 1' : ''}${o.profile ? ' · profiling the server' : ''}`,
   );
   const fakes = await startBenchFakes(o, canPin ? 1 : undefined, trackChild);
+  try {
+    const main = await measure(o.server, o, fakes, canPin);
+    let floor: Measured | undefined;
+    if (o.floor && o.server === 'product') {
+      log('\nthe same levels against the floor server (bench/floor/server.ts):');
+      floor = await measure('floor', { ...o, mode: 'levels', calls: main.rows.map((r) => r.calls), profile: false }, fakes, canPin);
+      for (const r of main.rows) {
+        const f = floor.rows.find((x) => x.calls === r.calls);
+        // Same N on both: CPU per call divides out.
+        if (f && f.cpu.server > 0) r.cpuPerCallRatio = round(r.cpu.server / f.cpu.server, 2);
+      }
+    }
+    report(o, started, canPin, fakes, main, floor);
+  } finally {
+    await fakes.close();
+  }
+}
+
+interface Measured {
+  rows: LevelRow[];
+  idleRssMb: number;
+  callsPlaced: number;
+  rampMax: number | null;
+  rampStop: string | undefined;
+  soak: Awaited<ReturnType<Bench['soak']>> | undefined;
+  logLines: string[];
+  logCount: number;
+}
+
+/** Starts a server of `kind`, drives the levels (or ramp, or soak) against it, stops it. */
+async function measure(kind: 'product' | 'floor', o: BenchOptions, fakes: BenchFakes, canPin: boolean): Promise<Measured> {
   let server: ServerChild | undefined;
   let bench: Bench | undefined;
   let gen: LoadGenerator | undefined;
@@ -220,9 +251,10 @@ async function runLoad(o: BenchOptions): Promise<void> {
       },
       core: canPin ? 0 : undefined,
       profileDir: o.profile ? RESULTS_DIR : undefined,
+      kind,
     });
     const idleRssMb = rssMb(server.pid) ?? 0;
-    log(`server pid ${server.pid} ready at ${server.url} (RSS ${idleRssMb.toFixed(0)} MB idle)`);
+    log(`${kind} server pid ${server.pid} ready at ${server.url} (RSS ${idleRssMb.toFixed(0)} MB idle)`);
     gen = new LoadGenerator(
       {
         serverUrl: server.url,
@@ -264,51 +296,16 @@ async function runLoad(o: BenchOptions): Promise<void> {
       soak = await bench.soak(o.calls[0]!, o.soakMs);
       await bench.level(o.calls[0]!, o.durationMs);
     }
-
-    const rows = bench.rows;
-    const spokenAvailable = fakes.sttSeen;
-    const rssPoints = rows.filter((r) => r.valid).map((r) => ({ x: r.calls, y: r.serverRssMb }));
-    const rssPerCallMb =
-      rssPoints.length >= 2 ? slope(rssPoints) : rssPoints.length === 1 ? (rssPoints[0]!.y - idleRssMb) / rssPoints[0]!.x : null;
-    // The headline row: the ramp's maximum, else the largest valid level.
-    const valid = rows.filter((r) => r.valid);
-    const head = (rampMax !== null ? rows.find((r) => r.calls === rampMax) : undefined) ?? valid.at(-1) ?? rows.at(-1);
-    log('');
-    log(printTable(rows));
-    log('');
-    if (!spokenAvailable) log('note: the server opened no Deepgram connection: keypad turns only (no spoken turns, barge-ins or overhead figures yet)');
-    if (rssPerCallMb !== null) log(`RSS per call: ${rssPerCallMb.toFixed(3)} MB (${rssPoints.length >= 2 ? 'slope over N' : 'above idle'}; idle ${idleRssMb.toFixed(0)} MB)`);
-    if (o.mode === 'ramp') log(`ramp: largest N meeting every budget = ${rampMax ?? 'none'} (${rampStop})`);
-    if (soak) log(`soak: RSS slope ${soak.rssSlopeMbPerMin ?? '—'} MB/min over ${(o.soakMs / 60_000).toFixed(0)} min; errors ${JSON.stringify(soak.errorsByKind)}`);
-    for (const r of rows.filter((r) => !r.valid)) log(`INVALID N=${r.calls}: ${r.invalidReason}`);
-    if (server.logLines.length) log(`server log (last lines of ${server.logCount}):\n  ${server.logLines.slice(-5).join('\n  ')}`);
-
-    const result = {
-      calls: head?.calls ?? null,
-      overheadMs: head ? { p50: head.overheadMs.p50, p95: head.overheadMs.p95, p99: head.overheadMs.p99 } : null,
-      firstGreetingByteMs: head ? { p50: head.firstGreetingByteMs.p50, p95: head.firstGreetingByteMs.p95 } : null,
-      overheadInsideMs: head ? { p50: head.overheadInsideMs.p50, p95: head.overheadInsideMs.p95, p99: head.overheadInsideMs.p99 } : null,
-      clearMs: head ? { p50: head.clearMs.p50, p95: head.clearMs.p95 } : null,
-      interruptMs: head ? { p50: head.interruptMs.p50, p95: head.interruptMs.p95 } : null,
-      underruns: head?.underruns ?? null,
-      rssPerCallMb: round(rssPerCallMb, 3),
-      cpu: head ? head.cpu : null,
-      eventLoopDelayP99Ms: head?.eventLoopDelayP99Ms ?? null,
-      valid: head?.valid ?? false,
-      mode: o.mode,
-      startedAt: started.toISOString(),
-      spokenTurnsAvailable: spokenAvailable,
-      idleRssMb: round(idleRssMb),
-      budgets: DEFAULT_BUDGETS,
-      ...(o.mode === 'ramp' ? { rampMax, rampStop } : {}),
-      ...(soak ? { soak } : {}),
-      options: { ...o, rest: undefined },
-      pinned: canPin,
+    return {
+      rows: bench.rows,
+      idleRssMb,
       callsPlaced: gen.callsStarted,
-      rows,
+      rampMax,
+      rampStop,
+      soak,
+      logLines: [...server.logLines],
+      logCount: server.logCount,
     };
-    const file = writeResult(RESULTS_DIR, result);
-    log(`\nwrote ${file}`);
   } finally {
     bench?.stop();
     if (gen) {
@@ -317,8 +314,63 @@ async function runLoad(o: BenchOptions): Promise<void> {
     }
     await server?.stop();
     if (server?.profile) log(`server CPU profile: ${server.profile} (npx tsx bench/profile-summary.ts ${server.profile})`);
-    await fakes.close();
   }
+}
+
+function report(o: BenchOptions, started: Date, canPin: boolean, fakes: BenchFakes, m: Measured, floor: Measured | undefined): void {
+  const { rows, idleRssMb, rampMax, rampStop, soak } = m;
+  const spokenAvailable = fakes.sttSeen;
+  const rssPoints = rows.filter((r) => r.valid).map((r) => ({ x: r.calls, y: r.serverRssMb }));
+  const rssPerCallMb =
+    rssPoints.length >= 2 ? slope(rssPoints) : rssPoints.length === 1 ? (rssPoints[0]!.y - idleRssMb) / rssPoints[0]!.x : null;
+  // The headline row: the ramp's maximum, else the largest valid level.
+  const valid = rows.filter((r) => r.valid);
+  const head = (rampMax !== null ? rows.find((r) => r.calls === rampMax) : undefined) ?? valid.at(-1) ?? rows.at(-1);
+  log('');
+  log(printTable(rows));
+  if (floor) {
+    log('\nfloor:');
+    log(printTable(floor.rows));
+    log(`cpuPerCallRatio (product CPU ÷ floor CPU at the same N): ${rows.map((r) => `${r.calls}: ${r.cpuPerCallRatio ?? '—'}`).join(', ')}`);
+    log(`floor idle RSS ${floor.idleRssMb.toFixed(0)} MB`);
+  }
+  log('');
+  if (!spokenAvailable) log('note: the server opened no Deepgram connection: keypad turns only (no spoken turns, barge-ins or overhead figures yet)');
+  if (rssPerCallMb !== null) log(`RSS per call: ${rssPerCallMb.toFixed(3)} MB (${rssPoints.length >= 2 ? 'slope over N' : 'above idle'}; idle ${idleRssMb.toFixed(0)} MB)`);
+  if (o.mode === 'ramp') log(`ramp: largest N meeting every budget = ${rampMax ?? 'none'} (${rampStop})`);
+  if (soak) log(`soak: RSS slope ${soak.rssSlopeMbPerMin ?? '—'} MB/min over ${(o.soakMs / 60_000).toFixed(0)} min; errors ${JSON.stringify(soak.errorsByKind)}`);
+  for (const r of rows.filter((r) => !r.valid)) log(`INVALID N=${r.calls}: ${r.invalidReason}`);
+  if (m.logLines.length) log(`server log (last lines of ${m.logCount}):\n  ${m.logLines.slice(-5).join('\n  ')}`);
+
+  const result = {
+    calls: head?.calls ?? null,
+    overheadMs: head ? { p50: head.overheadMs.p50, p95: head.overheadMs.p95, p99: head.overheadMs.p99 } : null,
+    firstGreetingByteMs: head ? { p50: head.firstGreetingByteMs.p50, p95: head.firstGreetingByteMs.p95 } : null,
+    overheadInsideMs: head ? { p50: head.overheadInsideMs.p50, p95: head.overheadInsideMs.p95, p99: head.overheadInsideMs.p99 } : null,
+    clearMs: head ? { p50: head.clearMs.p50, p95: head.clearMs.p95 } : null,
+    interruptMs: head ? { p50: head.interruptMs.p50, p95: head.interruptMs.p95 } : null,
+    underruns: head?.underruns ?? null,
+    rssPerCallMb: round(rssPerCallMb, 3),
+    cpu: head ? head.cpu : null,
+    cpuPerCallRatio: head?.cpuPerCallRatio ?? null,
+    eventLoopDelayP99Ms: head?.eventLoopDelayP99Ms ?? null,
+    valid: head?.valid ?? false,
+    mode: o.mode,
+    server: o.server,
+    startedAt: started.toISOString(),
+    spokenTurnsAvailable: spokenAvailable,
+    idleRssMb: round(idleRssMb),
+    budgets: DEFAULT_BUDGETS,
+    ...(o.mode === 'ramp' ? { rampMax, rampStop } : {}),
+    ...(soak ? { soak } : {}),
+    options: { ...o, rest: undefined },
+    pinned: canPin,
+    callsPlaced: m.callsPlaced,
+    rows,
+    ...(floor ? { floor: { idleRssMb: round(floor.idleRssMb), rows: floor.rows } } : {}),
+  };
+  const file = writeResult(RESULTS_DIR, result);
+  log(`\nwrote ${file}`);
 }
 
 async function main(): Promise<void> {

@@ -36,6 +36,10 @@ export interface BenchOptions {
   profile: boolean;
   /** Don't pin the processes to cores. */
   noPin: boolean;
+  /** Which server the calls go to: the product, or the floor (bench/floor/server.ts) alone. */
+  server: 'product' | 'floor';
+  /** After the product's levels, run the same levels against the floor and report cpuPerCallRatio. */
+  floor: boolean;
   /** Arguments after `validator` / `audio`. */
   rest: string[];
 }
@@ -59,6 +63,8 @@ export const DEFAULT_OPTIONS: BenchOptions = {
   bargeInEvery: 2,
   profile: false,
   noPin: false,
+  server: 'product',
+  floor: false,
   rest: [],
 };
 
@@ -75,7 +81,9 @@ export const USAGE = `usage: npm run bench -- [options]
   --stt-final-ms 150 --llm-first-token-ms 300 --llm-tps 50 --tts-first-byte-ms 150 --tts-speed 2
   --keypad-turns 1 --barge-in-every 2
   --profile               write the server's CPU profile to bench/results/*.cpuprofile
-  --no-pin                don't pin the server and the generator to cores`;
+  --no-pin                don't pin the server and the generator to cores
+  --floor                 then the same levels against the floor server (bench/floor/): cpuPerCallRatio per level
+  --server floor          measure the floor server alone`;
 
 const num = (flag: string, v: string | undefined, min = 0): number => {
   const n = Number(v);
@@ -157,6 +165,15 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
       case '--no-pin':
         o.noPin = true;
         break;
+      case '--floor':
+        o.floor = true;
+        break;
+      case '--server': {
+        const v = value();
+        if (v !== 'product' && v !== 'floor') throw new Error(`--server is product or floor, got ${v ?? 'nothing'}`);
+        o.server = v;
+        break;
+      }
       case '--help':
       case '-h':
         throw new Error(USAGE);

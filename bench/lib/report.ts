@@ -29,6 +29,8 @@ export interface LevelRow {
   turnsWithMetrics: number;
   serverRssMb: number;
   serverRssMaxMb: number;
+  /** Product CPU ÷ floor CPU at the same N (with --floor). */
+  cpuPerCallRatio?: number | null;
   /** Calls that ended by an error (webhook, TwiML, server-closed stream, no STT). */
   failedCalls: number;
   /** Share of one core; `fakes` is the provider fakes' own process (also on core 1). */

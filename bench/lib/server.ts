@@ -54,6 +54,8 @@ export interface ServerSpawnOptions {
   core: number | undefined;
   /** Directory for the V8 CPU profile (--cpu-prof) or undefined. */
   profileDir: string | undefined;
+  /** The product (src/main.ts) or the floor (bench/floor/server.ts). */
+  kind?: 'product' | 'floor';
 }
 
 /** Variables the server reads; ours replace whatever the shell had. */
@@ -95,7 +97,7 @@ export async function startServer(o: ServerSpawnOptions): Promise<ServerChild> {
   // Every thread writes its own profile (tsx's loader runs in a worker); stop() keeps the main thread's.
   const profileTmp = o.profileDir ? mkdtempSync(join(tmpdir(), 'voice-bench-prof-')) : undefined;
   if (profileTmp) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', profileTmp);
-  nodeArgs.push(join(REPO_ROOT, 'src', 'main.ts'));
+  nodeArgs.push(o.kind === 'floor' ? join(REPO_ROOT, 'bench', 'floor', 'server.ts') : join(REPO_ROOT, 'src', 'main.ts'));
   const [cmd, args] =
     o.core === undefined ? [process.execPath, nodeArgs] : ['taskset', ['-c', String(o.core), process.execPath, ...nodeArgs]];
   const child: ChildProcess = spawn(cmd, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });

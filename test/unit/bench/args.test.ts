@@ -31,6 +31,13 @@ describe('bench command line', () => {
     expect(() => parseArgs(['--soak', '5m', '--calls', '80,90'])).toThrow(/one level/);
   });
 
+  it('the product by default; --floor adds the floor run, --server floor measures the floor alone', () => {
+    expect(parseArgs([])).toMatchObject({ server: 'product', floor: false });
+    expect(parseArgs(['--floor'])).toMatchObject({ server: 'product', floor: true });
+    expect(parseArgs(['--server', 'floor']).server).toBe('floor');
+    expect(() => parseArgs(['--server', 'nginx'])).toThrow(/product or floor/);
+  });
+
   it('validator and audio pass their arguments through', () => {
     expect(parseArgs(['validator', '5000', '10'])).toMatchObject({ mode: 'validator', rest: ['5000', '10'] });
     expect(parseArgs(['audio'])).toMatchObject({ mode: 'audio', rest: [] });
