@@ -112,6 +112,21 @@ export const configSchema = z
     ELEVENLABS_BASE_URL: origin('ELEVENLABS_BASE_URL'),
     ELEVENLABS_VOICE_ID: z.string().min(1).default('21m00Tcm4TlvDq8ikWAM'),
     ELEVENLABS_MODEL_ID: z.string().min(1).default('eleven_flash_v2_5'),
+    // Secondaries (docs/reliability.md#provider-failover): used when the primary fails a request or its circuit is open.
+    DEEPGRAM_SECONDARY_BASE_URL: origin('DEEPGRAM_SECONDARY_BASE_URL'),
+    DEEPGRAM_SECONDARY_API_KEY: optionalString,
+    DEEPGRAM_SECONDARY_MODEL: optionalString,
+    OPENAI_SECONDARY_BASE_URL: origin('OPENAI_SECONDARY_BASE_URL'),
+    OPENAI_SECONDARY_API_KEY: optionalString,
+    OPENAI_SECONDARY_MODEL: optionalString,
+    ELEVENLABS_SECONDARY_BASE_URL: origin('ELEVENLABS_SECONDARY_BASE_URL'),
+    ELEVENLABS_SECONDARY_API_KEY: optionalString,
+    ELEVENLABS_SECONDARY_VOICE_ID: optionalString,
+    ELEVENLABS_SECONDARY_MODEL_ID: optionalString,
+    /** Failures in a row that open a provider endpoint's circuit breaker. */
+    BREAKER_FAILURES: z.coerce.number().int().min(1).max(100).default(3),
+    /** How long an open breaker skips its endpoint before one probe request may try it. */
+    BREAKER_OPEN_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
     FLOWS_DIR: z.string().min(1).default('./flows'),
     /** Internal hosts flows' http nodes and tools may call (src/flow/outbound.ts); all others internal are refused. */
     HTTP_ALLOW_HOSTS: optionalString.transform((v, ctx) => {

@@ -31,6 +31,11 @@ import { DeepgramStt } from './providers/stt/deepgram.js';
 import type { SttPort } from './providers/stt/port.js';
 import { ElevenLabsTts } from './providers/tts/elevenlabs.js';
 import type { TtsPort, VoiceSpec } from './providers/tts/port.js';
+import { ProviderEndpoint, ProviderHealth, type EndpointRole } from './providers/endpoints.js';
+import type { ProviderName, ProviderStage } from './providers/errors.js';
+import { FailoverLlm, type LlmEndpoint } from './providers/llm/failover.js';
+import { FailoverStt, type SttEndpoint } from './providers/stt/failover.js';
+import { FailoverTts, type TtsEndpoint } from './providers/tts/failover.js';
 import { SqlAgentStore } from './store/agents-repo.js';
 import { SqlApiKeyStore } from './store/api-keys-repo.js';
 import { SqlCallStore } from './store/calls-repo.js';
@@ -72,6 +77,8 @@ export interface Providers {
   stt: SttPort;
   /** Twilio's REST API (TWILIO_API_BASE_URL), for transfers and hang-ups. */
   callControl: CallControl;
+  /** The circuit breakers of the configured provider endpoints, for `/ready`. */
+  health: ProviderHealth;
 }
 
 /** Everything built on the SQL store: the agent services, auth, the directory and SECRET_KEY. */
@@ -265,33 +272,104 @@ export function createProviders(
   logger: Logger,
   overrides: Partial<Providers> & { streamToken?: (callSid: string) => string } = {},
 ): Providers {
+  const health = overrides.health ?? new ProviderHealth();
+  const policy = { failureThreshold: config.BREAKER_FAILURES, openMs: config.BREAKER_OPEN_MS };
+  const endpoint = (stage: ProviderStage, role: EndpointRole, provider: ProviderName) =>
+    health.add(new ProviderEndpoint(stage, role, provider, clock, logger, policy));
+  // Overrides (test doubles, `npm run call`) are used as given; configured adapters sit behind breakers.
   return {
-    tts:
-      overrides.tts ??
-      new ElevenLabsTts({
-        ...(config.ELEVENLABS_API_KEY ? { apiKey: config.ELEVENLABS_API_KEY } : {}),
-        ...(config.ELEVENLABS_BASE_URL ? { baseUrl: config.ELEVENLABS_BASE_URL } : {}),
+    tts: overrides.tts ?? configuredTts(config, clock, logger, endpoint),
+    llm: overrides.llm ?? configuredLlm(config, clock, logger, endpoint),
+    stt: overrides.stt ?? configuredStt(config, clock, logger, endpoint),
+    callControl: overrides.callControl ?? new TwilioCallControl(config, overrides.streamToken),
+    health,
+  };
+}
+
+type EndpointFactory = (stage: ProviderStage, role: EndpointRole, provider: ProviderName) => ProviderEndpoint;
+
+function elevenLabs(apiKey: string | undefined, baseUrl: string | undefined, clock: Clock): ElevenLabsTts {
+  return new ElevenLabsTts({ ...(apiKey ? { apiKey } : {}), ...(baseUrl ? { baseUrl } : {}), clock });
+}
+
+/** ElevenLabs, then the secondary when any ELEVENLABS_SECONDARY_* names one. */
+function configuredTts(config: Config, clock: Clock, logger: Logger, endpoint: EndpointFactory): TtsPort {
+  const endpoints: TtsEndpoint[] = [
+    { endpoint: endpoint('tts', 'primary', 'elevenlabs'), tts: elevenLabs(config.ELEVENLABS_API_KEY, config.ELEVENLABS_BASE_URL, clock) },
+  ];
+  if (config.ELEVENLABS_SECONDARY_BASE_URL || config.ELEVENLABS_SECONDARY_VOICE_ID || config.ELEVENLABS_SECONDARY_MODEL_ID) {
+    endpoints.push({
+      endpoint: endpoint('tts', 'secondary', 'elevenlabs'),
+      tts: elevenLabs(
+        config.ELEVENLABS_SECONDARY_API_KEY ?? config.ELEVENLABS_API_KEY,
+        config.ELEVENLABS_SECONDARY_BASE_URL ?? config.ELEVENLABS_BASE_URL,
         clock,
-      }),
-    llm:
-      overrides.llm ??
-      new OpenAiLlm({
+      ),
+      voice: { voiceId: config.ELEVENLABS_SECONDARY_VOICE_ID, modelId: config.ELEVENLABS_SECONDARY_MODEL_ID },
+    });
+  }
+  return new FailoverTts(endpoints, logger);
+}
+
+/** OpenAI (or any compatible server), then the secondary when OPENAI_SECONDARY_BASE_URL or _MODEL names one. */
+function configuredLlm(config: Config, clock: Clock, logger: Logger, endpoint: EndpointFactory): LlmPort {
+  const hasSecondary = Boolean(config.OPENAI_SECONDARY_BASE_URL || config.OPENAI_SECONDARY_MODEL);
+  const endpoints: LlmEndpoint[] = [
+    {
+      endpoint: endpoint('llm', 'primary', 'openai'),
+      llm: new OpenAiLlm({
         apiKey: config.OPENAI_API_KEY,
         baseUrl: config.OPENAI_BASE_URL,
         model: config.OPENAI_MODEL,
         clock,
         logger,
+        // With a secondary, a failing primary hands the turn over at once instead of spending the budget on retries.
+        ...(hasSecondary ? { maxAttempts: 1 } : {}),
       }),
-    stt:
-      overrides.stt ??
-      new DeepgramStt({
+    },
+  ];
+  if (hasSecondary) {
+    endpoints.push({
+      endpoint: endpoint('llm', 'secondary', 'openai'),
+      llm: new OpenAiLlm({
+        apiKey: config.OPENAI_SECONDARY_API_KEY ?? config.OPENAI_API_KEY,
+        baseUrl: config.OPENAI_SECONDARY_BASE_URL ?? config.OPENAI_BASE_URL,
+        model: config.OPENAI_SECONDARY_MODEL ?? config.OPENAI_MODEL,
+        clock,
+        logger,
+      }),
+    });
+  }
+  return new FailoverLlm(endpoints, logger);
+}
+
+/** Deepgram, then the secondary when DEEPGRAM_SECONDARY_BASE_URL or _MODEL names one. */
+function configuredStt(config: Config, clock: Clock, logger: Logger, endpoint: EndpointFactory): SttPort {
+  const endpoints: SttEndpoint[] = [
+    {
+      endpoint: endpoint('stt', 'primary', 'deepgram'),
+      stt: new DeepgramStt({
         apiKey: config.DEEPGRAM_API_KEY,
         ...(config.DEEPGRAM_BASE_URL ? { baseUrl: config.DEEPGRAM_BASE_URL } : {}),
         clock,
         logger,
       }),
-    callControl: overrides.callControl ?? new TwilioCallControl(config, overrides.streamToken),
-  };
+    },
+  ];
+  if (config.DEEPGRAM_SECONDARY_BASE_URL || config.DEEPGRAM_SECONDARY_MODEL) {
+    const baseUrl = config.DEEPGRAM_SECONDARY_BASE_URL ?? config.DEEPGRAM_BASE_URL;
+    endpoints.push({
+      endpoint: endpoint('stt', 'secondary', 'deepgram'),
+      stt: new DeepgramStt({
+        apiKey: config.DEEPGRAM_SECONDARY_API_KEY ?? config.DEEPGRAM_API_KEY,
+        ...(baseUrl ? { baseUrl } : {}),
+        clock,
+        logger,
+      }),
+      model: config.DEEPGRAM_SECONDARY_MODEL,
+    });
+  }
+  return new FailoverStt(endpoints, logger);
 }
 
 export interface PersistenceDeps {

@@ -31,6 +31,9 @@ const SECRET_PATHS = [
   'config.OPENAI_API_KEY',
   'config.DEEPGRAM_API_KEY',
   'config.ELEVENLABS_API_KEY',
+  'config.DEEPGRAM_SECONDARY_API_KEY',
+  'config.OPENAI_SECONDARY_API_KEY',
+  'config.ELEVENLABS_SECONDARY_API_KEY',
   'config.ADMIN_API_KEY',
   'config.SECRET_KEY',
 ];

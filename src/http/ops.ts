@@ -9,6 +9,9 @@ export async function opsRoutes(app: FastifyInstance, { container }: { container
     const { pending, shuttingDown } = container.readiness;
     if (shuttingDown) return reply.code(503).send({ status: 'shutting_down' });
     if (pending.size > 0) return reply.code(503).send({ status: 'starting', pending: [...pending] });
-    return { status: 'ready' };
+    // A provider outage is not this process's fault and another process would fare no better:
+    // it reads `degraded` (200) with the breakers' states, so a load balancer keeps sending calls.
+    const providers = container.providers.health.report();
+    return { status: providers.status === 'ok' ? 'ready' : 'degraded', providers };
   });
 }

@@ -130,8 +130,8 @@ export class CallListening {
       );
     } catch (err) {
       const message = err instanceof AppError || err instanceof Error ? err.message : String(err);
-      // Once per call, naming the variable; keypad flows go on working.
-      logger.warn({ reason: message }, 'speech input is unavailable on this call (set DEEPGRAM_API_KEY)');
+      // Once per call, naming the variable or the open circuit; keypad flows go on working.
+      logger.warn({ reason: message }, 'speech input is unavailable on this call');
     }
   }
 

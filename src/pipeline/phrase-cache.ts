@@ -246,7 +246,7 @@ export class PhraseCache {
   private async synthesizeAndStore(key: string, text: string, voice: VoiceSpec, signal: AbortSignal): Promise<Uint8Array> {
     const chunks: Uint8Array[] = [];
     let length = 0;
-    for await (const chunk of this.tts.synthesize({ text, voice, signal })) {
+    for await (const chunk of this.tts.synthesize({ text, voice, signal, exactVoice: true })) {
       chunks.push(chunk);
       length += chunk.length;
     }

@@ -35,7 +35,9 @@ export type ProviderErrorKind =
   /** No first audio byte within the TTS budget. */
   | 'first_byte_timeout'
   /** The stream went quiet mid-way. */
-  | 'stall';
+  | 'stall'
+  /** Every endpoint of the stage is skipped by its circuit breaker (src/providers/breaker.ts): no request was sent. */
+  | 'circuit_open';
 
 /** Whether a fresh attempt can plausibly succeed, per kind: the one table retries and reconnects read. */
 const RETRYABLE: Readonly<Record<ProviderErrorKind, boolean>> = {
@@ -50,6 +52,8 @@ const RETRYABLE: Readonly<Record<ProviderErrorKind, boolean>> = {
   first_token_timeout: false,
   first_byte_timeout: false,
   stall: true,
+  // The breaker decided already; the flow's fallback serves the caller now.
+  circuit_open: false,
 };
 
 export class ProviderError extends Error {

@@ -16,6 +16,11 @@ export interface TtsRequest {
   text: string;
   voice: VoiceSpec;
   signal?: AbortSignal;
+  /**
+   * The audio is stored under this exact voice (the phrase cache): a failover
+   * endpoint that would speak another voice must not produce it.
+   */
+  exactVoice?: boolean;
 }
 
 export interface TtsPort {
