@@ -1,12 +1,13 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FlowLoadError, isFlowSchemaFile, loadFlowFile } from '../src/flow/load.js';
+import { FlowLoadError, isFlowFileName, loadFlowFile } from '../src/flow/load.js';
 import { validateFlow, type Finding } from '../src/flow/validator.js';
 
 /**
  * `npm run validate -- flows/x.json [more…] [--json]`: the pre-launch checklist
- * for flow files. Exit 1 when any file has errors, 0 otherwise. `flows/flow.schema.json`
- * is skipped (with a note) so that `flows/*.json` checks exactly the flows.
+ * for flow files. Exit 1 when any file has errors, 0 otherwise. Editor schemas
+ * (`*.schema.json`) and test suites (`*.test.json`) are skipped (with a note) so
+ * that `flows/*.json` checks exactly the flows.
  */
 
 /** Validator findings, plus loader problems (bad JSON, missing KB file) as errors. */
@@ -46,10 +47,10 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 async function main(argv: string[]): Promise<number> {
   const json = argv.includes('--json');
   const args = argv.filter((a) => a !== '--json');
-  const skipped = args.filter(isFlowSchemaFile);
-  const files = args.filter((a) => !isFlowSchemaFile(a));
+  const skipped = args.filter((a) => a.endsWith('.json') && !isFlowFileName(a));
+  const files = args.filter((a) => !skipped.includes(a));
   // The note goes to stderr so that --json output stays one parseable document.
-  for (const file of skipped) console.error(`skipped ${file}: the editor schema, not a flow`);
+  for (const file of skipped) console.error(`skipped ${file}: ${file.endsWith('.test.json') ? 'a test suite' : 'an editor schema'}, not a flow`);
   if (files.length === 0 && skipped.length > 0) return 0;
   if (files.length === 0) {
     console.error('usage: npm run validate -- flows/x.json [more.json …] [--json]');

@@ -2,6 +2,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { isAppError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { isFlowFileName } from '../flow/load.js';
 import type { PhoneNumberService } from './phone-numbers.js';
 import { SLUG_PATTERN, type AgentService } from './service.js';
 
@@ -35,7 +36,7 @@ export async function importFlowsOnStart(deps: {
 
   let files: string[] = [];
   try {
-    files = (await readdir(deps.flowsDir)).filter((f) => f.endsWith('.json') && f !== 'flow.schema.json').sort();
+    files = (await readdir(deps.flowsDir)).filter(isFlowFileName).sort();
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }

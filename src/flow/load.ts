@@ -135,6 +135,14 @@ export const FLOW_SCHEMA_FILE = 'flow.schema.json';
 
 export const isFlowSchemaFile = (path: string): boolean => basename(path) === FLOW_SCHEMA_FILE;
 
+/** Test suites sit beside their flows (`<slug>.test.json`, docs/flows.md#testing-a-flow); editor schemas end in `.schema.json`. */
+export const FLOW_TEST_SUFFIX = '.test.json';
+export const isFlowTestFile = (path: string): boolean => basename(path).endsWith(FLOW_TEST_SUFFIX);
+const isSchemaFile = (path: string): boolean => basename(path).endsWith('.schema.json');
+
+/** A JSON file of a flows directory that is a flow: not an editor schema, not a test suite. */
+export const isFlowFileName = (path: string): boolean => path.endsWith('.json') && !isSchemaFile(path) && !isFlowTestFile(path);
+
 /** The flow files of a directory, by slug; a missing directory has none. */
 export async function listFlowFiles(dir: string): Promise<FlowFile[]> {
   let names: string[];
@@ -145,7 +153,7 @@ export async function listFlowFiles(dir: string): Promise<FlowFile[]> {
     throw err;
   }
   return names
-    .filter((name) => name.endsWith('.json') && !isFlowSchemaFile(name))
+    .filter(isFlowFileName)
     .sort()
     .map((name) => ({ slug: basename(name, '.json'), path: join(dir, name) }));
 }

@@ -335,6 +335,9 @@ describe.each(BACKENDS)('store contract on $name', (backend) => {
       writeFileSync(join(flows.dir, 'broken.json'), JSON.stringify(invalidFlow('Broken Line')));
       writeFileSync(join(flows.dir, 'garbled.json'), '{ not json');
       writeFileSync(join(flows.dir, 'flow.schema.json'), JSON.stringify({ $id: 'schema' }));
+      // Test suites and their schema sit beside the flows and are not flows.
+      writeFileSync(join(flows.dir, 'flow-test.schema.json'), JSON.stringify({ $id: 'suite schema' }));
+      writeFileSync(join(flows.dir, 'clinic.test.json'), JSON.stringify({ version: 1, cases: [] }));
       mkdirSync(join(flows.dir, 'kb'));
       const deps = { flowsDir: flows.dir, phoneNumbers: {}, agents: p.agents, numbers: p.phoneNumbers, logger: silentLogger };
 

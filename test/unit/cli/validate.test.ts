@@ -54,13 +54,16 @@ describe('validate CLI', () => {
     expect(JSON.parse(json.stdout)).toMatchObject({ errors: [], warnings: [{ code: 'NO_EXITS', nodeId: 'chat', path: '$.nodes[1].exits' }] });
   }, 20_000);
 
-  it('skips flows/flow.schema.json, so `npm run validate -- flows/*.json` checks only the flows', async () => {
+  it('skips editor schemas and test suites, so `npm run validate -- flows/*.json` checks only the flows', async () => {
     const files = (await readdir(join(root, 'flows'))).filter((f) => f.endsWith('.json')).map((f) => `flows/${f}`);
     expect(files).toContain('flows/flow.schema.json');
+    expect(files).toContain('flows/pizza.test.json');
+    const notFlows = files.filter((f) => f.endsWith('.schema.json') || f.endsWith('.test.json'));
     const run = await runCli(files);
-    expect(run.stderr).toContain('skipped flows/flow.schema.json');
+    expect(run.stderr).toContain('skipped flows/flow.schema.json: an editor schema');
+    expect(run.stderr).toContain('skipped flows/pizza.test.json: a test suite');
     expect(run.stdout).not.toContain('flow.schema.json');
-    expect(run.stdout).toContain(`${files.length - 1} files: 0 errors`);
+    expect(run.stdout).toContain(`${files.length - notFlows.length} files: 0 errors`);
     expect(run.code).toBe(0);
 
     const json = await runCli(['flows/flow.schema.json', 'flows/pizza.json', '--json']);

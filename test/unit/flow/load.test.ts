@@ -159,8 +159,8 @@ describe('parseJson / jsonErrorOffset', () => {
 });
 
 describe('listFlowFiles', () => {
-  it('lists *.json by slug, sorted, except flow.schema.json', async () => {
-    for (const name of ['pizza.json', 'clinic.json', 'flow.schema.json', 'notes.md', 'after-hours.json']) {
+  it('lists *.json by slug, sorted, except editor schemas and test suites', async () => {
+    for (const name of ['pizza.json', 'clinic.json', 'flow.schema.json', 'flow-test.schema.json', 'pizza.test.json', 'notes.md', 'after-hours.json']) {
       await writeFile(join(dir, name), '{}');
     }
     await mkdir(join(dir, 'kb'));

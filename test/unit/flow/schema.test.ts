@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { FLOW_SCHEMA_PATH, flowSchemaFileText } from '../../../scripts/write-flow-schema.js';
+import { FLOW_SCHEMA_PATH, FLOW_TEST_SCHEMA_PATH, flowSchemaFileText, flowTestSchemaFileText } from '../../../scripts/write-flow-schema.js';
 import { flowJsonSchema, flowSchema, nodeSchema, settingsSchema } from '../../../src/flow/schema.js';
 
 /** Invariant: the defaults documented in docs/flows.md hold, and the published JSON Schema matches the code. */
@@ -28,6 +28,16 @@ describe('flows/flow.schema.json', () => {
     for (const type of ['say', 'conversation', 'gather', 'branch', 'http', 'transfer', 'end']) {
       expect(text).toContain(`"const": "${type}"`);
     }
+  });
+});
+
+describe('flows/flow-test.schema.json', () => {
+  it('is up to date with src/flow-tests/suite-schema.ts and names itself', async () => {
+    const onDisk = await readFile(FLOW_TEST_SCHEMA_PATH, 'utf8').catch(() => '(missing)');
+    if (onDisk !== flowTestSchemaFileText()) {
+      expect.fail('flows/flow-test.schema.json is stale: run `npm run schema` and commit the result');
+    }
+    expect(JSON.parse(onDisk)).toMatchObject({ $id: expect.stringContaining('flow-test.schema.json'), title: expect.stringContaining('test suite') });
   });
 });
 
