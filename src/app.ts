@@ -10,6 +10,7 @@ import { clientErrorHandler, frameworkErrorHandler, installErrorHandling } from 
 import { installJsonBodyPolicy, strictValidatorCompiler } from './http/request-body.js';
 import { installSecurity } from './http/security.js';
 import { opsRoutes } from './http/ops.js';
+import { metricsRoutes } from './http/metrics.js';
 import { twilioRoutes } from './http/routes/twilio.js';
 import { benchStatsRoutes } from './http/bench-stats.js';
 import { API_PREFIX, installApiAuth } from './http/auth.js';
@@ -28,7 +29,7 @@ import { workspaceRoutes } from './http/routes/workspace.js';
 export const MEDIA_MAX_PAYLOAD_BYTES = 64 * 1024;
 
 /** Path prefixes that keep answering during the shutdown drain. */
-const SERVED_WHILE_DRAINING = ['/health', '/ready', '/twilio/'];
+const SERVED_WHILE_DRAINING = ['/health', '/ready', '/metrics', '/twilio/'];
 
 /** Builds the Fastify instance; never listens (tests use inject / injectWS). */
 export async function buildApp(container: Container): Promise<FastifyInstance> {
@@ -75,6 +76,7 @@ export async function buildApp(container: Container): Promise<FastifyInstance> {
   });
 
   await app.register(opsRoutes, { container });
+  await app.register(metricsRoutes, { container });
   await app.register(twilioRoutes, { container });
   if (container.config.BENCH_STATS) await app.register(benchStatsRoutes, { container });
   // The web console (static files); it talks to the API below like any client.

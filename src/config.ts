@@ -138,6 +138,10 @@ export const configSchema = z
       }
       return entries;
     }),
+    /** When set, GET /metrics wants `Authorization: Bearer <METRICS_TOKEN>` (401 otherwise). */
+    METRICS_TOKEN: optionalString.refine((v) => v === undefined || v.length >= 16, {
+      message: 'must be at least 16 characters',
+    }),
     /** `npm run bench` only: exposes GET /bench/stats (per-turn metrics, event-loop delay). Never in production. */
     BENCH_STATS: bool(false),
   })

@@ -51,6 +51,11 @@ import { createPeople, type People, type PeopleDeps } from './handoff/people.js'
 import { createJobRunner } from './jobs/create-runner.js';
 import { runsWorkers, type JobRunner } from './jobs/runner.js';
 import { sqlPeopleStores } from './store/people-stores.js';
+import { Metrics } from './metrics/registry.js';
+import { registerCallMetrics } from './metrics/call-metrics.js';
+import { registerJobMetrics } from './metrics/job-metrics.js';
+import { observeLlm, observeStt, observeTts, type ProviderErrorListener } from './providers/observed.js';
+import { newPlayoutTotals, type PlayoutTotals } from './pipeline/playout.js';
 
 /**
  * The one place that picks implementations and builds services: SQLite or
@@ -120,6 +125,8 @@ export interface Telephony {
   transferVia: 'stream' | 'rest';
   /** Media sockets closed for never sending `start` (shown by /bench/stats). */
   streamCounters: MediaStreamCounters;
+  /** Playout underruns of every call of the process (read by /metrics). */
+  playoutTotals: PlayoutTotals;
   voiceFor(flow: Flow): VoiceSpec;
   close(): void;
 }
@@ -149,6 +156,11 @@ export interface Container {
    * queue's depth (waiting, active, delayed, failed) and this process's failure counts.
    */
   jobs: JobRunner;
+  /**
+   * This instance's Prometheus registry (GET /metrics, docs/metrics.md). Other
+   * parts add their figures with `metrics.gauge({ name, help, read })`.
+   */
+  metrics: Metrics;
   /** Closers run in reverse order of registration on shutdown. */
   onClose(fn: () => Promise<void> | void): void;
   close(): Promise<void>;
@@ -179,10 +191,16 @@ export async function createContainer(
   const jobs = overrides.jobs ?? createJobRunner({ redisUrl: config.REDIS_URL, clock, logger });
   closers.push(() => jobs.close());
   const tokens = new StreamTokens(persistence.secretKey, clock);
-  const providers = createProviders(config, clock, logger, {
-    ...overrides.telephony,
-    streamToken: (callSid) => tokens.issue(callSid, config.TWILIO_ACCOUNT_SID ?? ''),
-  });
+  const metrics = new Metrics();
+  // Provider failures reach /metrics through port decorators; the metrics that count them exist a little later.
+  let onProviderError: ProviderErrorListener = () => {};
+  const providers = observeProviders(
+    createProviders(config, clock, logger, {
+      ...overrides.telephony,
+      streamToken: (callSid) => tokens.issue(callSid, config.TWILIO_ACCOUNT_SID ?? ''),
+    }),
+    (err) => onProviderError(err),
+  );
   // One static-phrase cache per process, shared by every call.
   const phrases = new PhraseCache({ tts: providers.tts, store: new SqlTtsCacheStore(persistence.db.db, clock), clock, logger });
   const telephony = createTelephony({
@@ -196,6 +214,15 @@ export async function createContainer(
     transferVia: overrides.telephony?.transferVia ?? 'stream',
   });
   closers.push(() => telephony.close());
+  const callMetrics = registerCallMetrics(metrics, {
+    bus: telephony.calls.bus,
+    liveCalls: () => telephony.sessions.size,
+    awaitingStream: () => telephony.calls.awaitingStream,
+    playout: telephony.playoutTotals,
+  });
+  onProviderError = callMetrics.providerError;
+  closers.push(() => callMetrics.close());
+  registerJobMetrics(metrics, jobs);
   const phraseWarmer = new PhraseWarmer({
     cache: phrases,
     voiceFor: telephony.voiceFor,
@@ -245,6 +272,7 @@ export async function createContainer(
     callRecorder,
     people,
     jobs,
+    metrics,
     onClose: (fn) => closers.push(fn),
     async close() {
       container.readiness.shuttingDown = true;
@@ -260,6 +288,16 @@ export async function createContainer(
   // Every kind of job is registered above; WORKERS=off processes only enqueue.
   if (runsWorkers(config)) await jobs.startWorkers();
   return container;
+}
+
+/** The same providers, each failure also reported to `onError` (src/providers/observed.ts). */
+function observeProviders(providers: Providers, onError: ProviderErrorListener): Providers {
+  return {
+    ...providers,
+    tts: observeTts(providers.tts, onError),
+    llm: observeLlm(providers.llm, onError),
+    stt: observeStt(providers.stt, onError),
+  };
 }
 
 /**
@@ -498,6 +536,7 @@ function createTelephony(deps: {
     sessions: new Map(),
     transferVia: deps.transferVia,
     streamCounters: newMediaStreamCounters(),
+    playoutTotals: newPlayoutTotals(),
     voiceFor: (flow) => voiceFor(config, flow),
     close() {
       calls.close();

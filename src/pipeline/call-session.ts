@@ -20,7 +20,7 @@ import type { TtsPort, VoiceSpec } from '../providers/tts/port.js';
 import { DtmfCollector } from './dtmf-collector.js';
 import type { MediaChannel, StreamCloseReason, StreamHandler } from './media-channel.js';
 import type { Pacer } from './pacer.js';
-import { CallPlayout } from './playout.js';
+import { CallPlayout, type PlayoutTotals } from './playout.js';
 import { Speaker, type PhraseSource } from './speaker.js';
 import { SpeechHandle } from './speech-handle.js';
 
@@ -74,6 +74,8 @@ export interface CallSessionDeps {
   /** Cold transfers: close the stream and answer `<Dial>` from /twilio/stream-ended (default), or a REST update. */
   transferVia?: 'stream' | 'rest';
   frameBytes?: number;
+  /** The process's underrun totals (read by /metrics). */
+  playoutTotals?: PlayoutTotals;
 }
 
 interface PendingListen {
@@ -125,8 +127,13 @@ export class CallSession implements InterpreterPort, StreamHandler {
         else channel.sendClear();
       },
     });
+    const totals = deps.playoutTotals;
     this.playout.on((e) => {
       if (e.type === 'idle') this.armListenTimer();
+      else if (e.type === 'underrun' && totals) {
+        totals.underruns++;
+        totals.underrunMs += e.lateMs;
+      }
     });
     this.speaker = new Speaker({
       playout: this.playout,

@@ -17,6 +17,7 @@ import { CallSession } from './call-session.js';
 import { CallListening } from './listening.js';
 import type { MediaChannel, StreamHandler } from './media-channel.js';
 import type { Pacer } from './pacer.js';
+import type { PlayoutTotals } from './playout.js';
 import { ReplyLlm } from './reply-llm.js';
 import type { PhraseSource } from './speaker.js';
 import type { SpeechHandle } from './speech-handle.js';
@@ -56,6 +57,8 @@ export interface CallDeps {
   transferVia?: 'stream' | 'rest';
   /** Live calls of this process by CallSid: a call adds itself when it starts and removes itself when it ends. */
   live: Map<string, CallHandle>;
+  /** The process's playout underrun totals (read by /metrics). */
+  playoutTotals?: PlayoutTotals;
 }
 
 /** The accepted media stream of one call. */
@@ -124,6 +127,7 @@ export async function startCall(deps: CallDeps, stream: CallStream): Promise<Cal
     flow,
     voice: deps.voiceFor(flow),
     ...(deps.transferVia ? { transferVia: deps.transferVia } : {}),
+    ...(deps.playoutTotals ? { playoutTotals: deps.playoutTotals } : {}),
   });
   const listening = new CallListening({ callSid, session, stt: deps.stt, flow, calls, clock, logger, ...(llm ? { llm } : {}) });
   llm?.setHooks(listening.llmHooks());

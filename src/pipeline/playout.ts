@@ -82,6 +82,17 @@ export interface PlayoutStats {
   maxLeadMs: number;
 }
 
+/**
+ * Underruns of every call of a process, added up as they happen (one object
+ * per process, like the pacer); /metrics reads it when scraped.
+ */
+export interface PlayoutTotals {
+  underruns: number;
+  underrunMs: number;
+}
+
+export const newPlayoutTotals = (): PlayoutTotals => ({ underruns: 0, underrunMs: 0 });
+
 export interface PlayoutOptions {
   /** Bytes per media message (default 800 = 100 ms); a positive multiple of 160. */
   frameBytes?: number;

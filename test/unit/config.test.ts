@@ -121,6 +121,7 @@ describe('loadConfig', () => {
     ['ROLE', 'web'],
     ['WORKERS', 'yes please'],
     ['SECRET_KEY', 'short'],
+    ['METRICS_TOKEN', 'short'],
     ['PUBLIC_URL', 'example.com'],
     ['PUBLIC_URL', 'ftp://example.com'],
     ['TWILIO_API_BASE_URL', 'not a url'],

@@ -52,6 +52,7 @@ export async function twilioRoutes(app: FastifyInstance, { container }: { contai
     voiceFor: t.voiceFor,
     transferVia: t.transferVia,
     live: t.sessions,
+    playoutTotals: t.playoutTotals,
   };
 
   // preHandler, not onRequest: form bodies are parsed by then, and they are signed too.
