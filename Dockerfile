@@ -8,7 +8,11 @@ COPY package.json package-lock.json ./
 COPY scripts/build-console.ts ./scripts/
 COPY console ./console
 COPY flows/flow.schema.json ./flows/
-RUN npm ci --no-audit --no-fund && npm prune --omit=dev --no-audit --no-fund
+COPY tsconfig.json ./
+COPY scripts/build-server.ts ./scripts/
+COPY src ./src
+# The server runs as compiled JavaScript (dist/server/main.js): no TypeScript loader in the process.
+RUN npm ci --no-audit --no-fund && npx tsx scripts/build-server.ts && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production PORT=3000 HOST=0.0.0.0
@@ -16,11 +20,10 @@ WORKDIR /app
 RUN useradd --system --uid 10001 --home /app app && mkdir -p /app/data && chown app /app/data
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=deps /app/dist ./dist
-COPY package.json tsconfig.json ./
-COPY src ./src
+COPY package.json ./
 COPY flows ./flows
 USER app
 EXPOSE 3000
 VOLUME ["/app/data"]
 HEALTHCHECK --interval=10s --timeout=3s CMD node -e "fetch('http://127.0.0.1:'+process.env.PORT+'/health').then(r=>process.exit(r.ok?0:1)).catch(()=>process.exit(1))"
-CMD ["node", "--import", "tsx", "src/main.ts"]
+CMD ["node", "dist/server/main.js"]

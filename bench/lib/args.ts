@@ -40,6 +40,8 @@ export interface BenchOptions {
   server: 'product' | 'floor';
   /** After the product's levels, run the same levels against the floor and report cpuPerCallRatio. */
   floor: boolean;
+  /** Run the server from its TypeScript source through tsx instead of the compiled bundle. */
+  tsx: boolean;
   /** Arguments after `validator` / `audio`. */
   rest: string[];
 }
@@ -65,6 +67,7 @@ export const DEFAULT_OPTIONS: BenchOptions = {
   noPin: false,
   server: 'product',
   floor: false,
+  tsx: false,
   rest: [],
 };
 
@@ -83,7 +86,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --profile               write the server's CPU profile to bench/results/*.cpuprofile
   --no-pin                don't pin the server and the generator to cores
   --floor                 then the same levels against the floor server (bench/floor/): cpuPerCallRatio per level
-  --server floor          measure the floor server alone`;
+  --server floor          measure the floor server alone
+  --tsx                   run the server from source (node --import tsx) instead of compiled JavaScript`;
 
 const num = (flag: string, v: string | undefined, min = 0): number => {
   const n = Number(v);
@@ -167,6 +171,9 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
         break;
       case '--floor':
         o.floor = true;
+        break;
+      case '--tsx':
+        o.tsx = true;
         break;
       case '--server': {
         const v = value();

@@ -56,6 +56,24 @@ export interface ServerSpawnOptions {
   profileDir: string | undefined;
   /** The product (src/main.ts) or the floor (bench/floor/server.ts). */
   kind?: 'product' | 'floor';
+  /** Run the TypeScript source through tsx instead of a compiled bundle. */
+  tsx?: boolean;
+}
+
+/**
+ * Compiles the server as production does (`npm run build:server`): the bench
+ * measures the process `npm start` runs, with no TypeScript loader in it. The
+ * floor is compiled the same way, so both are plain Node.
+ */
+async function compiled(kind: 'product' | 'floor'): Promise<string> {
+  const { bundle, SERVER_BUNDLE } = await import('../../scripts/build-server.js');
+  if (kind === 'product') {
+    await bundle(join(REPO_ROOT, 'src', 'main.ts'), SERVER_BUNDLE);
+    return SERVER_BUNDLE;
+  }
+  const out = join(REPO_ROOT, 'dist', 'bench-floor', 'server.js');
+  await bundle(join(REPO_ROOT, 'bench', 'floor', 'server.ts'), out);
+  return out;
 }
 
 /** Variables the server reads; ours replace whatever the shell had. */
@@ -93,11 +111,13 @@ export async function startServer(o: ServerSpawnOptions): Promise<ServerChild> {
     ELEVENLABS_API_KEY: o.providers.elevenLabsKey,
     ELEVENLABS_BASE_URL: o.providers.elevenLabsUrl,
   });
-  const nodeArgs = ['--import', 'tsx'];
+  const kind = o.kind ?? 'product';
+  const nodeArgs = o.tsx ? ['--import', 'tsx'] : [];
   // Every thread writes its own profile (tsx's loader runs in a worker); stop() keeps the main thread's.
   const profileTmp = o.profileDir ? mkdtempSync(join(tmpdir(), 'voice-bench-prof-')) : undefined;
   if (profileTmp) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', profileTmp);
-  nodeArgs.push(o.kind === 'floor' ? join(REPO_ROOT, 'bench', 'floor', 'server.ts') : join(REPO_ROOT, 'src', 'main.ts'));
+  if (o.tsx) nodeArgs.push(kind === 'floor' ? join(REPO_ROOT, 'bench', 'floor', 'server.ts') : join(REPO_ROOT, 'src', 'main.ts'));
+  else nodeArgs.push(await compiled(kind));
   const [cmd, args] =
     o.core === undefined ? [process.execPath, nodeArgs] : ['taskset', ['-c', String(o.core), process.execPath, ...nodeArgs]];
   const child: ChildProcess = spawn(cmd, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });

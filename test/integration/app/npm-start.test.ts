@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**
- * Invariant: `npm start` is the server process itself (npm execs node, no tsx or shell in
+ * Invariant: `npm start` is the server process itself (npm execs node on the compiled bundle that
+ * `prestart` just built, no tsx or shell in
  * between), so a SIGTERM sent to it drains the server, exits 0 and frees the port, instead of
  * orphaning a server that keeps listening. Also the first start as a new user sees it: JSON logs
  * when stdout is not a terminal, the generated admin key in a banner on stderr, and a warning
@@ -67,6 +68,10 @@ describe('npm start', () => {
       });
       const port = await listening;
       expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
+      // The process serving is plain node on the compiled bundle: no TypeScript loader in it.
+      const cmdline = (await readFile(`/proc/${String(records[0]!.pid)}/cmdline`, 'utf8')).split('\0').filter(Boolean);
+      expect(cmdline.slice(1)).toEqual(['dist/server/main.js']);
+      expect(cmdline.join(' ')).not.toMatch(/tsx/);
 
       expect(stderr).toMatch(/ADMIN API KEY[\s\S]*vak_[A-Za-z0-9_-]{43}[\s\S]*If it is lost/);
       expect(records.some((r) => String(r.msg).startsWith('TWILIO_AUTH_TOKEN is not set'))).toBe(true);

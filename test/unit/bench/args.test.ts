@@ -32,7 +32,8 @@ describe('bench command line', () => {
   });
 
   it('the product by default; --floor adds the floor run, --server floor measures the floor alone', () => {
-    expect(parseArgs([])).toMatchObject({ server: 'product', floor: false });
+    expect(parseArgs([])).toMatchObject({ server: 'product', floor: false, tsx: false });
+    expect(parseArgs(['--tsx']).tsx).toBe(true);
     expect(parseArgs(['--floor'])).toMatchObject({ server: 'product', floor: true });
     expect(parseArgs(['--server', 'floor']).server).toBe('floor');
     expect(() => parseArgs(['--server', 'nginx'])).toThrow(/product or floor/);
