@@ -6,6 +6,7 @@ import type { AgentDirectory } from './agents/directory.js';
 import { importFlowsOnStart, type ImportReport } from './agents/import.js';
 import { PhoneNumberService } from './agents/phone-numbers.js';
 import { AgentService } from './agents/service.js';
+import { FlowTestService } from './agents/flow-tests.js';
 import { StoreAgentDirectory } from './agents/sql-directory.js';
 import { bootstrapAdminKey, type AdminKeyOutcome } from './auth/admin-key.js';
 import { adminKeyBanner, showBanner } from './core/banner.js';
@@ -37,6 +38,7 @@ import { FailoverLlm, type LlmEndpoint } from './providers/llm/failover.js';
 import { FailoverStt, type SttEndpoint } from './providers/stt/failover.js';
 import { FailoverTts, type TtsEndpoint } from './providers/tts/failover.js';
 import { SqlAgentStore } from './store/agents-repo.js';
+import { SqlAgentTestsStore } from './store/agent-tests-repo.js';
 import { SqlApiKeyStore } from './store/api-keys-repo.js';
 import { SqlCallStore } from './store/calls-repo.js';
 import { openDb, type Db } from './store/db.js';
@@ -91,6 +93,8 @@ export interface Persistence {
   db: Db;
   settings: SqlSettingsStore;
   agents: AgentService;
+  /** Agents' flow test suites, runs and the publish gate. */
+  flowTests: FlowTestService;
   phoneNumbers: PhoneNumberService;
   apiKeys: ApiKeyService;
   /** Bearer token → principal; staff session tokens can be added next to API keys. */
@@ -442,6 +446,7 @@ export async function createPersistence(deps: PersistenceDeps): Promise<Persiste
       changes: agentChanges,
       inlineKnowledge: deps.inlineKnowledge ?? ((raw) => inlineFromFlowsDir(raw, config.FLOWS_DIR)),
     });
+    const flowTests = new FlowTestService({ store: new SqlAgentTestsStore(db.db), agents, clock });
     const phoneNumbers = new PhoneNumberService({ numbers: numberStore, agents: agentStore, clock, changes: agentChanges });
     const apiKeys = new ApiKeyService(new SqlApiKeyStore(db.db), clock, newId);
     const authenticator = new CompositeAuthenticator().add(apiKeys);
@@ -468,6 +473,7 @@ export async function createPersistence(deps: PersistenceDeps): Promise<Persiste
       db,
       settings,
       agents,
+      flowTests,
       phoneNumbers,
       apiKeys,
       authenticator,

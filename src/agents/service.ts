@@ -74,9 +74,13 @@ export class AgentService {
     return this.deps.store.list(page);
   }
 
-  async patch(idOrSlug: string, patch: { name?: string | undefined; unavailable?: UnavailableBehaviour | null | undefined }): Promise<AgentRecord> {
+  async patch(
+    idOrSlug: string,
+    patch: { name?: string | undefined; unavailable?: UnavailableBehaviour | null | undefined; requireTestsToPublish?: boolean | undefined },
+  ): Promise<AgentRecord> {
     const agent = await this.get(idOrSlug);
-    const changes: { name?: string; unavailable?: UnavailableBehaviour | null } = {};
+    const changes: { name?: string; unavailable?: UnavailableBehaviour | null; requireTestsToPublish?: boolean } = {};
+    if (patch.requireTestsToPublish !== undefined) changes.requireTestsToPublish = patch.requireTestsToPublish;
     if (patch.name !== undefined) changes.name = checkName(patch.name);
     if (patch.unavailable !== undefined) changes.unavailable = patch.unavailable;
     if (!(await this.deps.store.update(agent.id, changes, this.now()))) throw new AppError('NOT_FOUND', `no agent ${idOrSlug}`);

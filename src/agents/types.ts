@@ -19,6 +19,8 @@ export interface AgentRecord {
   };
   /** null: the default behaviour applies. */
   unavailable: UnavailableBehaviour | null;
+  /** Publishing runs the stored test suite against the draft first and refuses on a failure. */
+  requireTestsToPublish: boolean;
   createdAtMs: number;
   updatedAtMs: number;
 }

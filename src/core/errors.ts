@@ -24,6 +24,8 @@ export const ERRORS = {
   /** An activation link that is unknown, used or expired. */
   INVALID_INVITATION: { status: 400, retryable: false },
   INVALID_FLOW: { status: 422, retryable: false },
+  /** Publishing requires a passing flow test suite, and the draft's run failed (details.report). */
+  TESTS_FAILED: { status: 422, retryable: false },
   PAYLOAD_TOO_LARGE: { status: 413, retryable: false },
   URI_TOO_LONG: { status: 414, retryable: false },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false },

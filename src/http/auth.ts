@@ -39,6 +39,10 @@ export const ROUTE_ROLES: Readonly<Record<string, readonly Role[] | 'public'>> =
   'GET /agents/:id/audit': ALL,
   'POST /agents/:id/test-chat': EDITORS,
   'POST /test-chats/:id/messages': EDITORS,
+  // Flow tests: everyone who reads the agent reads its suite and last result; builders change and run them.
+  'GET /agents/:id/tests': ALL,
+  'PUT /agents/:id/tests': EDITORS,
+  'POST /agents/:id/tests/run': EDITORS,
   // Phone numbers
   'GET /phone-numbers': ALL,
   // Which agent answers a number is an admin decision (docs/people.md#roles: numbers are admin).

@@ -25,6 +25,7 @@ export class SqlAgentStore implements AgentStore {
       draft_revision: agent.draftFlow === undefined || agent.draftFlow === null ? 0 : 1,
       draft_updated_at: agent.nowMs,
       unavailable: null,
+      require_tests_to_publish: 0,
       created_at: agent.nowMs,
       updated_at: agent.nowMs,
     };
@@ -54,8 +55,9 @@ export class SqlAgentStore implements AgentStore {
     return toPage(await q.execute(), page, toAgent, (r) => r.id);
   }
 
-  async update(id: string, patch: { name?: string; unavailable?: UnavailableBehaviour | null }, nowMs: number): Promise<boolean> {
+  async update(id: string, patch: { name?: string; unavailable?: UnavailableBehaviour | null; requireTestsToPublish?: boolean }, nowMs: number): Promise<boolean> {
     const set: Partial<AgentsTable> = { updated_at: nowMs };
+    if (patch.requireTestsToPublish !== undefined) set.require_tests_to_publish = patch.requireTestsToPublish ? 1 : 0;
     if (patch.name !== undefined) set.name = patch.name;
     if (patch.unavailable !== undefined) set.unavailable = patch.unavailable === null ? null : JSON.stringify(patch.unavailable);
     const res = await this.db.updateTable('agents').set(set).where('id', '=', id).executeTakeFirst();
@@ -175,7 +177,11 @@ export class SqlAgentStore implements AgentStore {
 
   async deleteUnlessActive(id: string): Promise<true | false | 'active'> {
     const res = await this.db.deleteFrom('agents').where('id', '=', id).where('state', '<>', 'active').executeTakeFirst();
-    if (res.numDeletedRows > 0n) return true;
+    if (res.numDeletedRows > 0n) {
+      // Its test suite goes with it (the suite describes this agent's flow; calls stay).
+      await this.db.deleteFrom('agent_tests').where('agent_id', '=', id).execute();
+      return true;
+    }
     const still = await this.db.selectFrom('agents').select('state').where('id', '=', id).executeTakeFirst();
     return still ? 'active' : false;
   }
@@ -195,6 +201,7 @@ function toAgent(r: Selectable<AgentsTable>): AgentRecord {
       updatedAtMs: Number(r.draft_updated_at),
     },
     unavailable: r.unavailable === null ? null : (JSON.parse(r.unavailable) as UnavailableBehaviour),
+    requireTestsToPublish: Number(r.require_tests_to_publish) === 1,
     createdAtMs: Number(r.created_at),
     updatedAtMs: Number(r.updated_at),
   };

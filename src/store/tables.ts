@@ -15,8 +15,19 @@ export interface AgentsTable {
   draft_updated_at: number;
   /** Unavailable behaviour (JSON text); null means the default. */
   unavailable: string | null;
+  /** 1: publishing runs the stored test suite first (migration 0004). */
+  require_tests_to_publish: number;
   created_at: number;
   updated_at: number;
+}
+
+/** An agent's flow test suite and its last run (migration 0004). */
+export interface AgentTestsTable {
+  agent_id: string;
+  suite: string;
+  updated_by: string;
+  updated_at: number;
+  last_run: string | null;
 }
 
 export interface AgentVersionsTable {
@@ -155,6 +166,7 @@ export interface DatabaseSchema {
   agents: AgentsTable;
   agent_versions: AgentVersionsTable;
   agent_audit: AgentAuditTable;
+  agent_tests: AgentTestsTable;
   phone_numbers: PhoneNumbersTable;
   api_keys: ApiKeysTable;
   settings: SettingsTable;

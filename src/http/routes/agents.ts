@@ -41,6 +41,7 @@ export const agentSchema = z.object({
   latestVersion: z.number().int().describe('0 until the first publish'),
   draft: z.object({ revision: z.number().int(), updatedAt: z.string() }),
   unavailable: unavailableSchema,
+  requireTestsToPublish: z.boolean().describe('publishing runs the stored test suite against the draft first (422 TESTS_FAILED with the report)'),
   createdAt: z.string(),
 });
 
@@ -99,6 +100,7 @@ export function agentView(a: AgentRecord): z.infer<typeof agentSchema> {
     latestVersion: a.latestVersion,
     draft: { revision: a.draft.revision, updatedAt: iso(a.draft.updatedAtMs) },
     unavailable: a.unavailable ?? DEFAULT_UNAVAILABLE,
+    requireTestsToPublish: a.requireTestsToPublish,
     createdAt: iso(a.createdAtMs),
   };
 }
@@ -172,9 +174,11 @@ export async function agentRoutes(app: FastifyInstance, { container }: { contain
     {
       schema: {
         tags,
-        summary: 'Rename, or set the unavailable behaviour (null restores the default)',
+        summary: 'Rename, set the unavailable behaviour (null restores the default), or require a passing test suite to publish',
         params: idParams,
-        body: z.object({ name: z.string().min(1).max(200).optional(), unavailable: unavailableSchema.nullable().optional() }).strict(),
+        body: z
+          .object({ name: z.string().min(1).max(200).optional(), unavailable: unavailableSchema.nullable().optional(), requireTestsToPublish: z.boolean().optional() })
+          .strict(),
         response: { 200: agentSchema },
       },
     },
@@ -242,13 +246,14 @@ export async function agentRoutes(app: FastifyInstance, { container }: { contain
     {
       schema: {
         tags,
-        summary: 'Publish the draft as the next version (422 INVALID_FLOW with the findings)',
+        summary: 'Publish the draft as the next version (422 INVALID_FLOW with the findings; 422 TESTS_FAILED with the report when the agent requires tests)',
         params: idParams,
         body: z.object({ note: z.string().max(1000).optional() }).nullish().describe('optional'),
         response: { 201: versionSchema },
       },
     },
     async (req, reply) => {
+      await container.persistence.flowTests.checkBeforePublish(req.params.id, actorOf(principalOf(req)));
       const v = await agents.publish(req.params.id, { note: req.body?.note }, actorOf(principalOf(req)));
       const agent = await agents.get(req.params.id);
       void warmer.warmInBackground({ agentId: agent.id, slug: agent.slug, version: v.version, flow: v.flow });

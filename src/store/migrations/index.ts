@@ -2,6 +2,7 @@ import type { Migration } from 'kysely';
 import * as initial from './0001_initial.js';
 import * as calls from './0002_calls.js';
 import * as staff from './0003_staff.js';
+import * as agentTests from './0004_agent_tests.js';
 
 /**
  * Every migration, in order. A static list rather than a folder scan, so the
@@ -11,4 +12,5 @@ export const migrations: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_calls': calls,
   '0003_staff': staff,
+  '0004_agent_tests': agentTests,
 };

@@ -329,6 +329,38 @@ describe.each(BACKENDS)('store contract on $name', (backend) => {
     });
   });
 
+  describe('flow test suites', () => {
+    const suite = {
+      version: 1,
+      cases: [{ name: 'greets', expect: { path: ['hello', 'bye'], said: ['Goodbye'], outcome: 'completed' } }],
+    };
+
+    it('stores a suite per agent, keeps the last run, drops it when the suite is replaced, and deletes it with the agent', async () => {
+      const a = await p.agents.create({ name: 'Tested', flow: validFlow('Tested', 'Hello') });
+      await rejectsWith(p.flowTests.get(a.id), 'NOT_FOUND');
+      await rejectsWith(p.flowTests.put(a.id, { version: 1, cases: [{ name: 'x', expect: { path: 'hello' } }] }, 'key:b'), 'VALIDATION_FAILED');
+      const put = await p.flowTests.put(a.slug, suite, 'key:b');
+      expect(put.stored).toMatchObject({ agentId: a.id, updatedBy: 'key:b', lastRun: null, suite: { cases: [{ name: 'greets', turns: [] }] } });
+
+      const run = await p.flowTests.run(a.id, {}, 'key:b');
+      expect(run).toMatchObject({ version: null, draftRevision: 1, actor: 'key:b', report: { passed: true, total: 1 } });
+      expect((await p.flowTests.get(a.id)).stored.lastRun).toMatchObject({ version: null, report: { passed: true } });
+
+      await p.flowTests.put(a.id, { ...suite, cases: [{ ...suite.cases[0]!, name: 'renamed' }] }, 'key:c');
+      const replaced = (await p.flowTests.get(a.id)).stored;
+      expect(replaced).toMatchObject({ updatedBy: 'key:c', lastRun: null, suite: { cases: [{ name: 'renamed' }] } });
+
+      // The switch lives on the agent.
+      expect((await p.agents.patch(a.id, { requireTestsToPublish: true })).requireTestsToPublish).toBe(true);
+      expect((await p.agents.get(a.id)).requireTestsToPublish).toBe(true);
+
+      await p.agents.delete(a.id);
+      const again = await p.agents.create({ name: 'Tested again', slug: a.slug, flow: validFlow('Tested', 'Hello') });
+      await rejectsWith(p.flowTests.get(again.id), 'NOT_FOUND');
+      expect(again.requireTestsToPublish).toBe(false);
+    });
+  });
+
   describe('import of flows/ on start', () => {
     it('imports each new slug, publishes v1 as system and activates it if valid; idempotent and never overwriting', async () => {
       writeFileSync(join(flows.dir, 'clinic.json'), JSON.stringify(validFlow('Sunny Clinic', 'from disk')));

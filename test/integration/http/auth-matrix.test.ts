@@ -44,6 +44,8 @@ async function newPerson(state: 'enabled' | 'invited' = 'enabled') {
     ...(state === 'enabled' ? { password: 'secret-password' } : {}),
   });
 }
+/** A suite the fixtures' valid flow passes. */
+const MATRIX_SUITE = { version: 1, cases: [{ name: 'greets', expect: { path: ['hello', 'bye'] } }] };
 const newQueue = async () => t.container.people.queues.create({ name: `Matrix queue ${++seq}` });
 
 const CASES: Record<string, () => Promise<Prepared>> = {
@@ -71,6 +73,17 @@ const CASES: Record<string, () => Promise<Prepared>> = {
   }),
   'GET /agents/:id/audit': async () => ({ url: `/api/v1/agents/${(await agentIn(t, 'active')).id}/audit`, status: 200 }),
   'POST /agents/:id/test-chat': async () => ({ url: `/api/v1/agents/${(await agentIn(t, 'draft')).id}/test-chat`, payload: {}, status: 201 }),
+  'GET /agents/:id/tests': async () => {
+    const a = await agentIn(t, 'draft');
+    await t.container.persistence.flowTests.put(a.id, MATRIX_SUITE, 'test');
+    return { url: `/api/v1/agents/${a.id}/tests`, status: 200 };
+  },
+  'PUT /agents/:id/tests': async () => ({ url: `/api/v1/agents/${(await agentIn(t, 'draft')).id}/tests`, payload: MATRIX_SUITE, status: 200 }),
+  'POST /agents/:id/tests/run': async () => {
+    const a = await agentIn(t, 'draft');
+    await t.container.persistence.flowTests.put(a.id, MATRIX_SUITE, 'test');
+    return { url: `/api/v1/agents/${a.id}/tests/run`, payload: {}, status: 200 };
+  },
   'POST /test-chats/:id/messages': async () => {
     const chat = await t.app.inject({
       method: 'POST',
