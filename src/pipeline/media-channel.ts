@@ -26,4 +26,4 @@ export interface StreamHandler {
   onClosed(reason: StreamCloseReason): void;
 }
 
-export type StreamCloseReason = 'stop' | 'server_closed' | 'too_large' | 'socket_closed' | 'socket_error';
+export type StreamCloseReason = 'stop' | 'server_closed' | 'too_large' | 'rate_limited' | 'socket_closed' | 'socket_error';

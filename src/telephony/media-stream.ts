@@ -2,6 +2,7 @@ import type { WebSocket } from 'ws';
 import type { Calls } from '../calls/calls.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
+import { CLOSE_MESSAGE_RATE, CLOSE_MESSAGE_RATE_REASON, MEDIA_MESSAGE_RATE, MessageRateLimiter, type MessageRatePolicy } from '../core/message-rate.js';
 import type { MediaChannel, StreamCloseReason, StreamHandler } from '../pipeline/media-channel.js';
 import { IgnoredFrameCounter, OutboundSerializer, decodePayload, parseInbound, type InboundMessage } from './messages.js';
 import type { StreamTokens } from './stream-token.js';
@@ -29,9 +30,13 @@ export const START_TIMEOUT_MS = 10_000;
 export interface MediaStreamCounters {
   /** Sockets closed because no `start` arrived within START_TIMEOUT_MS. */
   closedWithoutStart: number;
+  /** Messages dropped over the per-stream message rate (src/core/message-rate.ts). */
+  droppedForRate: number;
+  /** Sockets closed (1008) for flooding past the rate limit. */
+  closedForRate: number;
 }
 
-export const newMediaStreamCounters = (): MediaStreamCounters => ({ closedWithoutStart: 0 });
+export const newMediaStreamCounters = (): MediaStreamCounters => ({ closedWithoutStart: 0, droppedForRate: 0, closedForRate: 0 });
 
 export interface StreamOpenContext {
   callSid: string;
@@ -47,6 +52,8 @@ export interface MediaStreamDeps {
   clock: Clock;
   logger: Logger;
   counters?: MediaStreamCounters;
+  /** Message-rate limit per stream (default MEDIA_MESSAGE_RATE). */
+  messageRate?: MessageRatePolicy;
   /** Creates the live call session for an accepted stream; undefined refuses it. */
   openSession(ctx: StreamOpenContext): Promise<StreamHandler | undefined>;
 }
@@ -62,7 +69,9 @@ export function attachMediaStream(socket: WebSocket, deps: MediaStreamDeps): voi
   let log = deps.logger;
   let stopped = false;
   let tooLarge = false;
+  let flooded = false;
   let serverClosed = false;
+  const rate = new MessageRateLimiter(deps.messageRate ?? MEDIA_MESSAGE_RATE);
   let framesIn = 0;
   const early: InboundMessage[] = [];
   const ignored = new IgnoredFrameCounter();
@@ -163,6 +172,21 @@ export function attachMediaStream(socket: WebSocket, deps: MediaStreamDeps): voi
   };
 
   socket.on('message', (data, isBinary) => {
+    if (flooded) return;
+    // Before parsing: a flood must cost as little as possible.
+    const verdict = rate.take(deps.clock.now());
+    if (verdict !== 'ok') {
+      if (deps.counters) deps.counters.droppedForRate++;
+      if (verdict === 'drop') return countIgnored('rate_limited');
+      flooded = true;
+      if (deps.counters) deps.counters.closedForRate++;
+      log.warn({ dropped: rate.dropped, phase }, 'media stream flooded past its message rate; closing it');
+      phase = phase === 'awaiting_start' ? 'refused' : phase;
+      startTimer.cancel();
+      serverClosed = true;
+      socket.close(CLOSE_MESSAGE_RATE, CLOSE_MESSAGE_RATE_REASON);
+      return;
+    }
     const msg = parseInbound(data as Buffer, isBinary);
     if (msg.event === 'ignored') return countIgnored(msg.reason);
     if (msg.event === 'connected') return;
@@ -194,7 +218,7 @@ export function attachMediaStream(socket: WebSocket, deps: MediaStreamDeps): voi
     const wasLive = phase === 'live' || phase === 'starting';
     phase = 'closed';
     if (!wasLive || !callSid || !streamSid) return;
-    const reason: StreamCloseReason = stopped ? 'stop' : tooLarge ? 'too_large' : serverClosed ? 'server_closed' : 'socket_closed';
+    const reason: StreamCloseReason = stopped ? 'stop' : tooLarge ? 'too_large' : flooded ? 'rate_limited' : serverClosed ? 'server_closed' : 'socket_closed';
     if (tooLarge) log.warn('media frame above the payload limit; stream closed with 1009');
     try {
       handler?.onClosed(reason);

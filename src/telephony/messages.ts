@@ -167,14 +167,14 @@ export function decodePayload(payload: string): Buffer {
  */
 export class IgnoredFrameCounter {
   total = 0;
-  readonly byReason: Partial<Record<IgnoredReason | 'wrong_stream' | 'before_start', number>> = {};
+  readonly byReason: Partial<Record<IgnoredReason | 'wrong_stream' | 'before_start' | 'rate_limited', number>> = {};
   private lastLogMs = -Infinity;
   private sinceLastLog = 0;
 
   constructor(private readonly logIntervalMs = 1000) {}
 
   /** Counts one frame; returns the count to log if a line is due now, else undefined. */
-  count(reason: IgnoredReason | 'wrong_stream' | 'before_start', nowMs: number): number | undefined {
+  count(reason: IgnoredReason | 'wrong_stream' | 'before_start' | 'rate_limited', nowMs: number): number | undefined {
     this.total++;
     this.sinceLastLog++;
     this.byReason[reason] = (this.byReason[reason] ?? 0) + 1;

@@ -56,4 +56,20 @@ describe('media hygiene', () => {
     expect(h.eventsOf(call.callSid).filter((e) => e.type === 'call.ended')).toHaveLength(1);
     expect(h.container.telephony.sessions.size).toBe(0);
   });
+
+  it('a flood of thousands of frames a second is dropped, then closed with 1008 and counted; the call ends in its record', async () => {
+    const call = await h.sim.placeCall({ from: CALLER, to: PIZZA_NUMBER });
+    await h.until(() => h.eventsOf(call.callSid).some((e) => e.type === 'stream.started'));
+    const frame = JSON.stringify({ event: 'media', streamSid: call.streamSid, media: { track: 'inbound', chunk: '1', timestamp: '0', payload: 'AAAA' } });
+    // No virtual time passes: 2,000 frames in the same instant.
+    for (let i = 0; i < 2_000; i++) call.sendRaw(frame);
+    const record = await h.finish(call);
+    expect(call.events.find((e) => e.kind === 'stream_closed')).toMatchObject({ code: 1008 });
+    expect(record.outcome).toEqual({ kind: 'media_error', detail: 'rate_limited' });
+    expect(record.streams[0]).toMatchObject({ endReason: 'rate_limited' });
+    const counters = h.container.telephony.streamCounters;
+    expect(counters.closedForRate).toBe(1);
+    expect(counters.droppedForRate).toBe(500);
+    expect(h.container.telephony.sessions.size).toBe(0);
+  });
 });

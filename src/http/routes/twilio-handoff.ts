@@ -1,6 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Config } from '../../config.js';
+import { systemClock, type Clock } from '../../core/clock.js';
 import { AppError } from '../../core/errors.js';
+import { CLOSE_MESSAGE_RATE, CLOSE_MESSAGE_RATE_REASON, MEDIA_MESSAGE_RATE, MessageRateLimiter } from '../../core/message-rate.js';
 import type { Logger } from '../../core/logger.js';
 import type { Handoffs } from '../../handoff/handoffs.js';
 import { decodePayload, parseInbound } from '../../telephony/messages.js';
@@ -45,6 +47,8 @@ export interface TwilioHandoffRouteDeps {
   /** With both: `WS /twilio/fork`, the audio fork while a person has the call. */
   tokens?: Pick<StreamTokens, 'verify'>;
   openFork?(callSid: string): ForkSink | undefined;
+  /** For the fork's message-rate limit (default: the system clock). */
+  clock?: Pick<Clock, 'now'>;
 }
 
 type Form = Record<string, string | string[] | undefined>;
@@ -128,13 +132,24 @@ export async function twilioHandoffRoutes(app: FastifyInstance, deps: TwilioHand
   });
 
   const { tokens, openFork } = deps;
+  const clock = deps.clock ?? systemClock;
   if (!tokens || !openFork) return;
   app.get(HANDOFF_PATHS.fork, { websocket: true, schema: { hide: true } }, (socket) => {
     // Attached before any await: Twilio's `connected` and `start` come at once.
     let sink: ForkSink | undefined;
     let refused = false;
+    const rate = new MessageRateLimiter(MEDIA_MESSAGE_RATE);
     socket.on('message', (data, isBinary) => {
       if (refused) return;
+      const verdict = rate.take(clock.now());
+      if (verdict === 'drop') return;
+      if (verdict === 'close') {
+        refused = true;
+        logger.warn({ dropped: rate.dropped }, 'audio fork flooded past its message rate; closing it');
+        void sink?.close();
+        socket.close(CLOSE_MESSAGE_RATE, CLOSE_MESSAGE_RATE_REASON);
+        return;
+      }
       const msg = parseInbound(data as Buffer, isBinary);
       if (msg.event === 'start') {
         const check = tokens.verify(msg.customParameters.token, msg.callSid, msg.accountSid);

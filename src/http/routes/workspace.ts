@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Container } from '../../container.js';
 import { AppError } from '../../core/errors.js';
+import { CLOSE_MESSAGE_RATE, CLOSE_MESSAGE_RATE_REASON, MessageRateLimiter, WORKSPACE_MESSAGE_RATE } from '../../core/message-rate.js';
 import type { WorkspaceMessage } from '../../handoff/workspace.js';
 import { principalOf } from '../auth.js';
 
@@ -32,7 +33,18 @@ export async function workspaceRoutes(app: FastifyInstance, { container }: { con
       const beat = () => (handle ? handle.beat() : early++);
       socket.on('ping', beat);
       socket.on('pong', beat);
+      const rate = new MessageRateLimiter(WORKSPACE_MESSAGE_RATE);
+      let flooded = false;
       socket.on('message', (data: Buffer, isBinary: boolean) => {
+        if (flooded) return;
+        const verdict = rate.take(container.clock.now());
+        if (verdict === 'drop') return;
+        if (verdict === 'close') {
+          flooded = true;
+          req.log.warn({ dropped: rate.dropped }, 'workspace socket flooded past its message rate; closing it');
+          socket.close(CLOSE_MESSAGE_RATE, CLOSE_MESSAGE_RATE_REASON);
+          return;
+        }
         if (isBinary || data.length > MAX_MESSAGE_BYTES) return;
         let msg: unknown;
         try {

@@ -70,6 +70,16 @@ beforeAll(async () => {
 afterAll(async () => t.close());
 
 describe('WS /workspace', () => {
+  it('a flood of messages is dropped, then the socket is closed with 1008 (message rate limit)', async () => {
+    const p = await signedIn(t, 'support');
+    const c = await connect(`/workspace?token=${p.token}`);
+    await c.next('hello');
+    // No time passes on the manual clock: 200 heartbeats at once (20/s allowed, a burst of 40).
+    for (let i = 0; i < 200; i++) c.ws.send('{"type":"heartbeat"}');
+    expect(await c.closed).toEqual({ code: 1008, reason: 'message rate limit' });
+    await expect.poll(() => presenceOf(p.id), { interval: 10 }).toBe('offline');
+  });
+
   it('is online while open (token in the query), says hello, offline once closed', async () => {
     const p = await signedIn(t, 'support');
     const c = await connect(`/workspace?token=${p.token}`);
