@@ -80,6 +80,11 @@ export const configSchema = z
     SEAT_LIMIT: optionalPositiveInt,
     /** Calls this process holds at once (streaming or about to stream); past it, new calls get the unavailable answer. */
     MAX_CALLS: optionalPositiveInt,
+    /**
+     * Event-loop delay (p99 per second) past which new calls get the unavailable answer until it
+     * recovers (src/core/loop-lag.ts); 0 turns the guard off.
+     */
+    LOOP_LAG_LIMIT_MS: z.coerce.number().int().min(0).max(60_000).default(500),
     PHONE_NUMBERS: optionalString.transform((v, ctx) => {
       const out: Record<string, string> = {};
       if (!v) return out;

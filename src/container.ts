@@ -1,6 +1,14 @@
 import type { Config } from './config.js';
 import { systemClock, type Clock } from './core/clock.js';
 import type { Logger } from './core/logger.js';
+import {
+  DEFAULT_LOOP_LAG_POLICY,
+  histogramSampler,
+  logLoopLag,
+  LoopLagGuard,
+  LoopLagMonitor,
+  type LagSampler,
+} from './core/loop-lag.js';
 import { InProcessAgentChanges, type AgentChanges } from './agents/changes.js';
 import type { AgentDirectory } from './agents/directory.js';
 import { importFlowsOnStart, type ImportReport } from './agents/import.js';
@@ -165,6 +173,8 @@ export interface Container {
    * parts add their figures with `metrics.gauge({ name, help, read })`.
    */
   metrics: Metrics;
+  /** Set while the event loop lags past LOOP_LAG_LIMIT_MS (new calls get the unavailable answer); absent when off. */
+  loopGuard: LoopLagGuard | undefined;
   /** Closers run in reverse order of registration on shutdown. */
   onClose(fn: () => Promise<void> | void): void;
   close(): Promise<void>;
@@ -178,6 +188,16 @@ export interface ContainerOverrides {
   telephony?: Partial<Providers> & { phrases?: PhraseSource; transferVia?: 'stream' | 'rest' };
   /** People side: a cheaper scrypt cost keeps tests fast (hashes carry their cost, so both verify). */
   people?: Pick<PeopleDeps, 'passwordCost'>;
+  /** The event-loop delay source (default Node's histogram); tests feed their own figures. */
+  loopLagSampler?: LagSampler;
+}
+
+/** The event-loop delay guard, sampled once a window on the container's clock; none when LOOP_LAG_LIMIT_MS is 0. */
+function startLoopLagMonitor(config: Config, clock: Clock, logger: Logger, sampler?: LagSampler): LoopLagMonitor | undefined {
+  const limitMs = config.LOOP_LAG_LIMIT_MS;
+  if (limitMs <= 0) return undefined;
+  const guard = new LoopLagGuard({ ...DEFAULT_LOOP_LAG_POLICY, limitMs }, logLoopLag(logger, limitMs));
+  return new LoopLagMonitor(guard, sampler ?? histogramSampler(), clock).start();
 }
 
 export async function createContainer(
@@ -261,7 +281,10 @@ export async function createContainer(
     await phraseWarmer.close();
     await warmup;
   });
+  const loopMonitor = startLoopLagMonitor(config, clock, logger, overrides.loopLagSampler);
+  if (loopMonitor) closers.push(() => loopMonitor.close());
   const container: Container = {
+    loopGuard: loopMonitor?.guard,
     config,
     logger,
     clock,

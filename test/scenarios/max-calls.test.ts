@@ -43,3 +43,27 @@ describe('MAX_CALLS', () => {
     expect(next.events.some((e) => e.kind === 'stream_open')).toBe(true);
   });
 });
+
+describe('event-loop lag guard', () => {
+  it('while the event loop lags past LOOP_LAG_LIMIT_MS a new call hears the unavailable answer; calls in progress go on; recovered, calls are taken again', async () => {
+    line = await startHoldLine(NUMBER, { LOOP_LAG_LIMIT_MS: '200' });
+    const { h, atPrompt } = line;
+    const guard = h.container.loopGuard!;
+    const first = await h.sim.placeCall({ from: CALLER, to: NUMBER });
+    await h.until(() => atPrompt(first.callSid), { what: 'the first call at the prompt' });
+
+    // Two windows with a p99 delay of 900 ms (what the monitor would measure under overload).
+    guard.observe(900);
+    guard.observe(900);
+    const refused = await h.sim.placeCall({ from: CALLER, to: NUMBER });
+    await h.until(() => refused.ended, { what: 'the refused call to end' });
+    expect(refused.says()).toEqual(['Sorry, this line is not available right now. Please call again later.']);
+    expect(refused.events.some((e) => e.kind === 'stream_open')).toBe(false);
+    expect((await h.record(refused.callSid)).outcome).toEqual({ kind: 'unavailable', detail: 'overloaded' });
+    expect(first.ended).toBe(false);
+
+    for (let i = 0; i < 3; i++) guard.observe(5);
+    const next = await h.sim.placeCall({ from: CALLER, to: NUMBER });
+    await h.until(() => atPrompt(next.callSid), { what: 'the next call to be answered by the agent' });
+  });
+});

@@ -96,6 +96,8 @@ export async function twilioRoutes(app: FastifyInstance, { container }: { contai
     // Draining for shutdown, or this process full: a new call gets the agent's unavailable answer, never an error.
     const shuttingDown = container.readiness.shuttingDown;
     const atCapacity = config.MAX_CALLS !== undefined && t.sessions.size + calls.awaitingStream >= config.MAX_CALLS;
+    // The event loop lagging: another call would make every call in progress worse.
+    const overloaded = container.loopGuard?.overloaded === true;
     const common = {
       callSid,
       accountSid,
@@ -110,17 +112,20 @@ export async function twilioRoutes(app: FastifyInstance, { container }: { contai
       found.flow.settings.businessHours !== undefined &&
       !found.flow.settings.businessHours.closedNode &&
       !isOpen(found.flow.settings.businessHours, container.clock.wallNow());
-    if (found.kind === 'unavailable' || closedForHours || shuttingDown || atCapacity) {
+    if (found.kind === 'unavailable' || closedForHours || shuttingDown || atCapacity || overloaded) {
       await calls.open({ ...common, version: found.kind === 'active' ? found.version : 0 });
       await calls.setNextStep(callSid, { kind: 'unavailable', behaviour: found.unavailable });
       const why = shuttingDown
         ? 'shutting_down'
         : atCapacity
           ? 'at_capacity'
-          : closedForHours
-            ? 'outside_business_hours'
-            : 'agent_unavailable';
+          : overloaded
+            ? 'overloaded'
+            : closedForHours
+              ? 'outside_business_hours'
+              : 'agent_unavailable';
       if (atCapacity) log.warn({ maxCalls: config.MAX_CALLS }, 'at MAX_CALLS: new call answered as unavailable');
+      else if (overloaded) log.warn({ lagMs: Math.round(container.loopGuard?.lastLagMs ?? 0) }, 'event loop lagging: new call answered as unavailable');
       await calls.end(callSid, why, 'unavailable');
       return xml(reply, unavailableTwiml(found.unavailable));
     }
