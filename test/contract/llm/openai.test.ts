@@ -351,12 +351,12 @@ describe('OpenAiLlm cancellation', () => {
 });
 
 /** The container builds the LLM from the configuration. */
-const llmFromConfig = (config: ReturnType<typeof loadConfig>) => createProviders(config, systemClock, silentLogger).llm as OpenAiLlm;
+// What the container builds from configuration: the adapter behind its circuit breaker.
+const llmFromConfig = (config: ReturnType<typeof loadConfig>) => createProviders(config, systemClock, silentLogger).llm;
 
 describe('OpenAiLlm configuration', () => {
   it('without a key it constructs, then fails each request naming OPENAI_API_KEY', async () => {
     const unconfigured = llmFromConfig(loadConfig({}));
-    expect(unconfigured.configured).toBe(false);
     const err = await failure(unconfigured.stream(hello));
     expect(err.kind).toBe('not_configured');
     expect(err.message).toContain('OPENAI_API_KEY');
@@ -367,7 +367,6 @@ describe('OpenAiLlm configuration', () => {
     const fromConfig = llmFromConfig(
       loadConfig({ OPENAI_API_KEY: KEY, OPENAI_BASE_URL: fake.url, OPENAI_MODEL: 'gpt-from-env' }),
     );
-    expect(fromConfig.configured).toBe(true);
     expect(textOf(await collect(fromConfig.stream(hello)))).toBe('configured');
     expect(fake.requests[0]?.model).toBe('gpt-from-env');
   });
