@@ -88,9 +88,16 @@ export const settingsSchema = z
     bargeIn: z
       .object({
         minWords: z.number().int().min(1).default(2).describe('words of caller speech that interrupt the agent'),
+        confirmMs: z
+          .number()
+          .int()
+          .min(100)
+          .max(5000)
+          .default(600)
+          .describe('after the caller starts talking over the agent, how long the paused agent audio waits for words that confirm the interruption before it resumes'),
       })
       .strict()
-      .default({ minWords: 2 }),
+      .default({ minWords: 2, confirmMs: 600 }),
     businessHours: businessHoursSchema.optional(),
     maxCallSeconds: z.number().int().positive().default(3600),
     knowledgeBase: z

@@ -385,6 +385,22 @@ export class CallSession implements InterpreterPort, StreamHandler {
     return !!this.activeSpeech?.interruptible && this.playout.hasUnplayedInterruptibleAudio;
   }
 
+  /**
+   * Fast interrupt: caller speech began over interruptible audio, so no new
+   * agent frame goes out until words decide (`bargeIn` clears, `resumeAudio`
+   * goes on). False when there is nothing to hold.
+   */
+  holdAudio(): boolean {
+    if (!this.canBargeIn) return false;
+    this.playout.hold();
+    return true;
+  }
+
+  /** The speech did not interrupt: the held audio goes on from where it stopped. */
+  resumeAudio(): void {
+    this.playout.resume();
+  }
+
   /** Barge-in: `clear` first, then stop TTS; the current say resolves `interrupted` with what was heard. */
   bargeIn(): boolean {
     if (!this.canBargeIn) return false;

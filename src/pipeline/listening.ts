@@ -53,6 +53,8 @@ export class CallListening {
   private reply: PendingReply | undefined;
   private closed = false;
   private unsubscribe: (() => void) | undefined;
+  /** Fast interrupt: releases held agent audio when no words confirm the interruption in time. */
+  private holdTimer: TimerHandle | undefined;
 
   constructor(private readonly d: ListeningDeps) {
     this.turns = new TurnTaking({ minWords: d.flow.settings.bargeIn.minWords });
@@ -96,6 +98,7 @@ export class CallListening {
     this.closed = true;
     this.reply?.filler?.cancel();
     this.reply = undefined;
+    this.cancelHoldTimer();
     this.unsubscribe?.();
     this.d.session.setCallerAudioSink(undefined);
     const stt = this.stt;
@@ -202,8 +205,21 @@ export class CallListening {
         return;
       }
       case 'barge_in':
+        this.cancelHoldTimer();
         // The utterance stops through its own controller; the flow's reply stops with it.
         if (session.bargeIn()) this.reply?.filler?.cancel();
+        return;
+      case 'hold_audio':
+        if (!session.holdAudio()) return;
+        this.cancelHoldTimer();
+        this.holdTimer = this.d.clock.setTimeout(() => {
+          this.holdTimer = undefined;
+          this.feed({ type: 'hold_expired' });
+        }, this.d.flow.settings.bargeIn.confirmMs);
+        return;
+      case 'resume_audio':
+        this.cancelHoldTimer();
+        session.resumeAudio();
         return;
       case 'backchannel':
         calls.emit({ type: 'turn.caller', callSid, text: d.text, via: 'speech', backchannel: true });
@@ -221,6 +237,11 @@ export class CallListening {
         // Deferred turns come back as caller_turn after playout; keys are handled by the session itself.
         return;
     }
+  }
+
+  private cancelHoldTimer(): void {
+    this.holdTimer?.cancel();
+    this.holdTimer = undefined;
   }
 
   private beginReply(endedAtMs: number, endpointMs: number | null): void {

@@ -149,6 +149,8 @@ export class PlayoutState {
   private retiredPlayed = new Set<string>();
   /** When everything sent so far will have played; undefined when Twilio's queue is empty. */
   private playoutEndMs: number | undefined;
+  /** Sending is held (fast interrupt): nothing goes out until `resume` or `clear`. */
+  private holding = false;
   private readonly counters: PlayoutStats = {
     framesSent: 0,
     mediaBytesSent: 0,
@@ -228,6 +230,7 @@ export class PlayoutState {
   pull(nowMs: number): Step {
     const messages: OutboundMessage[] = [];
     const events: PlayoutEvent[] = [];
+    if (this.holding) return { messages, events };
     for (;;) {
       const seg = this.sendQueue[0];
       if (!seg) break;
@@ -301,6 +304,35 @@ export class PlayoutState {
   }
 
   /**
+   * Fast interrupt: the caller may be taking the floor, so no new frame goes
+   * out; what Twilio already holds (at most the lead) still plays.
+   */
+  hold(): void {
+    this.holding = true;
+  }
+
+  /**
+   * The interruption was not one: sending goes on from the next unsent frame.
+   * If Twilio's buffer ran dry meanwhile, that silence was ours on purpose: it
+   * is not an underrun, and the playing segment's start moves by it so what
+   * was heard stays in proportion to what actually played.
+   */
+  resume(nowMs: number): void {
+    if (!this.holding) return;
+    this.holding = false;
+    if (this.playoutEndMs !== undefined && nowMs > this.playoutEndMs) {
+      const gapMs = nowMs - this.playoutEndMs;
+      const head = this.sendQueue[0];
+      if (head?.startedAtMs !== undefined) head.startedAtMs += gapMs;
+      this.playoutEndMs = undefined;
+    }
+  }
+
+  get held(): boolean {
+    return this.holding;
+  }
+
+  /**
    * Barge-in: a `clear` message first (control before data), then every queued or
    * unplayed segment is dropped; their marks, when Twilio returns them, are
    * ignored. Returns what the caller heard of the tracked turns.
@@ -320,6 +352,7 @@ export class PlayoutState {
     this.turns.clear();
     for (const [name, seg] of this.byName) if (seg.state === 'played') this.retire(name);
     this.playoutEndMs = undefined;
+    this.holding = false;
     this.counters.clears++;
     return { messages: [{ kind: 'clear' }], events, heard };
   }
@@ -521,6 +554,19 @@ export class CallPlayout implements PacedTarget {
   onMarkReturned(name: string): void {
     if (this.closed) return;
     this.emit(this.state.markReturned(name, this.clock.now()));
+  }
+
+  /** Fast interrupt: no new frames until `resume` or `clear` (see `PlayoutState.hold`). */
+  hold(): void {
+    if (!this.closed) this.state.hold();
+  }
+
+  /** Sends again from where the audio stopped. */
+  resume(): void {
+    if (this.closed || !this.state.held) return;
+    this.state.resume(this.clock.now());
+    this.ensurePaced();
+    this.pace(this.clock.now());
   }
 
   /** Barge-in: the sink gets `clear` first; returns what the caller heard. */

@@ -40,6 +40,8 @@ export type TurnInput =
   | { type: 'agent_audio'; state: AgentAudioState; stopOnDtmf?: boolean }
   | { type: 'reply_first_frame' }
   | { type: 'reply_cancelled' }
+  /** `bargeIn.confirmMs` passed since `hold_audio` (the caller's timer). */
+  | { type: 'hold_expired' }
   | { type: 'dtmf'; digit: string };
 
 export type TurnDecision =
@@ -62,6 +64,10 @@ export type TurnDecision =
       endedAtMs: number;
     }
   | { type: 'barge_in'; words: string; atMs: number }
+  /** The caller started talking over interruptible audio: send no new agent frames until words decide (fast interrupt). */
+  | { type: 'hold_audio' }
+  /** The speech was noise or a backchannel (or no words came in time): the agent audio goes on from where it stopped. */
+  | { type: 'resume_audio' }
   | { type: 'backchannel'; text: string }
   | { type: 'turn_deferred'; text: string }
   | { type: 'pause_silence_timers' }
@@ -86,6 +92,8 @@ export interface TurnTakingSnapshot {
   deferred: string[];
   silenceTimersPaused: boolean;
   bargedIn: boolean;
+  /** Agent audio is held after a SpeechStarted, waiting for words. */
+  holdingAudio: boolean;
 }
 
 export class TurnTaking {
@@ -96,6 +104,8 @@ export class TurnTaking {
   private stopOnDtmf = false;
   /** Barge-in fires once per stretch of interruptible audio. */
   private bargedIn = false;
+  /** Agent audio held since a SpeechStarted over it; words confirm (barge_in) or release it (resume_audio). */
+  private holding = false;
 
   private finals: string[] = [];
   private interim = '';
@@ -126,6 +136,7 @@ export class TurnTaking {
       deferred: this.deferred.map((d) => d.text),
       silenceTimersPaused: this.silencePaused,
       bargedIn: this.bargedIn,
+      holdingAudio: this.holding,
     };
   }
 
@@ -144,13 +155,24 @@ export class TurnTaking {
         return this.onDtmf(input.digit);
       case 'stt':
         return this.onStt(input.event, nowMs);
+      case 'hold_expired':
+        return this.release();
     }
+  }
+
+  /** Ends a hold that words did not confirm. */
+  private release(): TurnDecision[] {
+    if (!this.holding) return [];
+    this.holding = false;
+    return [{ type: 'resume_audio' }];
   }
 
   private onAgentAudio(state: AgentAudioState, stopOnDtmf: boolean, nowMs: number): TurnDecision[] {
     const was = this.agentAudio;
     this.agentAudio = state;
     this.stopOnDtmf = state !== 'idle' && stopOnDtmf;
+    // The audio a hold was for has finished or was stopped: nothing is left to resume.
+    if (state !== 'interruptible') this.holding = false;
     if (state === 'interruptible' && was !== 'interruptible') this.bargedIn = false;
     if (state !== 'idle' || this.deferred.length === 0) return [];
     // Playout finished: speech that ended over it becomes the next turn now.
@@ -175,10 +197,18 @@ export class TurnTaking {
 
   private onStt(event: SttEvent, nowMs: number): TurnDecision[] {
     switch (event.type) {
-      case 'speech_started':
-        if (this.silencePaused) return [];
+      case 'speech_started': {
+        const out: TurnDecision[] = [];
+        if (this.agentAudio === 'interruptible' && !this.bargedIn && !this.holding) {
+          // Fast interrupt: stop feeding Twilio now; what it has buffered (≤ the playout lead) still plays.
+          this.holding = true;
+          out.push({ type: 'hold_audio' });
+        }
+        if (this.silencePaused) return out;
         this.silencePaused = true;
-        return [{ type: 'pause_silence_timers' }];
+        out.push({ type: 'pause_silence_timers' });
+        return out;
+      }
       case 'transcript':
         return this.onTranscript(event, nowMs);
       case 'utterance_end':
@@ -218,6 +248,7 @@ export class TurnTaking {
       const heard = this.currentText();
       if (isBargeIn(heard, this.minWords, this.backchannel)) {
         this.bargedIn = true;
+        this.holding = false;
         // The session clears the audio at once; from here on the agent is silent.
         this.agentAudio = 'idle';
         this.stopOnDtmf = false;
@@ -226,6 +257,9 @@ export class TurnTaking {
     }
 
     if (!event.isFinal) return out;
+
+    // A final without interrupting words (a backchannel, one word, or nothing): the agent goes on.
+    if (this.holding) out.push(...this.release());
 
     const hasTurn = this.finals.length > 0;
     if (hasTurn && (event.speechFinal || this.closeOnNextFinal)) {

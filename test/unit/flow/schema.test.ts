@@ -48,7 +48,7 @@ describe('settings defaults', () => {
       pronunciations: [],
       fallbackMessage: "I'm sorry, something went wrong on our side. Please call again later.",
       silence: { repromptAfterMs: 8000, reprompt: 'Are you still there?', hangupAfterMs: 20000 },
-      bargeIn: { minWords: 2 },
+      bargeIn: { minWords: 2, confirmMs: 600 },
       maxCallSeconds: 3600,
       variables: {},
     });

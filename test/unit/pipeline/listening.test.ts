@@ -12,6 +12,8 @@ import { CALL_SID, callFixture, makeFlow, voice } from './call-fixture.js';
  * per-turn metrics attached to the utterance that carries the reply.
  */
 const flow = makeFlow([{ id: 'e', type: 'end' }]);
+/** Several seconds of (fake) speech: still streaming when the caller starts talking. */
+const LONG = 'One two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty twenty-one twenty-two.';
 
 async function setup(options: { stt?: FakeStt | undefined } = {}) {
   const f = await callFixture();
@@ -61,6 +63,57 @@ describe('call listening', () => {
     expect(speech.stopReason).toBe('barge_in');
     expect(speech.outcome).toBe('interrupted');
     expect(eventsOf('barge_in')).toHaveLength(1);
+  });
+
+  it('fast interrupt: SpeechStarted over interruptible speech holds new frames at once; words then clear', async () => {
+    const { clock, session, stt, sent, eventsOf } = await setup();
+    const said = session.say(LONG, { interruptible: true, cacheable: false });
+    await clock.advance(400);
+    stt!.latest()!.emit({ type: 'speech_started', timestamp: 0.4 });
+    const media = () => sent.filter((m) => m.kind === 'media').length;
+    const atHold = media();
+    await clock.advance(500); // under confirmMs (600): still held, nothing new goes out
+    expect(media()).toBe(atHold);
+    expect(sent.some((m) => m.kind === 'clear')).toBe(false);
+    stt!.latest()!.say('wait I have a question');
+    expect((await said).outcome).toBe('interrupted');
+    expect(sent.filter((m) => m.kind === 'clear')).toHaveLength(1);
+    expect(eventsOf('barge_in')).toHaveLength(1);
+  });
+
+  it('fast interrupt: no words within confirmMs resumes the audio where it stopped, and the utterance plays out', async () => {
+    const { clock, session, stt, sent, eventsOf, returnMarks } = await setup();
+    const said = session.say(LONG, { interruptible: true, cacheable: false });
+    await clock.advance(400);
+    stt!.latest()!.emit({ type: 'speech_started', timestamp: 0.4 });
+    const media = () => sent.filter((m) => m.kind === 'media').length;
+    const atHold = media();
+    await clock.advance(599);
+    expect(media()).toBe(atHold);
+    await clock.advance(200); // confirmMs passed: the audio goes on
+    expect(media()).toBeGreaterThan(atHold);
+    for (let i = 0; i < 100 && !session.playout.idle; i++) {
+      await clock.advance(100);
+      returnMarks(session);
+    }
+    expect((await said).outcome).toBe('played');
+    expect(sent.some((m) => m.kind === 'clear')).toBe(false);
+    expect(eventsOf('barge_in')).toHaveLength(0);
+  });
+
+  it('fast interrupt: a backchannel resumes the audio at once and never interrupts', async () => {
+    const { clock, session, stt, sent, eventsOf } = await setup();
+    void session.say(LONG, { interruptible: true, cacheable: false });
+    await clock.advance(400);
+    stt!.latest()!.emit({ type: 'speech_started', timestamp: 0.4 });
+    const media = () => sent.filter((m) => m.kind === 'media').length;
+    await clock.advance(100);
+    const atHold = media();
+    stt!.latest()!.emit({ type: 'transcript', text: 'yeah', isFinal: true, speechFinal: true, start: 0.4, end: 0.7 });
+    await clock.advance(100);
+    expect(media()).toBeGreaterThan(atHold);
+    expect(sent.some((m) => m.kind === 'clear')).toBe(false);
+    expect(eventsOf('barge_in')).toHaveLength(0);
   });
 
   it('the reply to a caller turn carries its turn metrics on its SpeechHandle', async () => {

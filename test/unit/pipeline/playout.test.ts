@@ -283,3 +283,45 @@ describe('PlayoutState bookkeeping', () => {
     expect(p.segmentState('5:5')).toBeUndefined();
   });
 });
+
+describe('PlayoutState hold and resume (fast interrupt)', () => {
+  it('a hold sends nothing new; resume goes on from the next frame, with no underrun for the deliberate gap', () => {
+    const p = new PlayoutState();
+    segment(p, 1, 0, 'one two three four five six seven eight nine ten', 8000); // 1000 ms
+    expect(kinds(p.pull(0).messages)).toHaveLength(3); // 300 ms at Twilio
+    p.hold();
+    expect(p.held).toBe(true);
+    expect(p.pull(100).messages).toEqual([]);
+    expect(p.pull(600).messages).toEqual([]); // Twilio ran dry at 300
+    p.resume(600);
+    expect(p.held).toBe(false);
+    const out = p.pull(600);
+    expect(kinds(out.messages)).toEqual(['media:800', 'media:800', 'media:800']);
+    expect(out.events.filter((e) => e.type === 'underrun')).toEqual([]);
+    // Every byte is still sent exactly once.
+    let bytes = 2400 * 2;
+    for (let now = 700; now <= 2000; now += 100) for (const m of p.pull(now).messages) if (m.kind === 'media') bytes += m.payload.length;
+    expect(bytes).toBe(8000);
+    expect(p.stats()).toMatchObject({ underruns: 0, mediaBytesSent: 8000 });
+  });
+
+  it('what was heard excludes the silence of the hold', () => {
+    const p = new PlayoutState();
+    segment(p, 1, 0, 'one two three four five six seven eight nine ten', 8000); // 1000 ms
+    p.pull(0);
+    p.hold();
+    p.resume(800); // 500 ms of silence after the 300 ms played
+    p.pull(800);
+    // 300 ms played before the hold + 100 ms after it = 40 %.
+    expect(p.heard(900).heardText).toBe('one two three four…');
+  });
+
+  it('a clear during a hold ends the hold', () => {
+    const p = new PlayoutState();
+    segment(p, 1, 0, 'x', 8000);
+    p.pull(0);
+    p.hold();
+    expect(kinds(p.clear(100).messages)).toEqual(['clear']);
+    expect(p.held).toBe(false);
+  });
+});

@@ -258,12 +258,22 @@ describe('non-interruptible audio', () => {
 });
 
 describe('SpeechStarted and silence timers', () => {
-  it('only pauses silence timers; never clears, never barges in, never ends a turn', () => {
+  it('holds interruptible audio and pauses silence timers; never clears, never barges in, never ends a turn', () => {
     const { feed, tt } = machine();
     feed({ type: 'agent_audio', state: 'interruptible' }, 0);
-    expect(feed(stt({ type: 'speech_started', timestamp: 1 }), 100)).toEqual([{ type: 'pause_silence_timers' }]);
+    expect(feed(stt({ type: 'speech_started', timestamp: 1 }), 100)).toEqual([{ type: 'hold_audio' }, { type: 'pause_silence_timers' }]);
     expect(feed(stt({ type: 'speech_started', timestamp: 1.2 }), 150)).toEqual([]);
-    expect(tt.snapshot().agentAudio).toBe('interruptible');
+    expect(tt.snapshot()).toMatchObject({ agentAudio: 'interruptible', holdingAudio: true, bargedIn: false });
+  });
+
+  it('holds nothing over silence or non-interruptible audio', () => {
+    const { feed, tt } = machine();
+    expect(feed(stt({ type: 'speech_started', timestamp: 1 }), 100)).toEqual([{ type: 'pause_silence_timers' }]);
+    const b = machine();
+    b.feed({ type: 'agent_audio', state: 'non_interruptible' }, 0);
+    expect(b.feed(stt({ type: 'speech_started', timestamp: 1 }), 100)).toEqual([{ type: 'pause_silence_timers' }]);
+    expect(tt.snapshot().holdingAudio).toBe(false);
+    expect(b.tt.snapshot().holdingAudio).toBe(false);
   });
 
   it('noise (SpeechStarted, then only empty finals) restarts the silence timers', () => {
@@ -276,6 +286,48 @@ describe('SpeechStarted and silence timers', () => {
     const { feed } = machine();
     feed(stt({ type: 'speech_started', timestamp: 1 }), 100);
     expect(types(feed(stt(final('Hi.', 1, 2, true)), 900))[0]).toBe('restart_silence_timers');
+  });
+});
+
+describe('fast interrupt (SpeechStarted holds, words decide)', () => {
+  function held() {
+    const m = machine();
+    m.feed({ type: 'agent_audio', state: 'interruptible' }, 0);
+    m.feed(stt({ type: 'speech_started', timestamp: 1 }), 100);
+    return m;
+  }
+
+  it('words that interrupt: barge_in (the clear), and the hold is over', () => {
+    const { feed, tt } = held();
+    expect(types(feed(stt(interim('Wait, actually', 1, 1.6)), 700))).toEqual(['barge_in']);
+    expect(tt.snapshot().holdingAudio).toBe(false);
+    // Nothing to resume afterwards, even when the caller's final comes.
+    expect(types(feed(stt(final('Wait, actually I have a question.', 1, 2.5, true)), 1600))).not.toContain('resume_audio');
+  });
+
+  it('a backchannel final resumes the audio and never interrupts', () => {
+    const { feed, tt } = held();
+    const out = types(feed(stt(final('Yeah.', 1, 1.3, true)), 600));
+    expect(out).toContain('resume_audio');
+    expect(out).not.toContain('barge_in');
+    expect(tt.snapshot()).toMatchObject({ holdingAudio: false, agentAudio: 'interruptible' });
+  });
+
+  it('noise (an empty final) resumes the audio', () => {
+    const { feed } = held();
+    expect(types(feed(stt(final('', 0, 2)), 600))).toEqual(['resume_audio', 'restart_silence_timers']);
+  });
+
+  it('no words within confirmMs: the timer input resumes the audio, once', () => {
+    const { feed } = held();
+    expect(feed({ type: 'hold_expired' }, 700)).toEqual([{ type: 'resume_audio' }]);
+    expect(feed({ type: 'hold_expired' }, 800)).toEqual([]);
+  });
+
+  it('the audio ending or being stopped ends the hold: a late timer resumes nothing', () => {
+    const { feed } = held();
+    feed({ type: 'agent_audio', state: 'idle' }, 300);
+    expect(feed({ type: 'hold_expired' }, 700)).toEqual([]);
   });
 });
 
