@@ -20,6 +20,7 @@ import { callRoutes } from './http/routes/calls.js';
 import { phoneNumberRoutes } from './http/routes/phone-numbers.js';
 import { testChatRoutes } from './http/routes/test-chat.js';
 import { flowTestRoutes } from './http/routes/flow-tests.js';
+import { versionDiffRoutes } from './http/routes/version-diff.js';
 import { consoleRoutes } from './http/console.js';
 import { staffRoutes } from './http/routes/staff.js';
 import { queueRoutes } from './http/routes/queues.js';
@@ -94,6 +95,7 @@ export async function buildApp(container: Container): Promise<FastifyInstance> {
       await api.register(apiKeyRoutes, { container });
       await api.register(testChatRoutes, { container });
       await api.register(flowTestRoutes, { container });
+      await api.register(versionDiffRoutes, { container });
       await api.register(callRoutes, { container });
       await api.register(staffRoutes, { container });
       await api.register(queueRoutes, { container });

@@ -33,6 +33,7 @@ export const ROUTE_ROLES: Readonly<Record<string, readonly Role[] | 'public'>> =
   'POST /agents/:id/publish': EDITORS,
   'GET /agents/:id/versions': ALL,
   'GET /agents/:id/versions/:version': ALL,
+  'GET /agents/:id/versions/:version/diff/:other': ALL,
   'POST /agents/:id/activate': EDITORS,
   'POST /agents/:id/deactivate': EDITORS,
   'POST /agents/:id/rollback': EDITORS,

@@ -64,6 +64,7 @@ const CASES: Record<string, () => Promise<Prepared>> = {
   'POST /agents/:id/publish': async () => ({ url: `/api/v1/agents/${(await agentIn(t, 'draft')).id}/publish`, payload: { note: 'n' }, status: 201 }),
   'GET /agents/:id/versions': async () => ({ url: `/api/v1/agents/${(await agentIn(t, 'published')).id}/versions`, status: 200 }),
   'GET /agents/:id/versions/:version': async () => ({ url: `/api/v1/agents/${(await agentIn(t, 'published')).id}/versions/1`, status: 200 }),
+  'GET /agents/:id/versions/:version/diff/:other': async () => ({ url: `/api/v1/agents/${(await agentIn(t, 'published', 2)).id}/versions/1/diff/2`, status: 200 }),
   'POST /agents/:id/activate': async () => ({ url: `/api/v1/agents/${(await agentIn(t, 'published')).id}/activate`, payload: {}, status: 200 }),
   'POST /agents/:id/deactivate': async () => ({ url: `/api/v1/agents/${(await agentIn(t, 'active')).id}/deactivate`, payload: {}, status: 200 }),
   'POST /agents/:id/rollback': async () => ({

@@ -151,3 +151,26 @@ describe('requireTestsToPublish', () => {
     expect((await api('POST', `/agents/${a.id}/publish`, {})).statusCode).toBe(201);
   });
 });
+
+describe('GET /agents/:id/versions/:a/diff/:b', () => {
+  it('compares two published versions, or a version and the draft; unknown versions 404, bad refs 400', async () => {
+    const a = await newAgent();
+    expect((await api('POST', `/agents/${a.id}/publish`, {})).statusCode).toBe(201);
+    await api('PUT', `/agents/${a.id}/draft`, { flow: { ...menuFlow('2'), settings: { fallbackMessage: 'Oops.' } }, baseRevision: a.draft.revision });
+    expect((await api('POST', `/agents/${a.id}/publish`, {})).statusCode).toBe(201);
+
+    const res = await api('GET', `/agents/${a.slug}/versions/1/diff/2`, undefined, support);
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({
+      from: 1,
+      to: 2,
+      same: false,
+      nodes: { added: [], removed: [], changed: [{ id: 'route', type: 'branch', fields: [{ path: 'branches[0].if.value', from: '1', to: '2' }] }] },
+      settings: [{ path: 'fallbackMessage', to: 'Oops.' }],
+      flow: [],
+    });
+    expect((await api('GET', `/agents/${a.id}/versions/2/diff/draft`)).json()).toMatchObject({ from: 2, to: 'draft', same: true });
+    expect((await api('GET', `/agents/${a.id}/versions/1/diff/7`)).statusCode).toBe(404);
+    expect((await api('GET', `/agents/${a.id}/versions/0/diff/1`)).statusCode).toBe(400);
+  });
+});
