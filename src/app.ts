@@ -17,6 +17,7 @@ import { API_PREFIX, installApiAuth } from './http/auth.js';
 import { agentRoutes } from './http/routes/agents.js';
 import { apiKeyRoutes } from './http/routes/api-keys.js';
 import { callRoutes } from './http/routes/calls.js';
+import { analyticsRoutes } from './http/routes/analytics.js';
 import { phoneNumberRoutes } from './http/routes/phone-numbers.js';
 import { testChatRoutes } from './http/routes/test-chat.js';
 import { flowTestRoutes } from './http/routes/flow-tests.js';
@@ -97,6 +98,7 @@ export async function buildApp(container: Container): Promise<FastifyInstance> {
       await api.register(flowTestRoutes, { container });
       await api.register(versionDiffRoutes, { container });
       await api.register(callRoutes, { container });
+      await api.register(analyticsRoutes, { container });
       await api.register(staffRoutes, { container });
       await api.register(queueRoutes, { container });
       await api.register(sessionRoutes, { container });

@@ -60,6 +60,8 @@ export const ROUTE_ROLES: Readonly<Record<string, readonly Role[] | 'public'>> =
   'POST /calls': EDITORS,
   'POST /calls/:id/assume': ALL,
   'POST /calls/:id/transfer-to-ai': ALL,
+  // Figures about agents and versions, for the people who build them (docs/metrics.md#analytics).
+  'GET /analytics': EDITORS,
   // Staff and queues (docs/people.md)
   'GET /staff': ADMIN,
   'POST /staff': ADMIN,

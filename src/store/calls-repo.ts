@@ -8,6 +8,8 @@ import { decodeCursor, encodeCursor } from './cursor.js';
 import { AppError } from '../core/errors.js';
 import { dialectOf, isUniqueViolation, type Dialect } from './db.js';
 import { newId } from './ids.js';
+import { turnMetricsRow } from './turn-metrics-rows.js';
+import { callResultOf } from '../calls/call-result.js';
 import type { CallsTable, DatabaseSchema } from './tables.js';
 
 /**
@@ -44,7 +46,36 @@ export class SqlCallStore implements CallHistory, CallRepository {
       for (let i = 0; i < rows.length; i += 100) {
         await tx.insertInto('call_events').values(rows.slice(i, i + 100)).execute();
       }
+      await this.indexForAnalytics(tx, events, rows);
     });
+  }
+
+  /**
+   * What analytics query as columns (docs/metrics.md#analytics): the transfer
+   * flag on the call, and one row per measured agent reply, attributed to the
+   * agent and version the call has now (the recorder saves the record before
+   * its events, so the row is there).
+   */
+  private async indexForAnalytics(tx: Kysely<DatabaseSchema>, events: readonly CallEvent[], rows: readonly { id: string }[]): Promise<void> {
+    const transferred = [...new Set(events.filter((e) => e.type === 'transfer.requested').map((e) => e.callSid))];
+    if (transferred.length > 0) {
+      await tx.updateTable('calls').set({ transfer_requested: 1 }).where('call_sid', 'in', transferred).execute();
+    }
+    const measured = events.flatMap((e, i) => (e.type === 'turn.agent' && typeof e.metrics?.responseMs === 'number' ? [{ e, id: rows[i]!.id }] : []));
+    if (measured.length === 0) return;
+    const calls = await tx
+      .selectFrom('calls')
+      .select(['call_sid', 'agent_id', 'version'])
+      .where('call_sid', 'in', [...new Set(measured.map((m) => m.e.callSid))])
+      .execute();
+    const speaker = new Map(calls.map((c) => [c.call_sid, { agentId: c.agent_id, version: Number(c.version) }]));
+    const turns = measured.flatMap(({ e, id }) => {
+      const who = speaker.get(e.callSid);
+      return (who && turnMetricsRow(id, e, who)) || [];
+    });
+    for (let i = 0; i < turns.length; i += 50) {
+      await tx.insertInto('call_turn_metrics').values(turns.slice(i, i + 50)).execute();
+    }
   }
 
   async get(callSid: string): Promise<CallRecord | undefined> {
@@ -133,6 +164,7 @@ export class SqlCallStore implements CallHistory, CallRepository {
       ended_at: r.endedAt ?? null,
       updated_at: this.clock.wallNow(),
       staff_id: r.handledBy?.at(-1) ?? null,
+      result: callResultOf(r) ?? null,
     };
   }
 }

@@ -15,13 +15,13 @@ export interface AgentsTable {
   draft_updated_at: number;
   /** Unavailable behaviour (JSON text); null means the default. */
   unavailable: string | null;
-  /** 1: publishing runs the stored test suite first (migration 0004). */
+  /** 1: publishing runs the stored test suite first (migration 0005). */
   require_tests_to_publish: number;
   created_at: number;
   updated_at: number;
 }
 
-/** An agent's flow test suite and its last run (migration 0004). */
+/** An agent's flow test suite and its last run (migration 0005). */
 export interface AgentTestsTable {
   agent_id: string;
   suite: string;
@@ -107,6 +107,26 @@ export interface CallsTable {
   updated_at: number;
   /** The person who last handled the call (migration 0003); null while only AI handled it. */
   staff_id?: string | null;
+  /** The call's result class once ended (src/calls/call-result.ts; migration 0005). */
+  result?: string | null;
+  /** 1 once the flow asked for a transfer (a `transfer.requested` event; migration 0005). */
+  transfer_requested?: number;
+}
+
+/** One measured agent reply (migration 0005): its per-turn metrics as columns, for percentiles in SQL. */
+export interface CallTurnMetricsTable {
+  /** The `turn.agent` event's id. */
+  id: string;
+  call_sid: string;
+  agent_id: string;
+  version: number;
+  at: number;
+  endpoint_ms: number | null;
+  response_ms: number | null;
+  llm_first_token_ms: number | null;
+  llm_first_sentence_ms: number | null;
+  tts_first_byte_ms: number | null;
+  overhead_ms: number | null;
 }
 
 export interface CallEventsTable {
@@ -173,6 +193,7 @@ export interface DatabaseSchema {
   tts_cache: TtsCacheTable;
   calls: CallsTable;
   call_events: CallEventsTable;
+  call_turn_metrics: CallTurnMetricsTable;
   staff: StaffTable;
   queues: QueuesTable;
   queue_members: QueueMembersTable;

@@ -3,6 +3,7 @@ import * as initial from './0001_initial.js';
 import * as calls from './0002_calls.js';
 import * as staff from './0003_staff.js';
 import * as agentTests from './0004_agent_tests.js';
+import * as callAnalytics from './0005_call_analytics.js';
 
 /**
  * Every migration, in order. A static list rather than a folder scan, so the
@@ -13,4 +14,5 @@ export const migrations: Record<string, Migration> = {
   '0002_calls': calls,
   '0003_staff': staff,
   '0004_agent_tests': agentTests,
+  '0005_call_analytics': callAnalytics,
 };

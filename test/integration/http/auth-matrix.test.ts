@@ -119,6 +119,7 @@ const CASES: Record<string, () => Promise<Prepared>> = {
     );
     return { url: `/api/v1/calls/${callSid}`, status: 200 };
   },
+  'GET /analytics': async () => ({ url: '/api/v1/analytics', status: 200 }),
   'GET /staff': async () => ({ url: '/api/v1/staff', status: 200 }),
   'POST /staff': async () => ({ url: '/api/v1/staff', payload: { displayName: 'New', username: `made${++seq}`, role: 'support' }, status: 201 }),
   'GET /staff/:id': async () => ({ url: `/api/v1/staff/${(await newPerson()).id}`, status: 200 }),
