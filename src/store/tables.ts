@@ -15,13 +15,13 @@ export interface AgentsTable {
   draft_updated_at: number;
   /** Unavailable behaviour (JSON text); null means the default. */
   unavailable: string | null;
-  /** 1: publishing runs the stored test suite first (migration 0005). */
+  /** 1: publishing runs the stored test suite first (migration 0004). */
   require_tests_to_publish: number;
   created_at: number;
   updated_at: number;
 }
 
-/** An agent's flow test suite and its last run (migration 0005). */
+/** An agent's flow test suite and its last run (migration 0004). */
 export interface AgentTestsTable {
   agent_id: string;
   suite: string;
