@@ -27,6 +27,7 @@ import { staffRoutes } from './http/routes/staff.js';
 import { queueRoutes } from './http/routes/queues.js';
 import { sessionRoutes } from './http/routes/session.js';
 import { workspaceRoutes } from './http/routes/workspace.js';
+import { webhookRoutes } from './http/routes/webhooks.js';
 
 /** Media frames larger than this close the socket with 1009 (docs/architecture.md#media-stream-hygiene). */
 export const MEDIA_MAX_PAYLOAD_BYTES = 64 * 1024;
@@ -103,6 +104,7 @@ export async function buildApp(container: Container): Promise<FastifyInstance> {
       await api.register(queueRoutes, { container });
       await api.register(sessionRoutes, { container });
       await api.register(workspaceRoutes, { container });
+      await api.register(webhookRoutes, { container });
     },
     { prefix: API_PREFIX },
   );

@@ -59,7 +59,11 @@ import { TwilioCallControl } from './telephony/rest.js';
 import { StreamTokens } from './telephony/stream-token.js';
 import { createPeople, type People, type PeopleDeps } from './handoff/people.js';
 import { createJobRunner } from './jobs/create-runner.js';
-import { runsWorkers, type JobRunner } from './jobs/runner.js';
+import { runsWorkers, type JobRunner, type RetryPolicy } from './jobs/runner.js';
+import { webhookDeliveryJob, WEBHOOK_JOB } from './jobs/processors/webhook-delivery.js';
+import { WebhookDispatcher } from './jobs/webhooks/dispatcher.js';
+import { createOutboundFetch } from './flow/outbound.js';
+import type { AgentWebhook } from './agents/types.js';
 import { sqlPeopleStores } from './store/people-stores.js';
 import { Metrics } from './metrics/registry.js';
 import { registerCallMetrics } from './metrics/call-metrics.js';
@@ -175,6 +179,8 @@ export interface Container {
   metrics: Metrics;
   /** Set while the event loop lags past LOOP_LAG_LIMIT_MS (new calls get the unavailable answer); absent when off. */
   loopGuard: LoopLagGuard | undefined;
+  /** Queues a signed delivery for each `call.ended`, `transfer.*`, `handoff.*` event of an agent with a webhook. */
+  webhooks: WebhookDispatcher;
   /** Closers run in reverse order of registration on shutdown. */
   onClose(fn: () => Promise<void> | void): void;
   close(): Promise<void>;
@@ -184,6 +190,8 @@ export interface ContainerOverrides {
   clock?: Clock;
   /** A job runner of the test's own (BullMQ on a test prefix, or in-process on a ManualClock). */
   jobs?: JobRunner;
+  /** Retry policies by job name (tests use few attempts and short waits). */
+  jobPolicies?: Partial<Record<string, RetryPolicy>>;
   /** Test doubles for the call pipeline: providers, a phrase source the caller fills, the transfer path. */
   telephony?: Partial<Providers> & { phrases?: PhraseSource; transferVia?: 'stream' | 'rest' };
   /** People side: a cheaper scrypt cost keeps tests fast (hashes carry their cost, so both verify). */
@@ -276,6 +284,26 @@ export async function createContainer(
   // Session tokens go through the same auth path as API keys.
   persistence.authenticator.add(people.sessions);
   closers.push(() => people.close());
+  const webhookOf = async (agentId: string): Promise<AgentWebhook | null> =>
+    (await persistence.agents.findById(agentId))?.webhook ?? null;
+  jobs.register(
+    webhookDeliveryJob({
+      webhookOf,
+      // Receivers are builders' URLs: the same guard as flows' http nodes (HTTP_ALLOW_HOSTS).
+      fetch: createOutboundFetch({ allowHosts: config.HTTP_ALLOW_HOSTS }),
+      clock,
+      logger,
+      ...policyOf(overrides, WEBHOOK_JOB),
+    }),
+  );
+  const webhooks = new WebhookDispatcher({
+    bus: telephony.calls.bus,
+    callOf: async (callSid) => (await telephony.calls.get(callSid)) ?? (await callHistory.get(callSid)),
+    webhookOf,
+    jobs,
+    logger,
+  });
+  closers.push(() => webhooks.close());
   const warmup = warmServedAtStartup(phraseWarmer, persistence, readiness, logger);
   closers.push(async () => {
     await phraseWarmer.close();
@@ -300,6 +328,7 @@ export async function createContainer(
     people,
     jobs,
     metrics,
+    webhooks,
     onClose: (fn) => closers.push(fn),
     async close() {
       container.readiness.shuttingDown = true;
@@ -585,6 +614,12 @@ export function voiceFor(config: Pick<Config, 'ELEVENLABS_VOICE_ID' | 'ELEVENLAB
     ...(v.similarityBoost !== undefined ? { similarityBoost: v.similarityBoost } : {}),
     ...(v.speed !== undefined ? { speed: v.speed } : {}),
   };
+}
+
+/** A test's retry policy for one kind of job, if it set one. */
+function policyOf(overrides: ContainerOverrides, name: string): { policy?: RetryPolicy } {
+  const policy = overrides.jobPolicies?.[name];
+  return policy ? { policy } : {};
 }
 
 /** Why the container's phrase cache is not filled, if it is not. */

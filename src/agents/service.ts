@@ -6,7 +6,7 @@ import type { UnavailableBehaviour } from './directory.js';
 import { activationAction, transition } from './lifecycle.js';
 import { SLUG_ATTEMPTS, slugCandidates, slugify, slugProblem } from './slugs.js';
 import type { AgentStore } from './store.js';
-import type { AgentRecord, AuditEntry, LifecycleAction, Page, PageRequest, VersionRecord } from './types.js';
+import type { AgentPatch, AgentRecord, AgentWebhook, AuditEntry, LifecycleAction, Page, PageRequest, VersionRecord } from './types.js';
 
 export { SLUG_PATTERN, slugify } from './slugs.js';
 
@@ -25,6 +25,29 @@ export interface AgentServiceDeps {
 function checkName(name: string): string {
   if (name.trim() === '') throw new AppError('VALIDATION_FAILED', 'name: must not be blank', { issues: [{ path: 'body.name', message: 'must not be blank' }] });
   return name.trim();
+}
+
+/** Shortest webhook secret: 16 characters keep an HMAC key out of guessing range. */
+export const WEBHOOK_SECRET_MIN_LENGTH = 16;
+
+/**
+ * A webhook receiver is an http(s) URL without credentials in it (they would be
+ * shown to every role reading the agent); whether its host may be reached is
+ * decided at delivery time by the outbound guard (HTTP_ALLOW_HOSTS).
+ */
+function checkWebhook(webhook: AgentWebhook): AgentWebhook {
+  const bad = (path: string, message: string) =>
+    new AppError('VALIDATION_FAILED', `webhook.${path}: ${message}`, { issues: [{ path: `body.webhook.${path}`, message }] });
+  let url: URL;
+  try {
+    url = new URL(webhook.url);
+  } catch {
+    throw bad('url', 'must be an absolute http(s) URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw bad('url', 'must be an absolute http(s) URL');
+  if (url.username !== '' || url.password !== '') throw bad('url', 'must not carry a user name or password; the signature authenticates deliveries');
+  if (webhook.secret.trim().length < WEBHOOK_SECRET_MIN_LENGTH) throw bad('secret', `must be at least ${WEBHOOK_SECRET_MIN_LENGTH} characters`);
+  return { url: url.toString(), secret: webhook.secret };
 }
 
 /**
@@ -66,6 +89,11 @@ export class AgentService {
     return agent;
   }
 
+  /** By id only; undefined when there is none (for background work that must not throw on a deleted agent). */
+  findById(id: string): Promise<AgentRecord | undefined> {
+    return this.deps.store.get(id);
+  }
+
   findBySlug(slug: string): Promise<AgentRecord | undefined> {
     return this.deps.store.getBySlug(slug);
   }
@@ -76,13 +104,19 @@ export class AgentService {
 
   async patch(
     idOrSlug: string,
-    patch: { name?: string | undefined; unavailable?: UnavailableBehaviour | null | undefined; requireTestsToPublish?: boolean | undefined },
+    patch: {
+      name?: string | undefined;
+      unavailable?: UnavailableBehaviour | null | undefined;
+      requireTestsToPublish?: boolean | undefined;
+      webhook?: AgentWebhook | null | undefined;
+    },
   ): Promise<AgentRecord> {
     const agent = await this.get(idOrSlug);
-    const changes: { name?: string; unavailable?: UnavailableBehaviour | null; requireTestsToPublish?: boolean } = {};
+    const changes: AgentPatch = {};
     if (patch.requireTestsToPublish !== undefined) changes.requireTestsToPublish = patch.requireTestsToPublish;
     if (patch.name !== undefined) changes.name = checkName(patch.name);
     if (patch.unavailable !== undefined) changes.unavailable = patch.unavailable;
+    if (patch.webhook !== undefined) changes.webhook = patch.webhook === null ? null : checkWebhook(patch.webhook);
     if (!(await this.deps.store.update(agent.id, changes, this.now()))) throw new AppError('NOT_FOUND', `no agent ${idOrSlug}`);
     if (patch.unavailable !== undefined) this.deps.changes.publish({ kind: 'updated', agentId: agent.id });
     return this.get(agent.id);

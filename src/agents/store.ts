@@ -1,5 +1,5 @@
-import type { UnavailableBehaviour } from './directory.js';
 import type {
+  AgentPatch,
   AgentRecord,
   AgentState,
   AuditEntry,
@@ -42,7 +42,7 @@ export interface AgentStore {
   get(id: string): Promise<AgentRecord | undefined>;
   getBySlug(slug: string): Promise<AgentRecord | undefined>;
   list(page: PageRequest): Promise<Page<AgentRecord>>;
-  update(id: string, patch: { name?: string; unavailable?: UnavailableBehaviour | null; requireTestsToPublish?: boolean }, nowMs: number): Promise<boolean>;
+  update(id: string, patch: AgentPatch, nowMs: number): Promise<boolean>;
   /** Atomic: succeeds only when the stored revision still equals `baseRevision`. */
   saveDraft(id: string, flow: unknown, baseRevision: number, nowMs: number): Promise<SaveDraftResult>;
   /** Atomic: takes the next version number; concurrent publishes get distinct numbers. */

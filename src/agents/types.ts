@@ -21,8 +21,24 @@ export interface AgentRecord {
   unavailable: UnavailableBehaviour | null;
   /** Publishing runs the stored test suite against the draft first and refuses on a failure. */
   requireTestsToPublish: boolean;
+  /** Where this agent's call events are POSTed (docs/jobs.md#webhooks); null: nowhere. */
+  webhook: AgentWebhook | null;
   createdAtMs: number;
   updatedAtMs: number;
+}
+
+/** An agent's outbound webhook: the receiver's URL and the HMAC-SHA256 key its deliveries are signed with. */
+export interface AgentWebhook {
+  url: string;
+  secret: string;
+}
+
+/** What `PATCH /agents/:id` may change; undefined fields stay, null restores the default. */
+export interface AgentPatch {
+  name?: string;
+  unavailable?: UnavailableBehaviour | null;
+  requireTestsToPublish?: boolean;
+  webhook?: AgentWebhook | null;
 }
 
 export interface VersionRecord {

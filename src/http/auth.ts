@@ -82,6 +82,9 @@ export const ROUTE_ROLES: Readonly<Record<string, readonly Role[] | 'public'>> =
   'POST /auth/logout': ALL,
   'GET /me': ALL,
   'GET /workspace': ALL,
+  // Webhooks are part of building an agent (docs/jobs.md#webhooks): their failures are the builder's to see and retry.
+  'GET /webhooks/failed': EDITORS,
+  'POST /webhooks/failed/:id/retry': EDITORS,
 };
 
 export const API_PREFIX = '/api/v1';

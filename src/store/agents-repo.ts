@@ -2,7 +2,7 @@ import type { Kysely, Selectable } from 'kysely';
 import { AppError } from '../core/errors.js';
 import type { UnavailableBehaviour } from '../agents/directory.js';
 import type { AgentStore, NewAgent, SaveDraftResult, TransitionChange } from '../agents/store.js';
-import type { AgentRecord, AgentState, AuditEntry, LifecycleAction, Page, PageRequest, VersionRecord } from '../agents/types.js';
+import type { AgentPatch, AgentRecord, AgentState, AgentWebhook, AuditEntry, LifecycleAction, Page, PageRequest, VersionRecord } from '../agents/types.js';
 import type { Flow } from '../flow/schema.js';
 import { decodeCursor, toPage } from './cursor.js';
 import { isUniqueViolation } from './db.js';
@@ -26,6 +26,7 @@ export class SqlAgentStore implements AgentStore {
       draft_updated_at: agent.nowMs,
       unavailable: null,
       require_tests_to_publish: 0,
+      webhook: null,
       created_at: agent.nowMs,
       updated_at: agent.nowMs,
     };
@@ -55,11 +56,12 @@ export class SqlAgentStore implements AgentStore {
     return toPage(await q.execute(), page, toAgent, (r) => r.id);
   }
 
-  async update(id: string, patch: { name?: string; unavailable?: UnavailableBehaviour | null; requireTestsToPublish?: boolean }, nowMs: number): Promise<boolean> {
+  async update(id: string, patch: AgentPatch, nowMs: number): Promise<boolean> {
     const set: Partial<AgentsTable> = { updated_at: nowMs };
     if (patch.requireTestsToPublish !== undefined) set.require_tests_to_publish = patch.requireTestsToPublish ? 1 : 0;
     if (patch.name !== undefined) set.name = patch.name;
     if (patch.unavailable !== undefined) set.unavailable = patch.unavailable === null ? null : JSON.stringify(patch.unavailable);
+    if (patch.webhook !== undefined) set.webhook = patch.webhook === null ? null : JSON.stringify(patch.webhook);
     const res = await this.db.updateTable('agents').set(set).where('id', '=', id).executeTakeFirst();
     return res.numUpdatedRows > 0n;
   }
@@ -202,6 +204,7 @@ function toAgent(r: Selectable<AgentsTable>): AgentRecord {
     },
     unavailable: r.unavailable === null ? null : (JSON.parse(r.unavailable) as UnavailableBehaviour),
     requireTestsToPublish: Number(r.require_tests_to_publish) === 1,
+    webhook: r.webhook === null ? null : (JSON.parse(r.webhook) as AgentWebhook),
     createdAtMs: Number(r.created_at),
     updatedAtMs: Number(r.updated_at),
   };

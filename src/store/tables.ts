@@ -17,6 +17,8 @@ export interface AgentsTable {
   unavailable: string | null;
   /** 1: publishing runs the stored test suite first (migration 0004). */
   require_tests_to_publish: number;
+  /** `{ url, secret }` of the agent's outbound webhook (JSON text, migration 0006); null: none. */
+  webhook: string | null;
   created_at: number;
   updated_at: number;
 }

@@ -30,6 +30,14 @@ export const unavailableSchema = z
   })
   .strict();
 
+/** The secret is write-only: an agent's view shows the URL, never the key. */
+export const webhookSchema = z
+  .object({
+    url: z.string().max(2048).describe('http(s) URL the agent’s call events are POSTed to (docs/jobs.md#webhooks)'),
+    secret: z.string().min(16).max(256).describe('HMAC-SHA256 key the deliveries are signed with; never shown again'),
+  })
+  .strict();
+
 const agentStateSchema = z.enum(['draft', 'active', 'inactive']);
 
 export const agentSchema = z.object({
@@ -42,6 +50,7 @@ export const agentSchema = z.object({
   draft: z.object({ revision: z.number().int(), updatedAt: z.string() }),
   unavailable: unavailableSchema,
   requireTestsToPublish: z.boolean().describe('publishing runs the stored test suite against the draft first (422 TESTS_FAILED with the report)'),
+  webhook: z.object({ url: z.string() }).nullable().describe('where call events are POSTed; the secret is never shown'),
   createdAt: z.string(),
 });
 
@@ -101,6 +110,7 @@ export function agentView(a: AgentRecord): z.infer<typeof agentSchema> {
     draft: { revision: a.draft.revision, updatedAt: iso(a.draft.updatedAtMs) },
     unavailable: a.unavailable ?? DEFAULT_UNAVAILABLE,
     requireTestsToPublish: a.requireTestsToPublish,
+    webhook: a.webhook ? { url: a.webhook.url } : null,
     createdAt: iso(a.createdAtMs),
   };
 }
@@ -174,10 +184,15 @@ export async function agentRoutes(app: FastifyInstance, { container }: { contain
     {
       schema: {
         tags,
-        summary: 'Rename, set the unavailable behaviour (null restores the default), or require a passing test suite to publish',
+        summary: 'Rename, set the unavailable behaviour (null restores the default), require a passing test suite to publish, or set the outbound webhook (null removes it)',
         params: idParams,
         body: z
-          .object({ name: z.string().min(1).max(200).optional(), unavailable: unavailableSchema.nullable().optional(), requireTestsToPublish: z.boolean().optional() })
+          .object({
+            name: z.string().min(1).max(200).optional(),
+            unavailable: unavailableSchema.nullable().optional(),
+            requireTestsToPublish: z.boolean().optional(),
+            webhook: webhookSchema.nullable().optional(),
+          })
           .strict(),
         response: { 200: agentSchema },
       },

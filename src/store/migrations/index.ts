@@ -4,6 +4,7 @@ import * as calls from './0002_calls.js';
 import * as staff from './0003_staff.js';
 import * as agentTests from './0004_agent_tests.js';
 import * as callAnalytics from './0005_call_analytics.js';
+import * as agentWebhooks from './0006_agent_webhooks.js';
 
 /**
  * Every migration, in order. A static list rather than a folder scan, so the
@@ -15,4 +16,5 @@ export const migrations: Record<string, Migration> = {
   '0003_staff': staff,
   '0004_agent_tests': agentTests,
   '0005_call_analytics': callAnalytics,
+  '0006_agent_webhooks': agentWebhooks,
 };

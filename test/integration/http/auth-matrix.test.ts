@@ -3,6 +3,8 @@ import { ROUTE_ROLES } from '../../../src/http/auth.js';
 import { ROLES, type Role } from '../../../src/auth/roles.js';
 import { buildTestApp, type TestApp } from '../../support/app.js';
 import { newCallRecord } from '../../../src/calls/call-record.js';
+import type { MemoryJobRunner } from '../../../src/jobs/memory-runner.js';
+import { WEBHOOK_JOB } from '../../../src/jobs/processors/webhook-delivery.js';
 import {
   agentIn,
   bearer,
@@ -120,6 +122,18 @@ const CASES: Record<string, () => Promise<Prepared>> = {
     return { url: `/api/v1/calls/${callSid}`, status: 200 };
   },
   'GET /analytics': async () => ({ url: '/api/v1/analytics', status: 200 }),
+  'GET /webhooks/failed': async () => ({ url: '/api/v1/webhooks/failed', status: 200 }),
+  'POST /webhooks/failed/:id/retry': async () => {
+    // A delivery to a loopback URL (not in HTTP_ALLOW_HOSTS here) fails at once and lands in the failed list.
+    const agent = await agentIn(t, 'draft');
+    await t.container.persistence.agents.patch(agent.id, { webhook: { url: 'http://127.0.0.1:9/hook', secret: 'matrix-webhook-secret' } });
+    const id = `wh-matrix-${++seq}`;
+    const call = { id: 'CAmatrix', direction: 'inbound', from: '', to: '', version: 1, state: 'ended', outcome: null };
+    const envelope = { id, type: 'call.ended', createdAt: new Date().toISOString(), agent: { id: agent.id, slug: agent.slug }, call, data: {} };
+    await t.container.jobs.enqueue(WEBHOOK_JOB, { agentId: agent.id, envelope }, { jobId: id });
+    await (t.container.jobs as MemoryJobRunner).idle();
+    return { url: `/api/v1/webhooks/failed/${id}/retry`, payload: {}, status: 202 };
+  },
   'GET /staff': async () => ({ url: '/api/v1/staff', status: 200 }),
   'POST /staff': async () => ({ url: '/api/v1/staff', payload: { displayName: 'New', username: `made${++seq}`, role: 'support' }, status: 201 }),
   'GET /staff/:id': async () => ({ url: `/api/v1/staff/${(await newPerson()).id}`, status: 200 }),
