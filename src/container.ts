@@ -271,6 +271,26 @@ export async function createContainer(
     logger,
   });
   closers.push(() => callRecorder.close());
+  metrics.gauge({
+    name: 'call_history_backlog_events',
+    help: 'Call events waiting to be written to the SQL history (grows while the database is unavailable).',
+    read: () => callRecorder.pending,
+  });
+  metrics.gauge({
+    name: 'provider_breaker_state',
+    help: 'Circuit breaker per provider endpoint: 0 closed, 1 half-open, 2 open (skipped).',
+    labelNames: ['stage', 'role', 'provider'],
+    read: () =>
+      providers.health.report().endpoints.map((e) => ({
+        labels: { stage: e.stage, role: e.role, provider: e.provider },
+        value: e.state === 'closed' ? 0 : e.state === 'half_open' ? 1 : 2,
+      })),
+  });
+  // A single process owns every call in the history: what a killed run left open is over.
+  if (!config.REDIS_URL) {
+    const lost = await callHistory.closeLeftOpen(clock.wallNow());
+    if (lost.length > 0) logger.warn({ calls: lost.length }, 'calls left open by the last run were closed as failed (process_lost)');
+  }
   const people = createPeople({
     stores: sqlPeopleStores(persistence.db.db),
     clock,

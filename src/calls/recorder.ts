@@ -45,6 +45,7 @@ export class CallRecorder {
   private running: Promise<void> | undefined;
   private readonly unsubscribe: () => void;
   private closed = false;
+  private lastWriteFailed = false;
 
   constructor(private readonly options: CallRecorderOptions) {
     this.flushDelayMs = options.flushDelayMs ?? CALL_HISTORY_FLUSH_DELAY_MS;
@@ -54,6 +55,11 @@ export class CallRecorder {
   /** Events waiting for the next flush. */
   get pending(): number {
     return this.queued.length;
+  }
+
+  /** The last write failed (the database is down or refusing): what is queued waits for a retry. */
+  get failing(): boolean {
+    return this.lastWriteFailed;
   }
 
   /**
@@ -132,6 +138,7 @@ export class CallRecorder {
       }
       await maybeYield();
     }
+    this.lastWriteFailed = failedCalls.length > 0 || unwritten.length > 0;
     if (failedCalls.length > 0 || unwritten.length > 0) {
       if (unwritten.length > 0) this.queued = [...unwritten, ...this.queued];
       for (const c of failedCalls) this.dirty.add(c);

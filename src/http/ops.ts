@@ -12,6 +12,9 @@ export async function opsRoutes(app: FastifyInstance, { container }: { container
     // A provider outage is not this process's fault and another process would fare no better:
     // it reads `degraded` (200) with the breakers' states, so a load balancer keeps sending calls.
     const providers = container.providers.health.report();
-    return { status: providers.status === 'ok' ? 'ready' : 'degraded', providers };
+    // The SQL history failing: calls go on and their events wait in memory (bounded) for a retry.
+    const history = { failing: container.callRecorder.failing, backlog: container.callRecorder.pending };
+    const degraded = providers.status !== 'ok' || history.failing;
+    return { status: degraded ? 'degraded' : 'ready', providers, history };
   });
 }

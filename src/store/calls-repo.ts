@@ -143,6 +143,32 @@ export class SqlCallStore implements CallHistory, CallRepository {
     });
   }
 
+  /**
+   * Ends every call the history still shows open: outcome `failed`, detail `process_lost`, open
+   * streams closed. For a single process at start, where any such call belonged to a run that died
+   * without closing it (SIGKILL, a crash, power loss); with several processes sharing the
+   * database a live call of another process would look the same, so it is not used then.
+   */
+  async closeLeftOpen(nowMs: number): Promise<string[]> {
+    const open = await this.db.selectFrom('calls').select('call_sid').where('state', '!=', 'ended').execute();
+    const closed: string[] = [];
+    for (const { call_sid } of open) {
+      const record = await this.update(call_sid, (r) => {
+        if (r.state === 'ended') return;
+        r.state = 'ended';
+        r.endedAt = nowMs;
+        r.outcome = { kind: 'failed', detail: 'process_lost' };
+        for (const stream of r.streams) {
+          if (stream.endedAt !== undefined) continue;
+          stream.endedAt = nowMs;
+          stream.endReason = 'process_lost';
+        }
+      });
+      if (record?.outcome?.detail === 'process_lost') closed.push(call_sid);
+    }
+    return closed;
+  }
+
   async list(): Promise<CallRecord[]> {
     const rows = await this.db.selectFrom('calls').select('record').orderBy('created_at', 'desc').execute();
     return rows.map((r) => JSON.parse(r.record) as CallRecord);
