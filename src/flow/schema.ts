@@ -64,6 +64,13 @@ export const settingsSchema = z
       .object({
         model: z.string().optional(),
         endpointingMs: z.number().int().min(10).max(5000).optional(),
+        sendIntervalMs: z
+          .number()
+          .int()
+          .min(20)
+          .max(100)
+          .optional()
+          .describe('caller audio is sent to speech-to-text in batches of this many ms (default 40): fewer messages per call, up to this much minus 20 ms more recognition latency'),
       })
       .strict()
       .optional(),

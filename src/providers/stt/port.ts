@@ -27,6 +27,12 @@ export interface SttOptions {
   language: string;
   model?: string;
   endpointingMs?: number;
+  /**
+   * Caller audio goes to the provider in batches of this many ms (20–100): fewer
+   * messages and syscalls per call, at up to this much minus one 20 ms frame of
+   * extra recognition latency. Providers that stream otherwise may ignore it.
+   */
+  sendIntervalMs?: number;
 }
 
 export interface SttSession {

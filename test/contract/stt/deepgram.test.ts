@@ -92,6 +92,39 @@ describe('DeepgramStt against the fake Deepgram', () => {
     expect(conn.keepAlives).toBe(0);
   });
 
+  it('batches caller audio: one message per 40 ms by default, per sendIntervalMs when set, the tail flushed at close; every byte in order', async () => {
+    fake = await startFakeDeepgram();
+    const f = fake;
+    const stt = new DeepgramStt({ apiKey: 'test-deepgram-key', baseUrl: f.url });
+    const messages: number[][] = [[], []];
+    f.onConnection((conn) => {
+      const i = f.connections.indexOf(conn);
+      const onAudio = conn.onAudio.bind(conn);
+      conn.onAudio = (data: Buffer) => {
+        messages[i]!.push(data.length);
+        onAudio(data);
+      };
+    });
+    const a = stt.open({ language: 'en-US' }, () => {});
+    await f.until(() => f.connections.length === 1 && f.connections[0]!.open, 3000, 'first connection');
+    const b = stt.open({ language: 'en-US', sendIntervalMs: 100 }, () => {});
+    await f.until(() => f.connections.length === 2 && f.connections[1]!.open, 3000, 'second connection');
+    // Both open before any audio: no buffered audio goes out in one replay message.
+    await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 11; i++) {
+      a.sendAudio(callAudio(i * FRAME, (i + 1) * FRAME));
+      b.sendAudio(callAudio(i * FRAME, (i + 1) * FRAME));
+    }
+    await f.until(() => f.connections[0]!.bytesReceived === 10 * FRAME && f.connections[1]!.bytesReceived === 10 * FRAME, 3000, 'full batches');
+    expect(messages[0]).toEqual([320, 320, 320, 320, 320]);
+    expect(messages[1]).toEqual([800, 800]);
+    await Promise.all([a.close(), b.close()]);
+    // The half batch (one frame) went out before CloseStream.
+    expect(messages[0]!.at(-1)).toBe(160);
+    expect(messages[1]!.at(-1)).toBe(160);
+    for (const conn of f.connections) expect(conn.audio().equals(callAudio(0, 11 * FRAME))).toBe(true);
+  });
+
   it('uses the flow’s model and endpointing', async () => {
     fake = await startFakeDeepgram({ requiredQuery: { model: 'nova-2-phonecall', endpointing: '500', language: 'es' } });
     const stt = new DeepgramStt({ apiKey: 'test-deepgram-key', baseUrl: fake.url });
