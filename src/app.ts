@@ -22,6 +22,7 @@ import { phoneNumberRoutes } from './http/routes/phone-numbers.js';
 import { testChatRoutes } from './http/routes/test-chat.js';
 import { flowTestRoutes } from './http/routes/flow-tests.js';
 import { versionDiffRoutes } from './http/routes/version-diff.js';
+import { replayRoutes } from './http/routes/replay.js';
 import { consoleRoutes } from './http/console.js';
 import { staffRoutes } from './http/routes/staff.js';
 import { queueRoutes } from './http/routes/queues.js';
@@ -98,6 +99,7 @@ export async function buildApp(container: Container): Promise<FastifyInstance> {
       await api.register(testChatRoutes, { container });
       await api.register(flowTestRoutes, { container });
       await api.register(versionDiffRoutes, { container });
+      await api.register(replayRoutes, { container });
       await api.register(callRoutes, { container });
       await api.register(analyticsRoutes, { container });
       await api.register(staffRoutes, { container });

@@ -79,7 +79,7 @@ export async function runSuiteFile(file: string, options: { live?: LlmPort } = {
   return { file, flowFile, report };
 }
 
-function liveModel(io: FlowTestIo): LlmPort | undefined {
+export function liveModel(io: { env: Record<string, string | undefined>; liveLlm?: LlmPort | undefined }): LlmPort | undefined {
   if (io.liveLlm) return io.liveLlm;
   const env = io.env;
   if (!env.OPENAI_API_KEY) return undefined;

@@ -44,6 +44,7 @@ export const ROUTE_ROLES: Readonly<Record<string, readonly Role[] | 'public'>> =
   'GET /agents/:id/tests': ALL,
   'PUT /agents/:id/tests': EDITORS,
   'POST /agents/:id/tests/run': EDITORS,
+  'POST /agents/:id/replay': EDITORS,
   // Phone numbers
   'GET /phone-numbers': ALL,
   // Which agent answers a number is an admin decision (docs/people.md#roles: numbers are admin).

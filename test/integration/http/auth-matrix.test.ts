@@ -87,6 +87,7 @@ const CASES: Record<string, () => Promise<Prepared>> = {
     await t.container.persistence.flowTests.put(a.id, MATRIX_SUITE, 'test');
     return { url: `/api/v1/agents/${a.id}/tests/run`, payload: {}, status: 200 };
   },
+  'POST /agents/:id/replay': async () => ({ url: `/api/v1/agents/${(await agentIn(t, 'published')).id}/replay`, payload: { last: 5, version: 1 }, status: 200 }),
   'POST /test-chats/:id/messages': async () => {
     const chat = await t.app.inject({
       method: 'POST',
