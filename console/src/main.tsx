@@ -68,6 +68,7 @@ function lazyPage<P extends object>(load: () => Promise<(p: P) => preact.JSX.Ele
 const LazyAgentPage = lazyPage<Parameters<typeof AgentPageType>[0]>(() => import('./pages/agent/AgentPage').then((m) => m.AgentPage), 'the agent');
 const LazyCalls = lazyPage<Record<string, never>>(() => import('./pages/Calls').then((m) => m.Calls), 'calls');
 const LazyCall = lazyPage<{ id: string; canAssume: boolean }>(() => import('./pages/Call').then((m) => m.CallPage), 'the call');
+const LazyAnalytics = lazyPage<Record<string, never>>(() => import('./pages/Analytics').then((m) => m.AnalyticsPage), 'analytics');
 const LazyStaffPage = lazyPage<{ selfId?: string }>(() => import('./pages/Staff').then((m) => m.StaffPage), 'staff');
 
 function Page({ path, session: s }: { path: string; session: Session }) {
@@ -81,6 +82,10 @@ function Page({ path, session: s }: { path: string; session: Session }) {
   }
   const call = match('/calls/:id', path);
   if (call) return <LazyCall key={call.id} id={call.id!} canAssume={s.kind === 'staff'} />;
+  if (path === '/analytics' && can.viewAnalytics(s.role)) {
+    document.title = 'Analytics · Voice agents console';
+    return <LazyAnalytics />;
+  }
   if (path === '/staff' && can.manageStaff(s.role)) {
     document.title = 'Staff · Voice agents console';
     return <LazyStaffPage selfId={s.staffId} />;
@@ -132,7 +137,12 @@ function Offers() {
 }
 
 function Shell({ session: s, path, children }: { session: Session; path: string; children: preact.ComponentChildren }) {
-  const nav = [{ href: '/agents', label: 'Agents' }, { href: '/calls', label: 'Calls' }, ...(can.manageStaff(s.role) ? [{ href: '/staff', label: 'Staff' }] : [])];
+  const nav = [
+    { href: '/agents', label: 'Agents' },
+    { href: '/calls', label: 'Calls' },
+    ...(can.viewAnalytics(s.role) ? [{ href: '/analytics', label: 'Analytics' }] : []),
+    ...(can.manageStaff(s.role) ? [{ href: '/staff', label: 'Staff' }] : []),
+  ];
   // A signed-in person stays online while the console is open.
   useEffect(() => {
     if (s.kind !== 'staff') return;

@@ -112,6 +112,8 @@ export async function signOut(): Promise<void> {
 export const can = {
   editAgents: (r: Role | undefined) => r === 'admin' || r === 'builder',
   manageStaff: (r: Role | undefined) => r === 'admin',
+  /** GET /analytics is for admins and builders (docs/api.md). */
+  viewAnalytics: (r: Role | undefined) => r === 'admin' || r === 'builder',
   /** Which agent answers a number is an admin decision. */
   assignNumbers: (r: Role | undefined) => r === 'admin',
 };

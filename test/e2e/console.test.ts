@@ -406,6 +406,55 @@ describe('console in Chromium', () => {
     await page.locator('section', { has: page.getByRole('heading', { name: 'History' }) }).locator(`tr[data-call="${callSid}"]`).waitFor();
   });
 
+  it('analytics: totals, calls per day, outcomes and versions side by side for the calls made', { timeout: 30_000 }, async () => {
+    const shot = screenshots('analytics');
+    const a = await activeAgent('Stats line', [frontDesk()]);
+    const calls = server.container.telephony.calls;
+    const place = async (n: number, responseMs: number, end: [reason: string, outcome: string]) => {
+      const callSid = `CA${String(n).repeat(32)}`;
+      await calls.open({ callSid, accountSid: 'AC1', agentId: a.id, slug: a.slug, version: 1, from: '+15550001111', to: '+15550100002', direction: 'inbound' });
+      await calls.streamStarted(callSid, `MZ${n}`);
+      await calls.addTurn(callSid, { role: 'caller', text: 'Hello?', at: Date.now(), via: 'speech' });
+      // What the call runner does for a measured reply: the event (history, analytics) and the turn (the record).
+      calls.emit({ type: 'turn.agent', callSid, text: 'Hi there.', heardText: 'Hi there.', outcome: 'played', cached: false, nodeId: 'hello', metrics: { responseMs, overheadMs: 20 } });
+      await calls.addTurn(callSid, { role: 'agent', text: 'Hi there.', at: Date.now(), nodeId: 'hello' });
+      await calls.end(callSid, ...end);
+    };
+    // Two the flow finished, one the caller left, one that failed.
+    await place(3, 600, ['end', 'completed']);
+    await place(4, 800, ['end', 'completed']);
+    await place(5, 900, ['caller_hangup', 'completed']);
+    await place(6, 1000, ['media', 'media_error']);
+    await signIn(page, shot);
+    await page.getByRole('link', { name: 'Analytics' }).click();
+    await page.getByRole('heading', { name: 'Analytics' }).waitFor();
+    await page.getByLabel('Agent', { exact: true }).selectOption({ label: 'Stats line' });
+    // History is written to SQL in short batches: ask again until the four calls are in.
+    const calls4 = page.locator('.tile', { hasText: 'Calls' }).locator('.tile-value', { hasText: /^4$/ });
+    await expect
+      .poll(async () => {
+        await page.getByRole('button', { name: 'Show' }).click();
+        await page.getByRole('button', { name: 'Show' }).waitFor();
+        return calls4.count();
+      }, { timeout: 10_000 })
+      .toBe(1);
+    // Nearest rank over 600, 800, 900, 1000: p50 800, p95 1000.
+    await page.locator('.tile', { hasText: 'Reply time p50 / p95' }).getByText('800 ms / 1000 ms').waitFor();
+    await page.locator('.tile', { hasText: 'Our overhead p50 / p95' }).getByText('20 ms / 20 ms').waitFor();
+    expect(await page.locator('[data-result="completed"] .outcome-value').textContent()).toContain('2');
+    expect(await page.locator('[data-result="abandoned"] .outcome-value').textContent()).toContain('1');
+    expect(await page.locator('[data-result="failed"] .outcome-value').textContent()).toContain('1');
+    const row = page.locator(`tr[data-version="${a.slug}@1"]`);
+    expect(await row.textContent()).toContain('50 %');
+    const today = new Date().toISOString().slice(0, 10);
+    expect(await page.locator(`svg.chart g[data-day="${today}"] rect`).count()).toBe(3);
+    await shot(page, 'analytics', { fullPage: true });
+    // A support key sees no Analytics entry (the API refuses it too).
+    const key = (await call<{ key: string }>('POST', '/api-keys', { name: 'support desk 2', role: 'support' })).key;
+    const res = await fetch(`${server.url}/api/v1/analytics`, { headers: { authorization: `Bearer ${key}` } });
+    expect(res.status).toBe(403);
+  });
+
   it('staff directory: add with inline errors, edit, disable and enable, bulk disable and delete, delete one', { timeout: 45_000 }, async () => {
     const shot = screenshots('staff');
     await signIn(page, shot);
@@ -568,6 +617,9 @@ describe('console in Chromium', () => {
     await page.goto(`${server.url}/console/calls`);
     await page.getByRole('heading', { name: 'Calls' }).waitFor();
     await check('calls');
+    await page.goto(`${server.url}/console/analytics`);
+    await page.locator('.analytics-tiles, .analytics-page p.muted').first().waitFor();
+    await check('analytics');
     await page.goto(`${server.url}/console/staff`);
     await page.getByRole('heading', { name: 'Usage overview' }).waitFor();
     await check('staff');
