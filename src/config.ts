@@ -143,6 +143,17 @@ export const configSchema = z
       }
       return entries;
     }),
+    /** Staff invitation mail (docs/jobs.md#invitation-mail): `smtp://user:pass@host:587` or `smtps://…:465`; unset: no mail, the link is in the API response. */
+    SMTP_URL: optionalString.superRefine((v, ctx) => {
+      if (v === undefined) return;
+      try {
+        if (!['smtp:', 'smtps:'].includes(new URL(v).protocol)) throw new Error('protocol');
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be smtp://[user:password@]host[:port] or smtps://…' });
+      }
+    }),
+    /** The From of invitation mail; default `no-reply@<PUBLIC_URL's host>`. */
+    MAIL_FROM: optionalString,
     /** When set, GET /metrics wants `Authorization: Bearer <METRICS_TOKEN>` (401 otherwise). */
     METRICS_TOKEN: optionalString.refine((v) => v === undefined || v.length >= 16, {
       message: 'must be at least 16 characters',

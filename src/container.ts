@@ -62,6 +62,8 @@ import { createJobRunner } from './jobs/create-runner.js';
 import { runsWorkers, type JobRunner, type RetryPolicy } from './jobs/runner.js';
 import { webhookDeliveryJob, WEBHOOK_JOB } from './jobs/processors/webhook-delivery.js';
 import { WebhookDispatcher } from './jobs/webhooks/dispatcher.js';
+import { INVITATION_MAIL_JOB, invitationMailJob, mailingInvitations } from './jobs/processors/invitation-mail.js';
+import { smtpTransport } from './jobs/mail/smtp.js';
 import { createOutboundFetch } from './flow/outbound.js';
 import type { AgentWebhook } from './agents/types.js';
 import { sqlPeopleStores } from './store/people-stores.js';
@@ -291,8 +293,15 @@ export async function createContainer(
     const lost = await callHistory.closeLeftOpen(clock.wallNow());
     if (lost.length > 0) logger.warn({ calls: lost.length }, 'calls left open by the last run were closed as failed (process_lost)');
   }
+  if (config.SMTP_URL) {
+    const transport = smtpTransport(config.SMTP_URL);
+    closers.push(() => transport.close());
+    const from = config.MAIL_FROM ?? `no-reply@${new URL(config.PUBLIC_URL).hostname}`;
+    jobs.register(invitationMailJob({ transport, from, ...policyOf(overrides, INVITATION_MAIL_JOB) }));
+  }
   const people = createPeople({
     stores: sqlPeopleStores(persistence.db.db),
+    invitations: mailingInvitations({ jobs, mailConfigured: config.SMTP_URL !== undefined, logger }),
     clock,
     logger,
     newId,

@@ -36,6 +36,7 @@ const SECRET_PATHS = [
   'config.ELEVENLABS_SECONDARY_API_KEY',
   'config.ADMIN_API_KEY',
   'config.SECRET_KEY',
+  'config.SMTP_URL',
 ];
 
 const HAS_PHONE = /\+[1-9]\d{6,14}/;
