@@ -12,11 +12,12 @@ import { installSecurity } from './http/security.js';
 import { opsRoutes } from './http/ops.js';
 import { metricsRoutes } from './http/metrics.js';
 import { twilioRoutes } from './http/routes/twilio.js';
+import { twilioHandoffRoutes } from './http/routes/twilio-handoff.js';
 import { benchStatsRoutes } from './http/bench-stats.js';
 import { API_PREFIX, installApiAuth } from './http/auth.js';
 import { agentRoutes } from './http/routes/agents.js';
 import { apiKeyRoutes } from './http/routes/api-keys.js';
-import { callRoutes } from './http/routes/calls.js';
+import { callRoutes, liveCallRoutes } from './http/routes/calls.js';
 import { analyticsRoutes } from './http/routes/analytics.js';
 import { phoneNumberRoutes } from './http/routes/phone-numbers.js';
 import { testChatRoutes } from './http/routes/test-chat.js';
@@ -83,6 +84,17 @@ export async function buildApp(container: Container): Promise<FastifyInstance> {
   await app.register(opsRoutes, { container });
   await app.register(metricsRoutes, { container });
   await app.register(twilioRoutes, { container });
+  const { handoff } = container;
+  await app.register(twilioHandoffRoutes, {
+    config: container.config,
+    logger: container.logger,
+    handoffs: handoff.handoffs,
+    languageOf: handoff.languageOf,
+    onConferenceEvent: (e) =>
+      void handoff.liveHandoff.onConferenceEvent(e).catch((err: unknown) => container.logger.error({ err, callSid: e.callerSid }, 'conference event failed')),
+    tokens: container.telephony.tokens,
+    openFork: handoff.openFork,
+  });
   if (container.config.BENCH_STATS) await app.register(benchStatsRoutes, { container });
   // The web console (static files); it talks to the API below like any client.
   await app.register(consoleRoutes);
@@ -102,6 +114,7 @@ export async function buildApp(container: Container): Promise<FastifyInstance> {
       await api.register(replayRoutes, { container });
       await api.register(callRoutes, { container });
       await api.register(analyticsRoutes, { container });
+      await api.register(liveCallRoutes, { container });
       await api.register(staffRoutes, { container });
       await api.register(queueRoutes, { container });
       await api.register(sessionRoutes, { container });

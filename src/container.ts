@@ -72,6 +72,17 @@ import { registerCallMetrics } from './metrics/call-metrics.js';
 import { registerJobMetrics } from './metrics/job-metrics.js';
 import { observeLlm, observeStt, observeTts, type ProviderErrorListener } from './providers/observed.js';
 import { newPlayoutTotals, type PlayoutTotals } from './pipeline/playout.js';
+import { LiveCallFeed } from './calls/live-feed.js';
+import { ForkTranscriber, DeferredFork } from './handoff/fork-transcriber.js';
+import { Handoffs } from './handoff/handoffs.js';
+import { LocalLiveCalls, peopleTransfer, type LiveCallCommands } from './handoff/live-calls.js';
+import { LiveHandoff } from './handoff/live-handoff.js';
+import { numberPicker, queuePicker } from './handoff/pickers.js';
+import type { HandoffTelephony } from './handoff/telephony-port.js';
+import { WorkspaceFeed } from './handoff/workspace-feed.js';
+import type { PeopleTransfer } from './pipeline/call-session.js';
+import { TwilioHandoffTelephony } from './telephony/handoff-rest.js';
+import { HANDOFF_PATHS, callbackUrl, conferenceName } from './telephony/handoff-twiml.js';
 
 /**
  * The one place that picks implementations and builds services: SQLite or
@@ -141,6 +152,8 @@ export interface Telephony {
   sessions: Map<string, CallHandle>;
   /** Cold transfers through the Connect action (default) or a REST update. */
   transferVia: 'stream' | 'rest';
+  /** Warm and queue transfers of the transfer node (set once the handoff module is built). */
+  people?: PeopleTransfer;
   /** Media sockets closed for never sending `start` (shown by /bench/stats). */
   streamCounters: MediaStreamCounters;
   /** Playout underruns of every call of the process (read by /metrics). */
@@ -183,9 +196,31 @@ export interface Container {
   loopGuard: LoopLagGuard | undefined;
   /** Queues a signed delivery for each `call.ended`, `transfer.*`, `handoff.*` event of an agent with a webhook. */
   webhooks: WebhookDispatcher;
+  /** Warm transfers, assume and hand back over Twilio (docs/handoff.md). */
+  handoff: HandoffModule;
+  /**
+   * Commands on a live call: assume, hand back to an AI, hang up
+   * (docs/handoff.md#commands-on-a-live-call). One call each, plain arguments:
+   * the seam where a router sends a command to the process holding the call.
+   */
+  live: LiveCallCommands;
+  /** Each call's events so far and as they happen (`GET /calls/:id/live`). */
+  callFeed: LiveCallFeed;
   /** Closers run in reverse order of registration on shutdown. */
   onClose(fn: () => Promise<void> | void): void;
   close(): Promise<void>;
+}
+
+/** The handoff side of the Twilio edge, as the routes and tests reach it. */
+export interface HandoffModule {
+  telephony: HandoffTelephony;
+  handoffs: Handoffs;
+  liveHandoff: LiveHandoff;
+  workspaceFeed: WorkspaceFeed;
+  /** The language of a call's flow, for the person's brief (known once a transfer starts). */
+  languageOf(callSid: string): string | undefined;
+  /** A fork's audio for a call a person has: transcribed into `turn.caller` / `turn.staff`. */
+  openFork(callSid: string): { audio(track: string, mulaw: Uint8Array): void; close(): Promise<void> } | undefined;
 }
 
 export interface ContainerOverrides {
@@ -333,6 +368,21 @@ export async function createContainer(
     logger,
   });
   closers.push(() => webhooks.close());
+  const callFeed = new LiveCallFeed(telephony.calls.bus);
+  closers.push(() => callFeed.close());
+  const handoff = createHandoff({ config, clock, logger, providers, telephony, people, directory: persistence.directory });
+  closers.push(() => handoff.close());
+  const live = new LocalLiveCalls({
+    calls: telephony.calls,
+    sessions: telephony.sessions,
+    live: handoff.liveHandoff,
+    telephony: handoff.telephony,
+    staff: { get: (id) => people.staff.get(id).catch(() => undefined) },
+    takeSession: (staffId) => people.assignment.takeSession(staffId),
+    agents: persistence.agents,
+    getVersion: (agentId, version) => persistence.directory.getVersion(agentId, version),
+    logger,
+  });
   const warmup = warmServedAtStartup(phraseWarmer, persistence, readiness, logger);
   closers.push(async () => {
     await phraseWarmer.close();
@@ -358,6 +408,9 @@ export async function createContainer(
     jobs,
     metrics,
     webhooks,
+    handoff,
+    live,
+    callFeed,
     onClose: (fn) => closers.push(fn),
     async close() {
       container.readiness.shuttingDown = true;
@@ -628,6 +681,112 @@ function createTelephony(deps: {
     close() {
       calls.close();
       pacer.close();
+    },
+  };
+}
+
+/**
+ * The handoff module over Twilio (docs/handoff.md): the REST port, the
+ * transfers of this process, the live call's side of them, the workspace
+ * pushes, and the transfer node's way in (`telephony.people`). A call that
+ * ends lets its transfer and its person go.
+ */
+function createHandoff(deps: {
+  config: Config;
+  clock: Clock;
+  logger: Logger;
+  providers: Providers;
+  telephony: Telephony;
+  people: People;
+  directory: AgentDirectory;
+}): HandoffModule & { close(): void } {
+  const { config, clock, logger, providers, telephony, people, directory } = deps;
+  const publicUrl = config.PUBLIC_URL;
+  const { calls } = telephony;
+  const rest = new TwilioHandoffTelephony(config);
+  const handoffs = new Handoffs({
+    telephony: rest,
+    clock,
+    logger,
+    conferenceName,
+    urls: (call) => ({
+      staffLeg: (attempt) => callbackUrl(publicUrl, HANDOFF_PATHS.staffLeg, { call, attempt }),
+      staffLegStatus: (attempt) => callbackUrl(publicUrl, HANDOFF_PATHS.staffLegStatus, { call, attempt }),
+      conferenceStatus: () => callbackUrl(publicUrl, HANDOFF_PATHS.conferenceStatus, { call }),
+    }),
+  });
+  const flowOf = async (callSid: string): Promise<Flow | undefined> => {
+    const record = await calls.get(callSid);
+    return record ? (await directory.getVersion(record.agentId, record.version))?.flow : undefined;
+  };
+  const workspaceFeed = new WorkspaceFeed({
+    hub: people.workspace,
+    bus: calls.bus,
+    liveCalls: () => calls.repository.list(),
+    staff: { get: (id) => people.staff.get(id).catch(() => undefined) },
+    logger,
+  });
+  const liveHandoff = new LiveHandoff({
+    calls,
+    handoffs,
+    telephony: rest,
+    streamToken: (callSid, accountSid) => telephony.tokens.issue(callSid, accountSid),
+    publicUrl,
+    clock,
+    logger,
+    llm: providers.llm,
+    peopleFor: (target) =>
+      'queue' in target
+        ? queuePicker(target.queue, {
+            findQueueId: async (name) => (await people.queues.findByName(name))?.id,
+            assign: (queueId, exclude) => people.assignment.assign(queueId, { exclude }),
+            release: (staffId) => people.assignment.release(staffId),
+          })
+        : numberPicker(target.number),
+    handoffNodeOf: async (callSid) => (await flowOf(callSid))?.settings.handoffNode,
+    releasePerson: (staffId) => people.assignment.release(staffId),
+    onOffer: (offer) => workspaceFeed.offer(offer),
+  });
+  const languages = new Map<string, string>();
+  const toPeople = peopleTransfer(liveHandoff);
+  telephony.people = {
+    async start(callSid, request) {
+      const flow = await flowOf(callSid);
+      if (flow) languages.set(callSid, flow.settings.language);
+      return toPeople.start(callSid, request);
+    },
+  };
+  // The caller's leg is over: a transfer under way lets its person go at once; a person who had the call is free.
+  const unsubscribe = calls.bus.subscribe((e) => {
+    if (e.type !== 'call.ended') return;
+    languages.delete(e.callSid);
+    liveHandoff.callerEnded(e.callSid);
+  });
+  return {
+    telephony: rest,
+    handoffs,
+    liveHandoff,
+    workspaceFeed,
+    languageOf: (callSid) => languages.get(callSid),
+    openFork: (callSid) => {
+      const stt = telephony.stt;
+      if (!stt) return undefined;
+      return new DeferredFork(
+        flowOf(callSid).then(
+          (flow) =>
+            new ForkTranscriber({
+              stt,
+              language: flow?.settings.language ?? 'en-US',
+              ...(flow?.settings.stt?.model ? { model: flow.settings.stt.model } : {}),
+              logger: logger.child({ callSid, fork: true }),
+              onTurn: (turn) => void liveHandoff.forkTurn(callSid, turn).catch((err: unknown) => logger.warn({ err, callSid }, 'recording a fork turn failed')),
+            }),
+        ),
+      );
+    },
+    close() {
+      unsubscribe();
+      workspaceFeed.close();
     },
   };
 }

@@ -106,8 +106,12 @@ export interface CallRecord {
   pendingTransfer?: PendingTransfer;
   /** Staff ids of every person who handled the call, in order (GET /usage counts such calls). */
   handledBy?: string[];
-  /** Set when the call goes back to the AI: resume the snapshot at this node (undefined: where it stopped). */
-  resume?: { at?: string; reason: string };
+  /**
+   * Set when the call goes back to the AI: resume the snapshot at `at`; without
+   * it, where it stopped, unless `failed` (why: a transfer nobody took), which
+   * takes the flow's fallback.
+   */
+  resume?: { at?: string; reason: string; failed?: string };
   outcome?: CallOutcome;
   turns: TurnRecord[];
   metrics: {

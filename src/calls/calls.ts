@@ -127,7 +127,8 @@ export class Calls {
         s.endedAt ??= this.clock.wallNow();
         s.endReason ??= reason;
       }
-      endCall = r.nextStep === undefined && (r.state === 'ai' || r.state === 'connecting');
+      // A call on its way back to the AI (`resume` set) expects a new stream: the old one closing is not the end.
+      endCall = r.nextStep === undefined && (r.state === 'ai' || (r.state === 'connecting' && r.resume === undefined));
     });
     if (!r) return;
     this.emit({ type: 'stream.ended', callSid, streamSid, reason });

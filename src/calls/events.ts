@@ -51,7 +51,9 @@ export type CallEvent =
   /** The person left the conference without handing the caller back: the AI takes the caller back. */
   | (Base & { type: 'handoff.person_left'; staffId: string })
   /** A person handed the caller to an AI agent; `resumes`: the same agent and version picks up where it left off. */
-  | (Base & { type: 'handoff.to_ai'; agentId: string; version: number; resumes: boolean })
+  | (Base & { type: 'handoff.to_ai'; agentId: string; version: number; resumes: boolean; by?: string; reason?: string })
+  /** A person took the call from the AI (`POST /calls/:id/assume`): the AI stopped, the person is being rung. */
+  | (Base & { type: 'handoff.assumed'; staffId: string; reason?: string })
   /** Said by the person while they had the call (transcribed from the audio fork). */
   | (Base & { type: 'turn.staff'; text: string })
   | (Base & { type: 'next_step.set'; step: NextStep })

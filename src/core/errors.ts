@@ -21,6 +21,12 @@ export const ERRORS = {
   USERNAME_TAKEN: { status: 409, retryable: false },
   QUEUE_NAME_TAKEN: { status: 409, retryable: false },
   SEAT_LIMIT_REACHED: { status: 409, retryable: false },
+  /** Hand back to an AI agent that is not active (docs/handoff.md#hand-back-to-an-ai). */
+  AGENT_NOT_ACTIVE: { status: 409, retryable: false },
+  /** The call has ended: nothing can be done to it any more. */
+  CALL_ENDED: { status: 409, retryable: false },
+  /** The call is not in a state that allows this (a person already has it, a transfer is under way, no person has it). */
+  CALL_STATE_CONFLICT: { status: 409, retryable: false },
   /** An activation link that is unknown, used or expired. */
   INVALID_INVITATION: { status: 400, retryable: false },
   INVALID_FLOW: { status: 422, retryable: false },
@@ -32,6 +38,8 @@ export const ERRORS = {
   HEADERS_TOO_LARGE: { status: 431, retryable: false },
   RATE_LIMITED: { status: 429, retryable: true },
   NOT_CONFIGURED: { status: 503, retryable: false },
+  /** The live call is held by another process of the deployment (a router sends the command there). */
+  CALL_NOT_HERE: { status: 503, retryable: true },
   SHUTTING_DOWN: { status: 503, retryable: true },
   NOT_READY: { status: 503, retryable: true },
   UPSTREAM_FAILED: { status: 502, retryable: true },

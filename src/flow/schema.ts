@@ -84,6 +84,9 @@ export const settingsSchema = z
     pronunciations: z.array(pronunciationSchema).default([]),
     fallbackMessage: template.default("I'm sorry, something went wrong on our side. Please call again later."),
     fallbackNode: nodeRef.optional(),
+    handoffNode: nodeRef
+      .optional()
+      .describe('where a call handed to this agent by a person begins (else start); an entry point, like start'),
     silence: z
       .object({
         repromptAfterMs: z.number().int().positive().default(8000),

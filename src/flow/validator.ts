@@ -268,6 +268,10 @@ class FlowChecks {
         '$.settings.businessHours.closedNode',
       );
     }
+    const handoffNode = this.flow.settings.handoffNode;
+    if (handoffNode !== undefined && !this.index.has(handoffNode)) {
+      this.error('MISSING_NODE', `handoffNode "${handoffNode}" is not the id of any node`, '$.settings.handoffNode');
+    }
     const fallbackIndex = fallbackNode === undefined ? undefined : this.index.get(fallbackNode);
 
     this.nodes.forEach((node, i) => {
@@ -296,7 +300,7 @@ class FlowChecks {
     if (startIndex !== undefined) {
       const seen = new Array<boolean>(n).fill(false);
       const queue: number[] = [];
-      for (const root of [this.flow.start, fallbackNode, businessHours?.closedNode]) {
+      for (const root of [this.flow.start, fallbackNode, businessHours?.closedNode, this.flow.settings.handoffNode]) {
         const r = root === undefined ? undefined : this.index.get(root);
         if (r !== undefined && !seen[r]) {
           seen[r] = true;

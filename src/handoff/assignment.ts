@@ -32,6 +32,8 @@ export interface Assignee {
 export interface AssignmentStore {
   /** Atomically chooses the longest-idle eligible person and takes one session of theirs. */
   claim(request: ClaimRequest): Promise<Assignee | undefined>;
+  /** Takes one session of this person, whatever their limit (they chose the call: assume). */
+  take(staffId: string, nowMs: number): Promise<void>;
   /** Gives a session back (the call ended, the person passed or left). Never below zero. */
   release(staffId: string, nowMs: number): Promise<void>;
 }
@@ -50,6 +52,11 @@ export class Assignment {
     const onlineIds = await this.deps.presence.onlineIds();
     if (onlineIds.length === 0) return undefined;
     return this.deps.store.claim({ queueId, onlineIds, excludeIds: options.exclude ?? [], nowMs: this.deps.clock.wallNow() });
+  }
+
+  /** Counts a session the person took themselves (assume), so assignment sees them busy. */
+  takeSession(staffId: string): Promise<void> {
+    return this.deps.store.take(staffId, this.deps.clock.wallNow());
   }
 
   /** Ends one session of the person (call over, offer declined or not answered). */

@@ -94,3 +94,37 @@ export class ForkTranscriber {
     this.abort.abort('hangup');
   }
 }
+
+/**
+ * A fork sink usable at once while its transcriber is still being set up (the
+ * call's language is looked up): audio until then is kept, then passed on.
+ */
+export class DeferredFork {
+  private target: ForkTranscriber | undefined;
+  private readonly early: { track: string; mulaw: Uint8Array }[] = [];
+  private closed = false;
+  private readonly ready: Promise<void>;
+
+  constructor(open: Promise<ForkTranscriber | undefined>) {
+    this.ready = open.then(
+      (t) => {
+        this.target = t;
+        for (const a of this.early.splice(0)) t?.audio(a.track, a.mulaw);
+        if (this.closed) void t?.close();
+      },
+      () => undefined,
+    );
+  }
+
+  audio(track: string, mulaw: Uint8Array): void {
+    if (this.closed) return;
+    if (this.target) this.target.audio(track, mulaw);
+    else this.early.push({ track, mulaw });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.ready;
+    await this.target?.close();
+  }
+}

@@ -23,8 +23,11 @@ export interface StartTransfer {
   /** The number the caller dialled: what people see calling them. */
   callerId: string;
   people: PeoplePicker;
-  /** warm: brief + press 1, next person on failure; assume: one named person, joins at answer. */
-  mode: 'warm' | 'assume';
+  /**
+   * warm: brief + press 1, next person on failure; cold (a queue): each person
+   * in turn joins at answer, no brief; assume: one named person, joins at answer.
+   */
+  mode: 'warm' | 'cold' | 'assume';
   ringSeconds: number;
   maxWaitMs: number;
   /** What the person hears before "press 1" (warm only). */
@@ -61,7 +64,7 @@ export class Handoffs {
           request.onOutcome?.(o);
         },
       },
-      { ringSeconds: request.ringSeconds, maxWaitMs: request.maxWaitMs, confirm: request.mode === 'warm', retry: request.mode === 'warm' },
+      { ringSeconds: request.ringSeconds, maxWaitMs: request.maxWaitMs, confirm: request.mode === 'warm', retry: request.mode !== 'assume' },
     );
     this.entries.set(callerSid, { run, brief: request.brief });
     const done = run.done.then((result) => {

@@ -53,3 +53,26 @@ export function numberPicker(number: string): PeoplePicker {
     release: async () => undefined,
   };
 }
+
+/**
+ * A `{ queue }` target: the queue (found by name once, on the first pick) offered
+ * through assignment; a queue that does not exist has nobody eligible.
+ */
+export function queuePicker(
+  queueName: string,
+  deps: {
+    findQueueId(name: string): Promise<string | undefined>;
+    assign(queueId: string, exclude: readonly string[]): Promise<AssignedPerson | undefined>;
+    release(staffId: string): Promise<void>;
+  },
+): PeoplePicker {
+  let queueId: Promise<string | undefined> | undefined;
+  return assignmentPicker({
+    assign: async (exclude) => {
+      queueId ??= deps.findQueueId(queueName);
+      const id = await queueId;
+      return id === undefined ? undefined : deps.assign(id, exclude);
+    },
+    release: (staffId) => deps.release(staffId),
+  });
+}

@@ -50,6 +50,19 @@ export class QueueService {
     return q;
   }
 
+  /** The queue a flow's transfer names (names are unique, case-insensitively); undefined when there is none. */
+  async findByName(name: string): Promise<QueueRecord | undefined> {
+    const key = queueNameKey(name);
+    let cursor: string | undefined;
+    do {
+      const page = await this.deps.store.list({ limit: 100, cursor });
+      const found = page.items.find((q) => queueNameKey(q.name) === key);
+      if (found) return found;
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    return undefined;
+  }
+
   async create(input: { name: string; members?: string[] }): Promise<QueueRecord> {
     const members = await this.checkMembers(input.members ?? []);
     const nowMs = this.deps.clock.wallNow();

@@ -114,6 +114,11 @@ export class WorkspaceHub {
     return this.connections.size;
   }
 
+  /** People with at least one open connection (whom pushes reach). */
+  connectedStaffIds(): string[] {
+    return [...new Set([...this.connections.values()].filter((c) => !c.closed).map((c) => c.staffId))];
+  }
+
   private schedule(conn: Connection): void {
     conn.timer?.cancel();
     const dueInMs = Math.max(0, nextCheckAt(conn.heartbeat) - this.deps.clock.now());

@@ -54,7 +54,7 @@ export const ROUTE_ROLES: Readonly<Record<string, readonly Role[] | 'public'>> =
   'GET /api-keys': ADMIN,
   'POST /api-keys': ADMIN,
   'DELETE /api-keys/:id': ADMIN,
-  // Calls (the rest lands with the calls and handoff work; docs/api.md lists it as planned)
+  // Calls: read, the live feed, assume and hand back are for every role (docs/handoff.md)
   'GET /calls': ALL,
   'GET /calls/:id': ALL,
   'GET /calls/:id/live': ALL,

@@ -69,9 +69,10 @@ export class CallRunner {
       if (record.resume && record.snapshot !== undefined) {
         await calls.setResume(record.callSid, undefined);
         // Back from a transfer nobody took: its onUnavailable node, else the flow's fallback.
+        // Back from a person (hand back, assume nobody answered): `at`, else where it stopped.
         result = await this.interpreter.resume(record.snapshot, {
           ...(record.resume.at ? { at: record.resume.at } : {}),
-          failed: 'transfer_unavailable',
+          ...(record.resume.failed ? { failed: record.resume.failed } : {}),
         });
       } else {
         result = await this.interpreter.run();

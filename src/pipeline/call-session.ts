@@ -76,6 +76,16 @@ export interface CallSessionDeps {
   frameBytes?: number;
   /** The process's underrun totals (read by /metrics). */
   playoutTotals?: PlayoutTotals;
+  /** Transfers to people (warm, or to a queue) through the handoff module; without it they are degraded. */
+  people?: PeopleTransfer;
+}
+
+/**
+ * Hands the caller to people (src/handoff/live-handoff.ts): resolves once the
+ * caller is on hold in their conference (the AI's part is over), or refuses.
+ */
+export interface PeopleTransfer {
+  start(callSid: string, request: TransferRequest): Promise<{ ok: true } | { ok: false; reason: string }>;
 }
 
 interface PendingListen {
@@ -237,6 +247,13 @@ export class CallSession implements InterpreterPort, StreamHandler {
   async transfer(request: TransferRequest): Promise<TransferResult> {
     const { calls, callSid } = this.deps;
     const target = request.target;
+    if (this.deps.people && ('queue' in target || request.mode === 'warm')) {
+      if (this.closed) return { outcome: 'unavailable', reason: 'call_closed' };
+      // The announcement is heard to its end before the caller moves to hold.
+      await this.playout.whenIdle();
+      const started = await this.deps.people.start(callSid, request);
+      return started.ok ? { outcome: 'transferred' } : { outcome: 'unavailable', reason: started.reason };
+    }
     if ('queue' in target) {
       // No people routing yet (staff and queues come with the people work): a queue target is unavailable.
       calls.emit({ type: 'transfer.degraded', callSid, requested: request.mode, ranAs: 'unavailable', reason: 'queues_not_available', nodeId: request.nodeId });

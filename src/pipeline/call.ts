@@ -13,7 +13,7 @@ import type { LlmPort } from '../providers/llm/port.js';
 import type { SttPort } from '../providers/stt/port.js';
 import type { TtsPort, VoiceSpec } from '../providers/tts/port.js';
 import { CallRunner } from './call-runner.js';
-import { CallSession } from './call-session.js';
+import { CallSession, type PeopleTransfer } from './call-session.js';
 import { CallListening } from './listening.js';
 import type { MediaChannel, StreamHandler } from './media-channel.js';
 import type { Pacer } from './pacer.js';
@@ -59,6 +59,8 @@ export interface CallDeps {
   live: Map<string, CallHandle>;
   /** The process's playout underrun totals (read by /metrics). */
   playoutTotals?: PlayoutTotals;
+  /** Warm and queue transfers (the handoff module); without it they run degraded. */
+  people?: PeopleTransfer;
 }
 
 /** The accepted media stream of one call. */
@@ -128,6 +130,7 @@ export async function startCall(deps: CallDeps, stream: CallStream): Promise<Cal
     voice: deps.voiceFor(flow),
     ...(deps.transferVia ? { transferVia: deps.transferVia } : {}),
     ...(deps.playoutTotals ? { playoutTotals: deps.playoutTotals } : {}),
+    ...(deps.people ? { people: deps.people } : {}),
   });
   const listening = new CallListening({ callSid, session, stt: deps.stt, flow, calls, clock, logger, ...(llm ? { llm } : {}) });
   llm?.setHooks(listening.llmHooks());

@@ -66,6 +66,14 @@ export class SqlAssignmentStore implements AssignmentStore {
     });
   }
 
+  async take(staffId: string, nowMs: number): Promise<void> {
+    await this.db
+      .updateTable('staff')
+      .set({ live_sessions: sql<number>`live_sessions + 1`, idle_since: nowMs })
+      .where('id', '=', staffId)
+      .execute();
+  }
+
   async release(staffId: string, nowMs: number): Promise<void> {
     await this.db
       .updateTable('staff')

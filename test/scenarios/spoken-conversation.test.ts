@@ -81,9 +81,10 @@ describe('spoken conversation', () => {
     expect(record.turns[5]!.metrics?.ttsFirstByteMs).toBeUndefined();
     expect(record.outcome?.kind).toBe('completed');
     expect(call.protocolErrors).toEqual([]);
-    // Deepgram got the caller's audio untouched, on one connection, closed cleanly at the end.
+    // Deepgram got the caller's audio untouched, one connection per media stream (the caller held in
+    // the front desk's conference between the two: nobody there, so back to the AI), each closed cleanly.
     const conn = h.dg!.connections[0]!;
-    expect(h.dg!.connections).toHaveLength(1);
+    expect(h.dg!.connections).toHaveLength(2);
     expect(conn.query).toMatchObject({ encoding: 'mulaw', sample_rate: '8000', language: 'en-US', interim_results: 'true' });
     expect(conn.audio().every((b) => b === 0xff)).toBe(true);
     await h.dg!.until(() => conn.closed, 2000, 'Deepgram stream closed');

@@ -146,3 +146,139 @@ export async function callRoutes(app: FastifyInstance, { container }: { containe
     },
   );
 }
+
+/** A live-feed message: each call event (numbers masked per viewer), then `caught_up` after the backlog. */
+export type LiveFeedMessage =
+  | { type: 'event'; event: Record<string, unknown> & { type: string; at: string } }
+  | { type: 'caught_up'; ended: boolean };
+
+const eventView = ({ callSid: _sid, at, ...e }: CallEvent) => ({ ...e, at: iso(at) });
+
+/**
+ * Commands on a live call and its live feed (docs/handoff.md): assume, hand
+ * back to an AI, and `WS /calls/:id/live`. The commands go through
+ * `container.live` (one call each), so a router can carry them to the process
+ * that holds the call.
+ */
+export async function liveCallRoutes(app: FastifyInstance, { container }: { container: Container }): Promise<void> {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const tags = ['calls'];
+  const params = z.object({ id: z.string().min(1).describe('the CallSid') });
+  const accepted = z.object({ id: z.string(), state: callStateSchema });
+  const stateOf = async (id: string) => ({ id, state: (await container.telephony.calls.get(id))?.state ?? ('ended' as const) });
+
+  r.post(
+    '/calls/:id/assume',
+    {
+      schema: {
+        tags,
+        summary: 'A person takes the call from the AI: the AI stops at once, the caller holds in the conference, the person is rung',
+        description:
+          'With a session token the person is the signed-in one; an admin API key names `staffId`. 409 `CALL_ENDED`, 409 `CALL_STATE_CONFLICT` when a person already has the call or a transfer is under way.',
+        params,
+        body: z.object({ reason: z.string().max(500).optional(), staffId: z.string().min(1).optional() }).optional(),
+        response: { 202: accepted },
+      },
+    },
+    async (req, reply) => {
+      const p = principalOf(req);
+      const body = req.body ?? {};
+      // The call first: an unknown or ended call is the answer whoever asks.
+      await callMustBeLive(container, req.params.id);
+      let staffId: string;
+      if (p.kind === 'session') {
+        if (body.staffId && body.staffId !== p.id && p.role !== 'admin') throw new AppError('FORBIDDEN', 'only an admin may assume a call for someone else');
+        staffId = body.staffId ?? p.id;
+      } else {
+        if (p.role !== 'admin') throw new AppError('FORBIDDEN', 'an API key needs the admin role to assume a call for a person');
+        if (!body.staffId) throw new AppError('VALIDATION_FAILED', 'body.staffId: an API key must name the person who takes the call');
+        staffId = body.staffId;
+      }
+      await container.live.assume(req.params.id, { staffId, ...(body.reason ? { reason: body.reason } : {}) });
+      return reply.code(202).send(await stateOf(req.params.id));
+    },
+  );
+
+  r.post(
+    '/calls/:id/transfer-to-ai',
+    {
+      schema: {
+        tags,
+        summary: 'The person hands the caller to an active AI agent, which continues with the whole conversation',
+        description: '409 `AGENT_NOT_ACTIVE` for an agent that is not active; 409 `CALL_STATE_CONFLICT` when no person has the call; 409 `CALL_ENDED`.',
+        params,
+        body: z.object({ agentId: z.string().min(1).describe('agent id or slug'), reason: z.string().max(500).optional() }),
+        response: { 202: accepted },
+      },
+    },
+    async (req, reply) => {
+      const p = principalOf(req);
+      await callMustBeLive(container, req.params.id);
+      await container.live.transferToAi(req.params.id, {
+        agentId: req.body.agentId,
+        by: `${p.kind === 'session' ? 'staff' : 'api-key'}:${p.id}`,
+        ...(req.body.reason ? { reason: req.body.reason } : {}),
+      });
+      return reply.code(202).send(await stateOf(req.params.id));
+    },
+  );
+
+  app.get(
+    '/calls/:id/live',
+    {
+      websocket: true,
+      schema: {
+        tags,
+        summary: 'WebSocket: the call’s events as they happen (turns, node transitions, tools, handoffs); a late joiner first gets the events so far',
+        params,
+      },
+      preHandler: async (req) => {
+        const id = (req.params as { id: string }).id;
+        if (!container.callFeed.has(id) && !(await container.telephony.calls.get(id)) && !(await container.callHistory.get(id))) {
+          throw new AppError('NOT_FOUND', `no call ${id}`);
+        }
+      },
+    },
+    (socket, req) => {
+      const viewer = principalOf(req);
+      const id = (req.params as { id: string }).id;
+      const send = (m: LiveFeedMessage) => {
+        if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(forViewer(m, viewer)));
+      };
+      // Synchronously: the backlog and the subscription cannot miss or repeat an event.
+      const sub = container.callFeed.subscribe(id, (e) => {
+        send({ type: 'event', event: eventView(e) });
+        if (e.type === 'call.ended') socket.close(1000, 'call ended');
+      });
+      socket.on('close', () => sub?.unsubscribe());
+      // Viewers only listen; anything they send is ignored.
+      socket.on('message', () => undefined);
+      if (sub) {
+        for (const e of sub.backlog) send({ type: 'event', event: eventView(e) });
+        send({ type: 'caught_up', ended: sub.ended });
+        if (sub.ended) socket.close(1000, 'call ended');
+        return;
+      }
+      // Not live in this process: what history has, then the end.
+      void (async () => {
+        await container.callRecorder.flush();
+        for (const e of await container.callHistory.events(id)) send({ type: 'event', event: eventView(e) });
+        send({ type: 'caught_up', ended: true });
+        socket.close(1000, 'call ended');
+      })().catch((err: unknown) => {
+        req.log.error({ err }, 'live feed failed');
+        socket.close(1011, 'internal error');
+      });
+    },
+  );
+}
+
+/** 404 for an unknown call, 409 CALL_ENDED for one that is over. */
+async function callMustBeLive(container: Container, id: string): Promise<void> {
+  const record = await container.telephony.calls.get(id);
+  if (!record) {
+    if (await container.callHistory.get(id)) throw new AppError('CALL_ENDED', 'the call has ended');
+    throw new AppError('NOT_FOUND', `no live call ${id}`);
+  }
+  if (record.state === 'ended') throw new AppError('CALL_ENDED', 'the call has ended');
+}

@@ -53,6 +53,7 @@ export async function twilioRoutes(app: FastifyInstance, { container }: { contai
     transferVia: t.transferVia,
     live: t.sessions,
     playoutTotals: t.playoutTotals,
+    ...(t.people ? { people: t.people } : {}),
   };
 
   // preHandler, not onRequest: form bodies are parsed by then, and they are signed too.
@@ -182,7 +183,7 @@ export async function twilioRoutes(app: FastifyInstance, { container }: { contai
     // Nobody took it: back to the AI at the transfer's onUnavailable, from the saved snapshot.
     if (record.state !== 'transferring' || !(await calls.signal(callSid, 'resume_ai'))) return xml(reply, hangupTwiml());
     await calls.setResume(callSid, {
-      ...(record.pendingTransfer?.onUnavailable ? { at: record.pendingTransfer.onUnavailable } : {}),
+      ...(record.pendingTransfer?.onUnavailable ? { at: record.pendingTransfer.onUnavailable } : { failed: 'transfer_unavailable' }),
       reason: `dial_${status || 'failed'}`,
     });
     await calls.setNextStep(callSid, { kind: 'stream' });

@@ -64,6 +64,8 @@ export async function workspaceRoutes(app: FastifyInstance, { container }: { con
           handle = h;
           if (socket.readyState !== socket.OPEN) return void h.closed();
           if (early > 0) h.beat();
+          // The calls in progress right away; changes follow as they happen.
+          void container.handoff.workspaceFeed.sendCallsTo(p.id);
         })
         .catch((err: unknown) => {
           req.log.error({ err }, 'workspace socket could not open');

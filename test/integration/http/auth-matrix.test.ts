@@ -48,6 +48,14 @@ async function newPerson(state: 'enabled' | 'invited' = 'enabled') {
 }
 /** A suite the fixtures' valid flow passes. */
 const MATRIX_SUITE = { version: 1, cases: [{ name: 'greets', expect: { path: ['hello', 'bye'] } }] };
+async function endedCall(): Promise<string> {
+  const callSid = `CAmatrix${++seq}`;
+  await t.container.callHistory.save({
+    ...newCallRecord({ callSid, accountSid: 'AC1', agentId: 'ag', slug: 's', version: 1, from: '+15550001111', to: '+15550002222', direction: 'inbound', nowMs: Date.now() }),
+    state: 'ended',
+  });
+  return callSid;
+}
 const newQueue = async () => t.container.people.queues.create({ name: `Matrix queue ${++seq}` });
 
 const CASES: Record<string, () => Promise<Prepared>> = {
@@ -135,6 +143,9 @@ const CASES: Record<string, () => Promise<Prepared>> = {
     await (t.container.jobs as MemoryJobRunner).idle();
     return { url: `/api/v1/webhooks/failed/${id}/retry`, payload: {}, status: 202 };
   },
+  // A call that has ended: every allowed role gets past the matrix to the call's own 409.
+  'POST /calls/:id/assume': async () => ({ url: `/api/v1/calls/${await endedCall()}/assume`, payload: { staffId: 'st_anyone' }, status: 409 }),
+  'POST /calls/:id/transfer-to-ai': async () => ({ url: `/api/v1/calls/${await endedCall()}/transfer-to-ai`, payload: { agentId: 'any' }, status: 409 }),
   'GET /staff': async () => ({ url: '/api/v1/staff', status: 200 }),
   'POST /staff': async () => ({ url: '/api/v1/staff', payload: { displayName: 'New', username: `made${++seq}`, role: 'support' }, status: 201 }),
   'GET /staff/:id': async () => ({ url: `/api/v1/staff/${(await newPerson()).id}`, status: 200 }),
@@ -165,7 +176,7 @@ const PUBLIC: Record<string, () => Promise<{ url: string; payload: unknown; stat
 };
 
 /** WebSocket routes, walked with injectWS. */
-const SOCKETS = ['GET /workspace'];
+const SOCKETS = ['GET /workspace', 'GET /calls/:id/live'];
 
 beforeAll(async () => {
   t = await buildTestApp();
@@ -254,6 +265,20 @@ describe('GET /workspace (WebSocket)', () => {
       await expect(t.app.injectWS(`/api/v1/workspace?token=${keys[role]}`), role).rejects.toThrow('403');
       const ws = await t.app.injectWS(`/api/v1/workspace?token=${sessions[role]}`);
       ws.terminate();
+    }
+  });
+});
+
+describe('GET /calls/:id/live (WebSocket)', () => {
+  it('refuses the upgrade without a valid token (401); opens for every role, as API key and signed in', async () => {
+    const id = await endedCall();
+    await expect(t.app.injectWS(`/api/v1/calls/${id}/live`)).rejects.toThrow('401');
+    await expect(t.app.injectWS(`/api/v1/calls/${id}/live?token=vas_bad`)).rejects.toThrow('401');
+    for (const role of ROLES) {
+      for (const token of [keys[role], sessions[role]]) {
+        const ws = await t.app.injectWS(`/api/v1/calls/${id}/live?token=${token}`);
+        ws.terminate();
+      }
     }
   });
 });

@@ -176,7 +176,7 @@ describe('call runner', () => {
     const session = new CallSession({ callSid: CALL_SID, channel: f.channel, calls: f.calls, clock: f.clock, logger: silentLogger, pacer: f.pacer, tts: f.tts, phrases: f.phrases, flow, voice });
     const record = (await f.calls.get(CALL_SID))!;
     const saved = { schemaVersion: 1, agent: { id: 'agent-1', slug: 'unit', name: 'Unit flow', version: 1 }, call: {}, status: 'ended', position: { nodeId: 'desk', step: { type: 'transfer', phase: 'done' } }, variables: { shop: 'Tony' }, transcript: [], counters: { steps: 2, llmRequests: 0, callerTurns: 0, agentTurns: 1, fallbacks: 0, resumes: 0, visits: {} }, callStartedAt: f.clock.wallNow(), businessHoursChecked: true, updatedAt: f.clock.wallNow() };
-    const runner = new CallRunner({ session, record: { ...record, snapshot: saved, resume: { reason: 'dial_no-answer' } }, flow, agentName: 'Unit flow', calls: f.calls, clock: f.clock, logger: silentLogger });
+    const runner = new CallRunner({ session, record: { ...record, snapshot: saved, resume: { reason: 'dial_no-answer', failed: 'transfer_unavailable' } }, flow, agentName: 'Unit flow', calls: f.calls, clock: f.clock, logger: silentLogger });
     const done = runner.run();
     for (let t = 0; t < 4000; t += 100) {
       await f.clock.advance(100);

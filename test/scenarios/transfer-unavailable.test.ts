@@ -5,8 +5,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CALLER, startHarness, type Harness } from './harness.js';
 
 /**
- * Until the people work (staff, queues, warm transfers) lands: a warm transfer to a number runs as
- * cold, a queue target goes to onUnavailable; both are `transfer.degraded`.
+ * Transfers nobody can take: a queue that does not exist (nobody eligible, at
+ * once) and a warm transfer to a number nobody answers both hold the caller in
+ * their conference, then give them back to the AI at `onUnavailable`.
  * Also: maxCallSeconds ends the call from the pipeline.
  */
 let h: Harness | undefined;
@@ -55,28 +56,33 @@ async function setup() {
   return h;
 }
 
-describe('degraded warm transfer', () => {
-  it('a queue target goes to onUnavailable, recorded as transfer.degraded', async () => {
+describe('transfers nobody takes', () => {
+  it('a queue that does not exist: on hold, then back to the AI at onUnavailable at once', async () => {
     const hh = await setup();
     const call = await hh.sim.placeCall({ from: CALLER, to: NUMBERS.queue });
     const record = await hh.finish(call);
     expect(record.turns.map((t) => t.text)).toEqual(['Connecting you.', 'Nobody is free.']);
-    expect(hh.eventsOf(call.callSid).find((e) => e.type === 'transfer.degraded')).toMatchObject({
-      requested: 'warm',
-      ranAs: 'unavailable',
-      nodeId: 'xfer',
-    });
+    const types = hh.eventsOf(call.callSid).map((e) => e.type);
+    expect(types).not.toContain('transfer.degraded');
+    expect(hh.eventsOf(call.callSid).filter((e) => e.type === 'call.state').map((e) => (e as { to: string }).to)).toEqual([
+      'ai',
+      'transferring',
+      'connecting',
+      'ai',
+      'ended',
+    ]);
     expect(call.events.some((e) => e.kind === 'dial')).toBe(false);
     expect(record.outcome?.kind).toBe('completed');
   });
 
-  it('a warm transfer to a number runs as cold', async () => {
+  it('a warm transfer to a number nobody answers: the number rings (REST leg), then onUnavailable', async () => {
     const hh = await setup();
     const call = await hh.sim.placeCall({ from: CALLER, to: NUMBERS.warm });
     const record = await hh.finish(call);
-    expect(hh.eventsOf(call.callSid).find((e) => e.type === 'transfer.degraded')).toMatchObject({ requested: 'warm', ranAs: 'cold' });
-    expect(call.events.find((e) => e.kind === 'dial')).toMatchObject({ number: '+15550109999' });
-    expect(record.outcome?.kind).toBe('transferred');
+    expect(hh.eventsOf(call.callSid).find((e) => e.type === 'transfer.no_answer')).toMatchObject({ staffId: 'number:+15550109999' });
+    expect(hh.sim.legsTo('+15550109999')).toHaveLength(1);
+    expect(record.turns.map((t) => t.text)).toEqual(['Connecting you.', 'Nobody is free.']);
+    expect(record.outcome?.kind).toBe('completed');
   });
 });
 
