@@ -11,7 +11,7 @@ import { SqlCallAnalytics } from '../../store/analytics-repo.js';
  * started in [from, to), overall, per UTC day, per agent and per version, so two
  * versions of an agent compare side by side.
  */
-const DAY_MS = 86_400_000;
+export const DAY_MS = 86_400_000;
 /** Without `from`: this many days before `to`. */
 export const DEFAULT_ANALYTICS_DAYS = 30;
 
@@ -32,7 +32,7 @@ export function parseAnalyticsDate(value: string, name: 'from' | 'to'): number {
 
 const percentiles = z.object({ p50: z.number().nullable(), p95: z.number().nullable() });
 const outcomes = z.object(Object.fromEntries(CALL_RESULTS.map((r) => [r, z.number().int()])) as Record<(typeof CALL_RESULTS)[number], z.ZodNumber>);
-const summary = z.object({
+export const analyticsSummarySchema = z.object({
   calls: z.number().int(),
   ended: z.number().int(),
   durationMs: z.object({ total: z.number(), average: z.number().nullable().describe('over ended calls') }),
@@ -47,10 +47,10 @@ const reportSchema = z.object({
   to: z.string().describe('exclusive'),
   agentId: z.string().nullable(),
   version: z.number().int().nullable(),
-  totals: summary,
+  totals: analyticsSummarySchema,
   days: z.array(z.object({ day: z.string(), calls: z.number().int(), outcomes })),
-  agents: z.array(summary.extend({ agentId: z.string(), slug: z.string() })),
-  versions: z.array(summary.extend({ agentId: z.string(), slug: z.string(), version: z.number().int() })),
+  agents: z.array(analyticsSummarySchema.extend({ agentId: z.string(), slug: z.string() })),
+  versions: z.array(analyticsSummarySchema.extend({ agentId: z.string(), slug: z.string(), version: z.number().int() })),
 });
 
 export async function analyticsRoutes(app: FastifyInstance, { container }: { container: Container }) {

@@ -6,6 +6,9 @@ import { diffFlows } from '../../agents/version-diff.js';
 import type { Container } from '../../container.js';
 import { AppError } from '../../core/errors.js';
 import type { Flow } from '../../flow/schema.js';
+import { SqlCallAnalytics } from '../../store/analytics-repo.js';
+import { allowedRoles, principalOf } from '../auth.js';
+import { analyticsSummarySchema, DAY_MS, DEFAULT_ANALYTICS_DAYS } from './analytics.js';
 
 /** Comparing two versions of an agent's flow (docs/api.md#comparing-versions). */
 
@@ -23,6 +26,14 @@ const diffSchema = z.object({
   }),
   settings: z.array(fieldChange),
   flow: z.array(fieldChange).describe('name, description, start'),
+  calls: z
+    .object({
+      from: z.string(),
+      to: z.string(),
+      versions: z.object({ from: analyticsSummarySchema.nullable(), to: analyticsSummarySchema.nullable() }),
+    })
+    .optional()
+    .describe(`the two versions' call figures over the last ${DEFAULT_ANALYTICS_DAYS} days, side by side (null: the draft, or no calls); only for roles that may read GET /analytics`),
 });
 
 /** A published version's flow, or the draft's (which must validate). */
@@ -40,6 +51,11 @@ const parseRef = (s: string): number | 'draft' => (s === 'draft' ? 'draft' : Num
 export async function versionDiffRoutes(app: FastifyInstance, { container }: { container: Container }): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const agents = container.persistence.agents;
+  const analytics = new SqlCallAnalytics(container.persistence.db.db);
+  const mayReadAnalytics = (req: Parameters<typeof principalOf>[0]) => {
+    const roles = allowedRoles('GET', '/analytics');
+    return roles === 'public' || roles.includes(principalOf(req).role);
+  };
 
   r.get(
     '/agents/:id/versions/:version/diff/:other',
@@ -56,7 +72,15 @@ export async function versionDiffRoutes(app: FastifyInstance, { container }: { c
       const from = parseRef(req.params.version);
       const to = parseRef(req.params.other);
       const diff = diffFlows(await flowAt(agents, agent.id, from), await flowAt(agents, agent.id, to));
-      return { from, to, ...diff };
+      if (!mayReadAnalytics(req)) return { from, to, ...diff };
+      // How each version did with callers, so a change and its effect are read together.
+      const toMs = container.clock.wallNow();
+      const fromMs = toMs - DEFAULT_ANALYTICS_DAYS * DAY_MS;
+      await container.callRecorder.flush();
+      const report = await analytics.report({ fromMs, toMs, agentId: agent.id });
+      const figures = (ref: number | 'draft') => (ref === 'draft' ? null : (report.versions.find((v) => v.version === ref) ?? null));
+      const calls = { from: new Date(fromMs).toISOString(), to: new Date(toMs).toISOString(), versions: { from: figures(from), to: figures(to) } };
+      return { from, to, ...diff, calls };
     },
   );
 }

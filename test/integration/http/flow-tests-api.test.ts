@@ -171,6 +171,33 @@ describe('GET /agents/:id/versions/:a/diff/:b', () => {
     });
     expect((await api('GET', `/agents/${a.id}/versions/2/diff/draft`)).json()).toMatchObject({ from: 2, to: 'draft', same: true });
     expect((await api('GET', `/agents/${a.id}/versions/1/diff/7`)).statusCode).toBe(404);
+    // Support may compare flows, but call figures are for the roles that read analytics.
+    expect(res.json()).not.toHaveProperty('calls');
     expect((await api('GET', `/agents/${a.id}/versions/0/diff/1`)).statusCode).toBe(400);
+  });
+
+  it("puts the two versions' call figures side by side for builders and admins", async () => {
+    const a = await newAgent();
+    await api('POST', `/agents/${a.id}/publish`, {});
+    await api('PUT', `/agents/${a.id}/draft`, { flow: menuFlow('2'), baseRevision: a.draft.revision });
+    await api('POST', `/agents/${a.id}/publish`, {});
+    const calls = t.container.telephony.calls;
+    // Two calls on v1 (one the caller left), one on v2, each with a measured reply.
+    for (const [n, version, reason, responseMs] of [
+      [1, 1, 'end', 700],
+      [2, 1, 'caller_hangup', 900],
+      [3, 2, 'end', 500],
+    ] as const) {
+      const callSid = `CA${'d'.repeat(31)}${n}`;
+      await calls.open({ callSid, accountSid: 'AC1', agentId: a.id, slug: a.slug, version, from: '+15550001111', to: '+15550100002', direction: 'inbound' });
+      calls.emit({ type: 'turn.agent', callSid, text: 'Hi.', heardText: 'Hi.', outcome: 'played', cached: false, nodeId: 'route', metrics: { responseMs, overheadMs: 10 } });
+      await calls.end(callSid, reason);
+    }
+    const body = (await api('GET', `/agents/${a.id}/versions/1/diff/2`)).json();
+    expect(body.calls.versions.from).toMatchObject({ calls: 2, ended: 2, outcomes: { completed: 1, abandoned: 1 }, latency: { turns: 2, responseMs: { p50: 700, p95: 900 } } });
+    expect(body.calls.versions.to).toMatchObject({ calls: 1, outcomes: { completed: 1, abandoned: 0 }, latency: { responseMs: { p50: 500 } } });
+    expect(Date.parse(body.calls.to) - Date.parse(body.calls.from)).toBe(30 * 86_400_000);
+    // The draft has no calls of its own.
+    expect((await api('GET', `/agents/${a.id}/versions/2/diff/draft`)).json().calls.versions).toEqual({ from: body.calls.versions.to, to: null });
   });
 });
