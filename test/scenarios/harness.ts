@@ -6,7 +6,7 @@ import type { CallEvent } from '../../src/calls/events.js';
 import { loadConfig } from '../../src/config.js';
 import { createContainer, type Container } from '../../src/container.js';
 import { ManualClock } from '../../src/core/clock.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { silentLogger, type Logger } from '../../src/core/logger.js';
 import type { Flow } from '../../src/flow/schema.js';
 import { MemoryTtsCacheStore, PhraseCache } from '../../src/pipeline/phrase-cache.js';
 import { staticPhrasesOf } from '../../src/pipeline/static-phrases.js';
@@ -72,6 +72,8 @@ export interface HarnessOptions {
   speech?: boolean;
   deepgram?: FakeDeepgramOptions;
   openai?: FakeOpenAIOptions;
+  /** Where the server logs (default: nowhere). */
+  logger?: Logger;
 }
 
 
@@ -106,7 +108,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   // busy machine must not turn into a spurious first-byte timeout.
   const ttsPort = new ElevenLabsTts({ apiKey: tts.apiKey, baseUrl: tts.url });
   const phrases = new PhraseCache({ tts: ttsPort, store: new MemoryTtsCacheStore(clock), clock });
-  const container = await createContainer(config, silentLogger, {
+  const container = await createContainer(config, options.logger ?? silentLogger, {
     clock,
     telephony: {
       tts: ttsPort,
