@@ -1,3 +1,4 @@
+import { Migrator, type Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newCallRecord, type CallRecord } from '../../../src/calls/call-record.js';
 import type { CallEvent } from '../../../src/calls/events.js';
@@ -5,6 +6,7 @@ import { SqlCallAnalytics } from '../../../src/store/analytics-repo.js';
 import { SqlCallStore } from '../../../src/store/calls-repo.js';
 import { openDb, type Db } from '../../../src/store/db.js';
 import { migrateToLatest } from '../../../src/store/migrate.js';
+import { migrations } from '../../../src/store/migrations/index.js';
 import { BACKENDS } from './backends.js';
 
 /**
@@ -187,5 +189,50 @@ describe.each(BACKENDS)('call analytics on $name', (backend) => {
     r = await analytics.report({ ...range, agentId: 'c' });
     expect(r.totals).toMatchObject({ calls: 1, ended: 1, transferRate: 1, durationMs: { total: 10_000 } });
     expect(r.totals.outcomes.transferred).toBe(1);
+  });
+});
+
+describe.each(BACKENDS)('migration 0005 on $name', (backend) => {
+  it('fills in results, transfer flags and reply metrics from the history stored before it', async () => {
+    const created = await backend.create();
+    const db = await openDb(created.databaseUrl);
+    try {
+      const migrator = new Migrator({
+        db: db.db,
+        provider: { getMigrations: async () => migrations },
+        ...(db.dialect === 'postgres' ? { migrationTableSchema: db.schema ?? 'public' } : {}),
+      });
+      expect((await migrator.migrateTo('0004_agent_tests')).error).toBeUndefined();
+      // History as the code before 0005 wrote it: records and events, no analytics columns.
+      const old = [
+        call({ agentId: 'a', version: 1, at: D1, durationMs: 10_000, replies: replies(5, 400) }),
+        call({ agentId: 'a', version: 1, at: D1 + 1, durationMs: 20_000, outcome: { kind: 'transferred' }, transfer: true, replies: replies(2, 900) }),
+        call({ agentId: 'a', version: 2, at: D1 + 2 }),
+      ];
+      const raw = db.db as unknown as Kysely<Record<string, Record<string, unknown>>>;
+      let seq = 0;
+      for (const { record: r, events } of old) {
+        await raw
+          .insertInto('calls')
+          .values({
+            call_sid: r.callSid, agent_id: r.agentId, slug: r.slug, version: r.version, direction: r.direction, state: r.state,
+            from_number: r.from, to_number: r.to, outcome: r.outcome?.kind ?? null, record: JSON.stringify(r),
+            created_at: r.createdAt, ended_at: r.endedAt ?? null, updated_at: r.createdAt, staff_id: null,
+          })
+          .execute();
+        for (const e of events) {
+          await raw.insertInto('call_events').values({ id: `ce_${String(++seq).padStart(6, '0')}`, call_sid: e.callSid, type: e.type, at: e.at, data: JSON.stringify(e) }).execute();
+        }
+      }
+      await migrateToLatest(db);
+      const r = await new SqlCallAnalytics(db.db).report({ fromMs: D1 - 1, toMs: D1 + DAY });
+      expect(r.totals).toMatchObject({ calls: 3, ended: 2, transferRate: 0.3333, outcomes: { completed: 1, transferred: 1 } });
+      const turns = old.flatMap((c) => c.events.flatMap((e) => (e.type === 'turn.agent' && e.metrics ? [e.metrics.responseMs!] : [])));
+      expect(r.totals.latency.turns).toBe(7);
+      expect(r.totals.latency.responseMs).toEqual({ p50: nearestRank(turns, 50), p95: nearestRank(turns, 95) });
+    } finally {
+      await db.close();
+      await created.cleanup();
+    }
   });
 });
