@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { adminKeyProblem } from './auth/admin-key.js';
@@ -33,7 +34,8 @@ const origin = (name: string) =>
 
 const e164 = /^\+[1-9]\d{6,14}$/;
 
-const NOT_SUPPORTED_YET = 'not supported yet';
+/** Default for PROCESS_HEARTBEAT_TIMEOUT_MS: three missed beats (every 5 s) before a process counts as dead. */
+export const DEFAULT_PROCESS_HEARTBEAT_TIMEOUT_MS = 15_000;
 
 /** Unset or blank: no limit; otherwise a positive whole number. */
 const optionalPositiveInt = optionalString.transform((v, ctx) => {
@@ -60,16 +62,41 @@ export const configSchema = z
       .refine((v) => v.startsWith('sqlite:') || /^postgres(ql)?:\/\//.test(v), {
         message: 'must be sqlite:<path> or postgres://…',
       }),
-    // Scale-out settings: accepted only at the values a single process honours, until it lands.
-    REDIS_URL: optionalString.refine((v) => v === undefined, {
-      message: `${NOT_SUPPORTED_YET}; this server runs as a single process without Redis: unset it`,
+    /** Unset: one process, live state in memory. Set: live state, control messages and jobs go through Redis. */
+    REDIS_URL: optionalString.superRefine((v, ctx) => {
+      if (v === undefined) return;
+      try {
+        const u = new URL(v);
+        if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new Error('protocol');
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be a redis:// or rediss:// URL' });
+      }
     }),
-    ROLE: z.enum(['all', 'worker']).default('all').refine((v) => v === 'all', {
-      message: `worker is ${NOT_SUPPORTED_YET}; every process serves calls and the API: unset it or use all`,
+    /** Every Redis key and channel starts with this, so several deployments (or test runs) can share one Redis. */
+    REDIS_PREFIX: z
+      .string()
+      .default('var:')
+      .refine((v) => /^[A-Za-z0-9:_.{}-]{1,64}$/.test(v), { message: 'must be 1-64 characters of A-Z a-z 0-9 : _ . - { }' }),
+    /** `all`: HTTP, calls and job workers; `worker`: job workers only (needs REDIS_URL to share their queues). */
+    ROLE: z.enum(['all', 'worker']).default('all'),
+    /** `off`: this process runs no job workers (another process with `ROLE=worker` does). */
+    WORKERS: z.enum(['on', 'off']).default('on'),
+    /** Server processes on this machine sharing the port (node:cluster); `auto`: one per core. */
+    WEB_CONCURRENCY: optionalString.transform((v, ctx) => {
+      if (v === undefined) return 1;
+      if (v.toLowerCase() === 'auto') return Math.max(1, availableParallelism());
+      const n = Number(v);
+      if (!Number.isInteger(n) || n <= 0 || n > 256) {
+        ctx.addIssue({ code: 'custom', message: 'must be auto or a whole number from 1 to 256' });
+        return z.NEVER;
+      }
+      return n;
     }),
-    WORKERS: z.enum(['on', 'off']).default('on').refine((v) => v === 'on', {
-      message: `off is ${NOT_SUPPORTED_YET}: unset it or use on`,
-    }),
+    /**
+     * A process that has not beaten this long is dead: another process ends its calls (outcome
+     * failed, reason process_lost). Beats go out every third of it. Only used with REDIS_URL.
+     */
+    PROCESS_HEARTBEAT_TIMEOUT_MS: z.coerce.number().int().min(300).max(600_000).default(DEFAULT_PROCESS_HEARTBEAT_TIMEOUT_MS),
     ADMIN_API_KEY: optionalString.superRefine((v, ctx) => {
       const problem = v === undefined ? undefined : adminKeyProblem(v);
       if (problem) ctx.addIssue({ code: 'custom', message: problem });
@@ -161,6 +188,26 @@ export const configSchema = z
     /** `npm run bench` only: exposes GET /bench/stats (per-turn metrics, event-loop delay). Never in production. */
     BENCH_STATS: bool(false),
   })
+  .superRefine((c, ctx) => {
+    // Processes share calls, presence, locks and caches only through Redis.
+    if (c.WEB_CONCURRENCY > 1 && c.REDIS_URL === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['WEB_CONCURRENCY'],
+        message: `${c.WEB_CONCURRENCY} processes need REDIS_URL to share live state; set REDIS_URL or use 1`,
+      });
+    }
+    if (c.ROLE === 'worker' && c.WORKERS === 'off') {
+      ctx.addIssue({ code: 'custom', path: ['WORKERS'], message: 'off with ROLE=worker leaves the process nothing to do' });
+    }
+    if (c.ROLE === 'worker' && c.REDIS_URL === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ROLE'],
+        message: 'worker needs REDIS_URL (without Redis, jobs run inside the server process): set REDIS_URL or use all',
+      });
+    }
+  })
   .transform((c) => ({
     ...c,
     PUBLIC_URL: (c.PUBLIC_URL ?? `http://localhost:${c.PORT}`).replace(/\/+$/, ''),
@@ -216,6 +263,11 @@ export function readEnvironment(
   for (const [name, value] of Object.entries(env)) if (value !== undefined) merged[name] = value;
   const variables = Object.keys(file).filter((name) => env[name] === undefined);
   return { env: merged, envFile: { path, variables } };
+}
+
+/** Whether this process serves HTTP and live calls (`ROLE=all`); a `worker` listens on no port. */
+export function servesHttp(config: Pick<Config, 'ROLE'>): boolean {
+  return config.ROLE === 'all';
 }
 
 /** Stream URL Twilio connects to: PUBLIC_URL with https→wss, http→ws. */

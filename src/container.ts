@@ -10,6 +10,22 @@ import {
   type LagSampler,
 } from './core/loop-lag.js';
 import { InProcessAgentChanges, type AgentChanges } from './agents/changes.js';
+import { CallCommands } from './calls/call-commands.js';
+import { InProcessCallHolders, type CallHolders } from './calls/holders.js';
+import { ProcessWatch } from './calls/process-watch.js';
+import { LocalControlBus, type ControlBus } from './core/control-bus.js';
+import type { CallEventBus } from './calls/events.js';
+import type { CallRepository } from './calls/repository.js';
+import type { PresenceStore } from './handoff/presence.js';
+import type { LoginThrottle } from './handoff/login-throttle.js';
+import { RedisConnection } from './store/redis/connection.js';
+import { RedisAgentChanges } from './store/redis/agent-changes.js';
+import { RedisCallRepository } from './store/redis/call-repository.js';
+import { RedisCallHolders } from './store/redis/call-holders.js';
+import { RedisCallEventBus } from './store/redis/call-events.js';
+import { RedisControlBus } from './store/redis/control-bus.js';
+import { RedisPresence } from './store/redis/presence.js';
+import { RedisLoginThrottle } from './store/redis/login-throttle.js';
 import type { AgentDirectory } from './agents/directory.js';
 import { importFlowsOnStart, type ImportReport } from './agents/import.js';
 import { PhoneNumberService } from './agents/phone-numbers.js';
@@ -150,6 +166,8 @@ export interface Telephony {
   stt?: SttPort;
   /** Live calls held by this process, by CallSid. */
   sessions: Map<string, CallHandle>;
+  /** Commands to a call (hang up, assume, …) delivered to whichever process holds it. */
+  commands: CallCommands;
   /** Cold transfers through the Connect action (default) or a REST update. */
   transferVia: 'stream' | 'rest';
   /** Warm and queue transfers of the transfer node (set once the handoff module is built). */
@@ -160,6 +178,27 @@ export interface Telephony {
   playoutTotals: PlayoutTotals;
   voiceFor(flow: Flow): VoiceSpec;
   close(): void;
+}
+
+/**
+ * State shared by the server processes (docs/architecture.md#several-processes): in this
+ * process's memory without REDIS_URL, in Redis with it. The same ports either way.
+ */
+export interface LiveState {
+  mode: 'memory' | 'redis';
+  /** This process's id ('local' in one process). */
+  processId: string;
+  agentChanges: AgentChanges;
+  callRepository: CallRepository;
+  callHolders: CallHolders;
+  callBus: CallEventBus;
+  /** Requests to a chosen process (the one holding a call or a test chat). */
+  control: ControlBus;
+  /** Unset: the in-process defaults. */
+  presence?: PresenceStore;
+  throttle?: LoginThrottle;
+  redis?: RedisConnection;
+  close(): Promise<void>;
 }
 
 export interface Container {
@@ -206,6 +245,10 @@ export interface Container {
   live: LiveCallCommands;
   /** Each call's events so far and as they happen (`GET /calls/:id/live`). */
   callFeed: LiveCallFeed;
+  /** Memory or Redis: call records and holders, agent changes, control messages, presence, login throttle. */
+  liveState: LiveState;
+  /** Heartbeats and the sweep for dead processes' calls (with REDIS_URL only). */
+  processWatch?: ProcessWatch;
   /** Closers run in reverse order of registration on shutdown. */
   onClose(fn: () => Promise<void> | void): void;
   close(): Promise<void>;
@@ -253,8 +296,16 @@ export async function createContainer(
   const closers: (() => Promise<void> | void)[] = [];
   const clock = overrides.clock ?? systemClock;
   const readiness: Readiness = { pending: new Set(), shuttingDown: false };
+  const liveState = await createLiveState(config, clock, logger);
+  closers.push(() => liveState.close());
   // Migrations and the flows/ import finish before the container is handed out.
-  const persistence = await createPersistence({ config, logger, clock, pending: readiness.pending });
+  let persistence: Persistence;
+  try {
+    persistence = await createPersistence({ config, logger, clock, pending: readiness.pending, agentChanges: liveState.agentChanges });
+  } catch (err) {
+    await liveState.close();
+    throw err;
+  }
   closers.push(() => persistence.close());
   // Closed before the store (closers run in reverse): a running job may still write.
   const jobs = overrides.jobs ?? createJobRunner({ redisUrl: config.REDIS_URL, clock, logger });
@@ -281,6 +332,7 @@ export async function createContainer(
     directory: persistence.directory,
     phrases: overrides.telephony?.phrases ?? phrases,
     transferVia: overrides.telephony?.transferVia ?? 'stream',
+    live: liveState,
   });
   closers.push(() => telephony.close());
   const callMetrics = registerCallMetrics(metrics, {
@@ -292,6 +344,19 @@ export async function createContainer(
   onProviderError = callMetrics.providerError;
   closers.push(() => callMetrics.close());
   registerJobMetrics(metrics, jobs);
+  let processWatch: ProcessWatch | undefined;
+  if (liveState.mode === 'redis' && liveState.callHolders instanceof RedisCallHolders) {
+    processWatch = new ProcessWatch({
+      registry: liveState.callHolders,
+      calls: telephony.calls,
+      clock,
+      logger,
+      timeoutMs: config.PROCESS_HEARTBEAT_TIMEOUT_MS,
+    });
+    await processWatch.start();
+    const watch = processWatch;
+    closers.push(() => watch.close());
+  }
   const phraseWarmer = new PhraseWarmer({
     cache: phrases,
     voiceFor: telephony.voiceFor,
@@ -343,6 +408,8 @@ export async function createContainer(
     secretKey: persistence.secretKey,
     publicUrl: config.PUBLIC_URL,
     seatLimit: config.SEAT_LIMIT,
+    ...(liveState.presence ? { presence: liveState.presence } : {}),
+    ...(liveState.throttle ? { throttle: liveState.throttle } : {}),
     ...overrides.people,
   });
   // Session tokens go through the same auth path as API keys.
@@ -411,6 +478,8 @@ export async function createContainer(
     handoff,
     live,
     callFeed,
+    liveState,
+    ...(processWatch ? { processWatch } : {}),
     onClose: (fn) => closers.push(fn),
     async close() {
       container.readiness.shuttingDown = true;
@@ -558,6 +627,8 @@ export interface PersistenceDeps {
   inlineKnowledge?: (raw: unknown) => Promise<unknown>;
   /** Where a generated admin key's banner goes; default stderr. */
   bannerOut?: NodeJS.WritableStream;
+  /** How agent changes reach lookup caches (default: in this process only). */
+  agentChanges?: AgentChanges;
 }
 
 /** Opens the database, migrates it, builds the services on it, bootstraps keys and imports `flows/`. */
@@ -573,7 +644,7 @@ export async function createPersistence(deps: PersistenceDeps): Promise<Persiste
     const agentStore = new SqlAgentStore(db.db);
     const numberStore = new SqlPhoneNumberStore(db.db);
     const settings = new SqlSettingsStore(db.db);
-    const agentChanges = new InProcessAgentChanges();
+    const agentChanges = deps.agentChanges ?? new InProcessAgentChanges();
     const agents = new AgentService({
       store: agentStore,
       clock,
@@ -659,10 +730,19 @@ function createTelephony(deps: {
   directory: AgentDirectory;
   phrases: PhraseSource;
   transferVia: 'stream' | 'rest';
+  live: LiveState;
 }): Telephony {
-  const { config, clock, logger, providers } = deps;
-  const calls = new Calls(new MemoryCallRepository(), new MemoryCallEventBus(), clock, logger);
+  const { config, clock, logger, providers, live } = deps;
+  const calls = new Calls(live.callRepository, live.callBus, clock, logger, live.callHolders);
   const pacer = new ClockPacer({ clock, onError: (err) => logger.error({ err }, 'pacing a call failed') });
+  const sessions = new Map<string, CallHandle>();
+  const commands = new CallCommands({ bus: live.control, holders: live.callHolders });
+  // The caller hung up (a status callback, on any process): the AI holding the call stops at once.
+  const offHangup = commands.on('hangup', async (callSid) => {
+    const handle = sessions.get(callSid);
+    if (handle) await handle.stop('hangup');
+    return { stopped: handle !== undefined };
+  });
   return {
     calls,
     tokens: deps.tokens,
@@ -673,12 +753,14 @@ function createTelephony(deps: {
     directory: deps.directory,
     llm: providers.llm,
     stt: providers.stt,
-    sessions: new Map(),
+    sessions,
+    commands,
     transferVia: deps.transferVia,
     streamCounters: newMediaStreamCounters(),
     playoutTotals: newPlayoutTotals(),
     voiceFor: (flow) => voiceFor(config, flow),
     close() {
+      offHangup();
       calls.close();
       pacer.close();
     },
@@ -789,6 +871,53 @@ function createHandoff(deps: {
       workspaceFeed.close();
     },
   };
+}
+
+/** Redis when REDIS_URL is set (connected before anything else starts), else this process's memory. */
+export async function createLiveState(config: Config, clock: Clock, logger: Logger): Promise<LiveState> {
+  if (config.REDIS_URL === undefined) {
+    const control = new LocalControlBus();
+    return {
+      mode: 'memory',
+      processId: control.processId,
+      agentChanges: new InProcessAgentChanges(),
+      callRepository: new MemoryCallRepository(),
+      callHolders: new InProcessCallHolders(),
+      callBus: new MemoryCallEventBus(),
+      control,
+      close: () => control.close(),
+    };
+  }
+  const redis = new RedisConnection(config.REDIS_URL, config.REDIS_PREFIX, logger);
+  await redis.connect();
+  try {
+    const [agentChanges, callBus, control] = await Promise.all([
+      RedisAgentChanges.open(redis, logger),
+      RedisCallEventBus.open(redis, logger),
+      RedisControlBus.open(redis, clock, logger),
+    ]);
+    logger.info({ processId: redis.processId, prefix: config.REDIS_PREFIX }, 'live state in Redis');
+    const callHolders = new RedisCallHolders(redis);
+    return {
+      mode: 'redis',
+      processId: redis.processId,
+      agentChanges,
+      callRepository: new RedisCallRepository(redis),
+      callHolders,
+      presence: new RedisPresence({ redis, processes: callHolders, clock, heartbeatTimeoutMs: config.PROCESS_HEARTBEAT_TIMEOUT_MS }),
+      throttle: new RedisLoginThrottle(redis),
+      callBus,
+      control,
+      redis,
+      async close() {
+        await Promise.allSettled([agentChanges.close(), callBus.close(), control.close()]);
+        await redis.close();
+      },
+    };
+  } catch (err) {
+    await redis.close();
+    throw err;
+  }
 }
 
 /** The voice a flow speaks with: its own `voice` settings over the configured defaults. */

@@ -28,7 +28,7 @@ export class PhoneNumberService {
     if (!res.ok) {
       throw new AppError('NUMBER_TAKEN', 'this number is assigned to another agent; unassign it first', { agentId: res.takenBy });
     }
-    this.deps.changes.publish({ kind: 'number', agentId: agent.id, e164 });
+    await this.deps.changes.publish({ kind: 'number', agentId: agent.id, e164 });
     return res.record;
   }
 
@@ -36,14 +36,14 @@ export class PhoneNumberService {
   async assignIfUnassigned(e164: string, agentId: string): Promise<boolean> {
     if (await this.deps.numbers.get(checkE164(e164))) return false;
     const res = await this.deps.numbers.assign(e164, agentId, this.deps.clock.wallNow());
-    if (res.ok) this.deps.changes.publish({ kind: 'number', agentId, e164 });
+    if (res.ok) await this.deps.changes.publish({ kind: 'number', agentId, e164 });
     return res.ok && res.record.agentId === agentId;
   }
 
   async unassign(e164: string): Promise<void> {
     const existing = await this.deps.numbers.get(checkE164(e164));
     if (!existing || !(await this.deps.numbers.unassign(e164))) throw new AppError('NOT_FOUND', `number ${e164} is not assigned`);
-    this.deps.changes.publish({ kind: 'number', agentId: existing.agentId, e164 });
+    await this.deps.changes.publish({ kind: 'number', agentId: existing.agentId, e164 });
   }
 }
 

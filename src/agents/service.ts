@@ -118,7 +118,7 @@ export class AgentService {
     if (patch.unavailable !== undefined) changes.unavailable = patch.unavailable;
     if (patch.webhook !== undefined) changes.webhook = patch.webhook === null ? null : checkWebhook(patch.webhook);
     if (!(await this.deps.store.update(agent.id, changes, this.now()))) throw new AppError('NOT_FOUND', `no agent ${idOrSlug}`);
-    if (patch.unavailable !== undefined) this.deps.changes.publish({ kind: 'updated', agentId: agent.id });
+    if (patch.unavailable !== undefined) await this.deps.changes.publish({ kind: 'updated', agentId: agent.id });
     return this.get(agent.id);
   }
 
@@ -207,7 +207,7 @@ export class AgentService {
     const res = await this.deps.store.deleteUnlessActive(agent.id);
     if (res === 'active') throw new AppError('AGENT_ACTIVE', `agent ${agent.slug} is active; deactivate it first`);
     if (res === false) throw new AppError('NOT_FOUND', `no agent ${idOrSlug}`);
-    this.deps.changes.publish({ kind: 'deleted', agentId: agent.id });
+    await this.deps.changes.publish({ kind: 'deleted', agentId: agent.id });
   }
 
   /** A published version that validates now (activation refuses anything else). */
@@ -239,7 +239,7 @@ export class AgentService {
         nowMs: this.now(),
       });
       if (applied) {
-        this.deps.changes.publish({ kind: 'lifecycle', agentId: agent.id, servedVersion: d.servedVersion });
+        await this.deps.changes.publish({ kind: 'lifecycle', agentId: agent.id, servedVersion: d.servedVersion });
         return this.get(agent.id);
       }
       if (attempt >= TRANSITION_ATTEMPTS) {

@@ -5,17 +5,18 @@ import { DEFAULT_UNAVAILABLE, type AgentDirectory, type NumberLookup } from './d
 import type { AgentStore, PhoneNumberStore } from './store.js';
 
 /**
- * The AgentDirectory over the SQL stores. Number lookups are cached and dropped
- * on every agent change announced in-process, so an activation, deactivation,
- * switch or rollback applies to the very next call. Published versions are
- * immutable and cached by (agent, version). The short TTL bounds staleness
- * for changes made by another process until those arrive over pub/sub.
+ * The AgentDirectory over the SQL stores. Number lookups are cached under the
+ * agent-change generation they were read at (src/agents/changes.ts) and dropped
+ * on every change, so an activation, deactivation, switch or rollback made
+ * through any process applies to the very next call on every process.
+ * Published versions are immutable and cached by (agent, version). The TTL
+ * bounds what a cache can hold if changes stop arriving at all.
  */
 export const LOOKUP_TTL_MS = 5_000;
 const MAX_CACHED_VERSIONS = 256;
 
 export class StoreAgentDirectory implements AgentDirectory {
-  private readonly lookups = new Map<string, { result: NumberLookup; expiresAtMs: number }>();
+  private readonly lookups = new Map<string, { result: NumberLookup; expiresAtMs: number; generation: number }>();
   private readonly versions = new Map<string, { slug: string; flow: Flow }>();
   /** Bumped on every change: a lookup that raced a change must not cache what it read. */
   private generation = 0;
@@ -39,11 +40,13 @@ export class StoreAgentDirectory implements AgentDirectory {
 
   async lookupNumber(e164: string): Promise<NumberLookup> {
     const nowMs = this.deps.clock.now();
+    const shared = await this.deps.changes.generation();
     const hit = this.lookups.get(e164);
-    if (hit && hit.expiresAtMs > nowMs) return hit.result;
-    const generation = this.generation;
+    if (hit && hit.expiresAtMs > nowMs && hit.generation === shared) return hit.result;
+    const local = this.generation;
     const result = await this.resolve(e164);
-    if (generation === this.generation) this.lookups.set(e164, { result, expiresAtMs: nowMs + LOOKUP_TTL_MS });
+    // NaN (generation unknown) never equals itself: nothing is cached then.
+    if (local === this.generation && !Number.isNaN(shared)) this.lookups.set(e164, { result, expiresAtMs: nowMs + LOOKUP_TTL_MS, generation: shared });
     return result;
   }
 

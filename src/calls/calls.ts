@@ -11,6 +11,7 @@ import {
   type TurnRecord,
 } from './call-record.js';
 import type { CallEventBus, CallEventInput } from './events.js';
+import { InProcessCallHolders, type CallHolders } from './holders.js';
 import type { CallRepository } from './repository.js';
 
 /**
@@ -36,6 +37,8 @@ export class Calls {
     readonly bus: CallEventBus,
     private readonly clock: Clock,
     private readonly logger: Logger,
+    /** Who holds each call (one process, or Redis across several). */
+    readonly holders: CallHolders = new InProcessCallHolders(),
   ) {}
 
   emit(event: CallEventInput): void {
@@ -50,6 +53,7 @@ export class Calls {
   async open(init: Omit<Parameters<typeof newCallRecord>[0], 'nowMs'>): Promise<{ record: CallRecord; created: boolean }> {
     const result = await this.repository.createIfAbsent(newCallRecord({ ...init, nowMs: this.clock.wallNow() }));
     if (result.created) {
+      await this.holders.hold(init.callSid);
       this.emit({
         type: 'call.started',
         callSid: init.callSid,
@@ -88,14 +92,23 @@ export class Calls {
     return this.startTimers.size;
   }
 
-  /** Starts the 10 s wait for the stream `start` after Connect/Stream TwiML is returned. */
+  /**
+   * Starts the 10 s wait for the stream `start` after Connect/Stream TwiML is
+   * returned. The stream may start on another process (which cannot cancel this
+   * timer), so when it fires it ends the call only if no stream started since.
+   */
   armStreamStart(callSid: string): void {
     this.startTimers.get(callSid)?.cancel();
+    const streamsBefore = this.repository.get(callSid).then((r) => r?.streams.length ?? 0);
     this.startTimers.set(
       callSid,
       this.clock.setTimeout(() => {
         this.startTimers.delete(callSid);
-        void this.end(callSid, 'no_stream', 'no_stream');
+        void (async () => {
+          const [before, now] = await Promise.all([streamsBefore, this.repository.get(callSid)]);
+          if (now && now.streams.length > before) return;
+          await this.end(callSid, 'no_stream', 'no_stream');
+        })().catch((err: unknown) => this.logger.error({ err, callSid }, 'stream start timeout failed'));
       }, STREAM_START_TIMEOUT_MS),
     );
   }
@@ -105,6 +118,7 @@ export class Calls {
     this.startTimers.delete(callSid);
     const ok = await this.signal(callSid, 'stream_started');
     if (!ok) return false;
+    await this.holders.hold(callSid);
     await this.repository.update(callSid, (r) => {
       r.streams.push({ streamSid, startedAt: this.clock.wallNow() });
       r.nextStep = undefined;
@@ -194,9 +208,21 @@ export class Calls {
       if (open && open.endedAt === undefined) open.endedAt = r.endedAt;
     });
     if (from === undefined || from === 'ended') return false;
+    await this.holders.release(callSid);
     this.emit({ type: 'call.state', callSid, from, to: 'ended', signal: 'end' });
     this.emit({ type: 'call.ended', callSid, reason, outcome: finalOutcome });
     return true;
+  }
+
+  /**
+   * The process holding the call died (its heartbeat stopped): the call ends as
+   * failed with reason `process_lost`, whatever outcome it was heading for.
+   */
+  async endLost(callSid: string): Promise<boolean> {
+    await this.repository.update(callSid, (r) => {
+      if (r.state !== 'ended') r.outcome = { kind: 'failed', detail: 'process_lost' };
+    });
+    return this.end(callSid, 'process_lost', 'failed');
   }
 
   /** A person handed the call to another AI agent: that agent's version serves the rest of the call. */

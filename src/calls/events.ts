@@ -67,10 +67,16 @@ export type CallEventInput = DistributiveOmit<CallEvent, 'at'>;
 
 export type CallEventListener = (event: CallEvent) => void;
 
-/** The in-process bus; a Redis pub/sub bridge can subscribe to it when scaled out. */
+/**
+ * Call events. `subscribe` hears the calls of this process (the history recorder
+ * writes each event once, where it happened); `subscribeAll` hears every
+ * process's calls (live feeds, workspace sockets). In one process they are the
+ * same; with REDIS_URL, src/store/redis/call-events.ts relays between processes.
+ */
 export interface CallEventBus {
   publish(event: CallEvent): void;
   subscribe(listener: CallEventListener): () => void;
+  subscribeAll(listener: CallEventListener): () => void;
 }
 
 export class MemoryCallEventBus implements CallEventBus {
@@ -90,5 +96,9 @@ export class MemoryCallEventBus implements CallEventBus {
   subscribe(listener: CallEventListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  subscribeAll(listener: CallEventListener): () => void {
+    return this.subscribe(listener);
   }
 }

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, streamUrl } from '../../src/config.js';
+import { availableParallelism } from 'node:os';
+import { ConfigError, loadConfig, servesHttp, streamUrl } from '../../src/config.js';
+import { runsWorkers } from '../../src/jobs/runner.js';
 
 /** Invariant: configuration is parsed once; a bad value stops the start naming the variable. */
 
@@ -120,6 +122,11 @@ describe('loadConfig', () => {
     ['TWILIO_VALIDATE_SIGNATURE', 'maybe'],
     ['ROLE', 'web'],
     ['WORKERS', 'yes please'],
+    ['REDIS_URL', 'http://127.0.0.1:6379'],
+    ['REDIS_PREFIX', 'has space'],
+    ['WEB_CONCURRENCY', '0'],
+    ['WEB_CONCURRENCY', 'many'],
+    ['PROCESS_HEARTBEAT_TIMEOUT_MS', '10'],
     ['SECRET_KEY', 'short'],
     ['METRICS_TOKEN', 'short'],
     ['PUBLIC_URL', 'example.com'],
@@ -135,15 +142,32 @@ describe('loadConfig', () => {
     expect(problems[0]!.message.length).toBeGreaterThan(5);
   });
 
-  it('refuses scale-out settings a single process cannot honour, saying they are not supported yet', () => {
-    for (const [variable, value] of [
-      ['REDIS_URL', 'redis://127.0.0.1:6379'],
-      ['ROLE', 'worker'],
-      ['WORKERS', 'off'],
-    ] as const) {
-      expect(() => loadConfig({ [variable]: value }), variable).toThrow(new RegExp(`${variable}: .*not supported yet`));
-    }
-    expect(loadConfig({ ROLE: 'all', WORKERS: 'on', REDIS_URL: '' })).toMatchObject({ ROLE: 'all', WORKERS: 'on' });
+  it('accepts the scale-out settings: Redis, its prefix, roles, workers, processes, the heartbeat timeout', () => {
+    const c = loadConfig({
+      REDIS_URL: 'redis://127.0.0.1:6379/2',
+      REDIS_PREFIX: 'prod-eu:',
+      ROLE: 'worker',
+      WEB_CONCURRENCY: '4',
+      PROCESS_HEARTBEAT_TIMEOUT_MS: '2000',
+    });
+    expect(c).toMatchObject({ REDIS_URL: 'redis://127.0.0.1:6379/2', REDIS_PREFIX: 'prod-eu:', ROLE: 'worker', WORKERS: 'on', WEB_CONCURRENCY: 4 });
+    expect(c.PROCESS_HEARTBEAT_TIMEOUT_MS).toBe(2000);
+    expect(servesHttp(c)).toBe(false);
+    expect(runsWorkers(c)).toBe(true);
+    const off = loadConfig({ WORKERS: 'off' });
+    expect(servesHttp(off)).toBe(true);
+    expect(runsWorkers(off)).toBe(false);
+    expect(loadConfig({}).WEB_CONCURRENCY).toBe(1);
+    expect(loadConfig({}).REDIS_PREFIX).toBe('var:');
+    expect(loadConfig({ WEB_CONCURRENCY: 'auto', REDIS_URL: 'redis://127.0.0.1' }).WEB_CONCURRENCY).toBe(availableParallelism());
+  });
+
+  it('refuses settings that need Redis without REDIS_URL, saying so', () => {
+    expect(problemsOf({ WEB_CONCURRENCY: '2' })).toEqual([{ variable: 'WEB_CONCURRENCY', message: expect.stringMatching(/need REDIS_URL/) }]);
+    expect(problemsOf({ ROLE: 'worker' })).toEqual([{ variable: 'ROLE', message: expect.stringMatching(/needs REDIS_URL/) }]);
+    expect(problemsOf({ ROLE: 'worker', WORKERS: 'off', REDIS_URL: 'redis://127.0.0.1' })[0]!.variable).toBe('WORKERS');
+    // One process needs nothing more.
+    expect(loadConfig({ WEB_CONCURRENCY: '1' }).WEB_CONCURRENCY).toBe(1);
   });
 
   it('says what a strong ADMIN_API_KEY is when refusing a weak one', () => {

@@ -196,10 +196,13 @@ export async function twilioRoutes(app: FastifyInstance, { container }: { contai
     const callSid = field(body, 'CallSid');
     const status = field(body, 'CallStatus');
     if (callSid && FINAL_CALL_STATUSES.has(status)) {
-      const live = t.sessions.get(callSid);
+      // Looked up before the end releases the call: the holder may be another process.
+      const holder = await calls.holders.holderOf(callSid);
       await calls.end(callSid, `status:${status}`, status === 'completed' ? 'completed' : status);
-      // The caller is gone: the AI stops without waiting for the socket to notice.
-      void live?.stop('hangup');
+      // The caller is gone: the AI stops without waiting for the socket to notice, on whichever process has it.
+      if (holder !== undefined) {
+        void t.commands.sendTo(holder, callSid, 'hangup').catch((err: unknown) => logger.warn({ err, callSid }, 'hang-up not delivered'));
+      }
     }
     return xml(reply, '<?xml version="1.0" encoding="UTF-8"?><Response/>');
   });

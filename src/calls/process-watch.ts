@@ -1,0 +1,91 @@
+import type { Clock, TimerHandle } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import type { Calls } from './calls.js';
+
+/**
+ * Heartbeats between server processes (docs/architecture.md#several-processes).
+ * Every process beats every third of the timeout and, on the same tick, looks
+ * for processes whose last beat is older than the timeout: it claims each one
+ * (only one claimant wins) and ends the calls it held as failed with reason
+ * `process_lost`, so a crashed or killed process never leaves calls "in
+ * progress" forever. Times are wall-clock ms from the injected clock, so they
+ * compare across processes and tests drive them with a manual clock.
+ */
+export interface ProcessRegistry {
+  readonly processId: string;
+  beat(nowMs: number): Promise<void>;
+  /** Processes whose last beat is at or before `cutoffMs`. */
+  deadProcesses(cutoffMs: number): Promise<string[]>;
+  /** Takes a dead process's calls, once: undefined if it beat again or another process claimed it first. */
+  claimDead(processId: string, cutoffMs: number): Promise<string[] | undefined>;
+  /** A clean exit: forget this process unless it still holds calls. */
+  leave(): Promise<void>;
+}
+
+export interface ProcessWatchDeps {
+  registry: ProcessRegistry;
+  calls: Pick<Calls, 'endLost'>;
+  clock: Clock;
+  logger: Logger;
+  timeoutMs: number;
+}
+
+export class ProcessWatch {
+  private timer: TimerHandle | undefined;
+  private closed = false;
+  private ticking: Promise<void> | undefined;
+
+  constructor(private readonly deps: ProcessWatchDeps) {}
+
+  get intervalMs(): number {
+    return Math.max(100, Math.floor(this.deps.timeoutMs / 3));
+  }
+
+  /** Beats once at once (so the process is known before it takes calls), then on every interval. */
+  async start(): Promise<void> {
+    await this.deps.registry.beat(this.deps.clock.wallNow());
+    this.schedule();
+  }
+
+  /** One beat and one sweep; returns the calls ended as lost. */
+  async tick(): Promise<string[]> {
+    const { registry, clock, timeoutMs, logger } = this.deps;
+    await registry.beat(clock.wallNow());
+    const cutoffMs = clock.wallNow() - timeoutMs;
+    const ended: string[] = [];
+    for (const processId of await registry.deadProcesses(cutoffMs)) {
+      if (processId === registry.processId) continue;
+      const callSids = await registry.claimDead(processId, cutoffMs);
+      if (!callSids) continue;
+      logger.warn({ processId, calls: callSids.length }, 'a server process stopped beating; its calls end as process_lost');
+      for (const callSid of callSids) {
+        try {
+          if (await this.deps.calls.endLost(callSid)) ended.push(callSid);
+        } catch (err) {
+          logger.error({ err, callSid }, 'ending a lost call failed');
+        }
+      }
+    }
+    return ended;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.timer?.cancel();
+    await this.ticking;
+    await this.deps.registry.leave();
+  }
+
+  private schedule(): void {
+    if (this.closed) return;
+    this.timer = this.deps.clock.setTimeout(() => {
+      this.ticking = this.tick()
+        .then(() => undefined)
+        .catch((err: unknown) => this.deps.logger.error({ err }, 'process heartbeat failed'))
+        .finally(() => {
+          this.ticking = undefined;
+          this.schedule();
+        });
+    }, this.intervalMs);
+  }
+}
