@@ -33,7 +33,8 @@ export interface ProcessWatchDeps {
 export class ProcessWatch {
   private timer: TimerHandle | undefined;
   private closed = false;
-  private ticking: Promise<void> | undefined;
+  /** Ticks run one after another: a sweep in flight finishes before the next starts. */
+  private chain: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly deps: ProcessWatchDeps) {}
 
@@ -47,8 +48,14 @@ export class ProcessWatch {
     this.schedule();
   }
 
-  /** One beat and one sweep; returns the calls ended as lost. */
-  async tick(): Promise<string[]> {
+  /** One beat and one sweep, after any tick in flight; returns the calls ended as lost. */
+  tick(): Promise<string[]> {
+    const next = this.chain.then(() => this.tickOnce());
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  private async tickOnce(): Promise<string[]> {
     const { registry, clock, timeoutMs, logger } = this.deps;
     await registry.beat(clock.wallNow());
     const cutoffMs = clock.wallNow() - timeoutMs;
@@ -69,23 +76,25 @@ export class ProcessWatch {
     return ended;
   }
 
+  /** Stops beating without a clean leave: how a crash looks to the other processes (tests use it). */
+  halt(): void {
+    this.closed = true;
+    this.timer?.cancel();
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     this.timer?.cancel();
-    await this.ticking;
+    await this.chain;
     await this.deps.registry.leave();
   }
 
   private schedule(): void {
     if (this.closed) return;
     this.timer = this.deps.clock.setTimeout(() => {
-      this.ticking = this.tick()
-        .then(() => undefined)
+      void this.tick()
         .catch((err: unknown) => this.deps.logger.error({ err }, 'process heartbeat failed'))
-        .finally(() => {
-          this.ticking = undefined;
-          this.schedule();
-        });
+        .finally(() => this.schedule());
     }, this.intervalMs);
   }
 }

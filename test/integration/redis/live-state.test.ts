@@ -105,8 +105,7 @@ describe('call holders and heartbeats', () => {
     await b.calls.streamStarted('CA12', 'MZ-12');
 
     // Process a stops beating (killed: no clean leave). b and c keep beating on their own timers.
-    (wa as unknown as { closed: boolean }).closed = true;
-    (wa as unknown as { timer?: { cancel(): void } }).timer?.cancel();
+    wa.halt();
     await clock.advance(timeoutMs - 100);
     expect((await b.calls.get('CA10'))?.state).toBe('ai');
 
