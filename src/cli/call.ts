@@ -13,8 +13,11 @@ import { inlineKnowledgeFiles, loadFlowFile } from '../flow/load.js';
 import { startFakeDeepgram, type FakeDeepgram } from '../testing/deepgram-server.js';
 import { startFakeElevenLabs } from '../testing/elevenlabs-server.js';
 import { startFakeOpenAI } from '../testing/openai-server.js';
-import { startFakeTwilioRest } from '../testing/twilio-rest.js';
+import { startFakeTwilioRest, type FakeTwilioRest } from '../testing/twilio-rest.js';
+import { attachSimulatorToRest } from '../testing/twilio-sim-rest.js';
 import { TwilioSimulator, type SimCall } from '../testing/twilio-simulator.js';
+import type { Container } from '../container.js';
+import { formatHandoff, HANDOFF_DEMO_FLOW, setUpHandoffPerson, transferQueueOf, type HandoffPerson } from './call-handoff.js';
 
 /**
  * `npm run call`: a simulated phone call against the runtime, over the real
@@ -24,6 +27,7 @@ import { TwilioSimulator, type SimCall } from '../testing/twilio-simulator.js';
  *
  *   npm run call -- --flow pizza --dtmf 2 --dtmf 3
  *   npm run call -- --flow flows/clinic.json --say "What are your hours?" --barge-in --say "Do you take insurance?"
+ *   npm run call -- --handoff                       (a warm transfer to a simulated person, then back to the AI)
  *   npm run call -- --url http://127.0.0.1:3000 --key <admin key> --auth-token <TWILIO_AUTH_TOKEN> --flow pizza --dtmf 1
  *
  * Without --url it starts the fakes and its own server (in-memory SQLite, dummy
@@ -33,14 +37,17 @@ import { TwilioSimulator, type SimCall } from '../testing/twilio-simulator.js';
  * Everything runs on real time; calls are short.
  */
 
-export const CALL_USAGE = `Usage: npm run call -- --flow <file|slug> [--say "…"]… [--dtmf 12#]… [--barge-in] [--wav out.wav]
+export const CALL_USAGE = `Usage: npm run call -- --flow <file|slug> [--say "…"]… [--dtmf 12#]… [--barge-in] [--wav out.wav] [--handoff]
          [--url <base> --key <apiKey> [--auth-token <token>] [--public-url <url>] [--deepgram-url <url>]]
   --flow        a flow file, or the slug of a file under flows/ (imported as a temporary agent on a temporary number)
   --say         the caller says this (repeatable; in order with --dtmf)
   --dtmf        the caller presses these keys
   --barge-in    the next --say starts as soon as the agent's next reply starts playing
   --wav         where to write the agent's audio (default ./data/call-<time>.wav)
-  --timeout     seconds to wait for the call to end after the last step (default 20)`;
+  --timeout     seconds to wait for the call to end after the last step (default 20)
+  --handoff     a warm transfer tried locally: a simulated person in the queue of the flow's transfer node
+                answers, hears the brief, presses 1, talks, and hangs up, giving the caller back to the AI
+                (without --flow: a built-in front-desk flow; not with --url)`;
 
 export type CallStep = { kind: 'say'; text: string; bargeIn: boolean } | { kind: 'dtmf'; digits: string };
 
@@ -55,6 +62,7 @@ export interface CallArgs {
   deepgramUrl?: string;
   timeoutMs: number;
   verbose: boolean;
+  handoff: boolean;
 }
 
 export interface CallIo {
@@ -73,6 +81,7 @@ export function parseCallArgs(argv: string[], env: Record<string, string | undef
   const out: Partial<CallArgs> = {};
   let timeoutMs = 20_000;
   let verbose = false;
+  let handoff = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = () => {
@@ -122,12 +131,16 @@ export function parseCallArgs(argv: string[], env: Record<string, string | undef
       case '--verbose':
         verbose = true;
         break;
+      case '--handoff':
+        handoff = true;
+        break;
       default:
         throw new UsageError(`unknown option ${arg}`);
     }
   }
   if (bargeIn) throw new UsageError('--barge-in applies to the --say after it');
-  if (!out.flow) throw new UsageError('--flow is required');
+  if (handoff && out.url) throw new UsageError('--handoff runs against its own local server, not --url');
+  if (!out.flow && !handoff) throw new UsageError('--flow is required');
   if (out.url) {
     out.key ??= env.ADMIN_API_KEY;
     out.authToken ??= env.TWILIO_AUTH_TOKEN;
@@ -138,7 +151,7 @@ export function parseCallArgs(argv: string[], env: Record<string, string | undef
       throw new UsageError('--say with --url needs --deepgram-url (or DEEPGRAM_BASE_URL) of `npm run fakes`');
     }
   }
-  return { ...out, flow: out.flow, steps, timeoutMs, verbose } as CallArgs;
+  return { ...out, flow: out.flow ?? '', steps, timeoutMs, verbose, handoff } as CallArgs;
 }
 
 /** A flow argument: an existing file, else flows/<slug>.json. */
@@ -158,6 +171,8 @@ interface Server {
   /** The caller says something (fake Deepgram). */
   say(text: string): Promise<void>;
   close(): Promise<void>;
+  /** The local server's container and Twilio REST fake (not with --url). */
+  local?: { container: Container; rest: FakeTwilioRest };
 }
 
 const LOCAL_ACCOUNT_SID = 'AC' + '0'.repeat(30) + 'ca';
@@ -203,6 +218,7 @@ async function startLocalServer(verbose: boolean, bytesPerChar = 200): Promise<S
     authToken,
     accountSid: LOCAL_ACCOUNT_SID,
     say: async (text) => sayLocal(dg, text),
+    local: { container, rest },
     async close() {
       await app.close();
       await container.close();
@@ -256,9 +272,13 @@ interface TempAgent {
   remove(): Promise<void>;
 }
 
-async function importTemporaryAgent(server: Server, flowPath: string): Promise<TempAgent> {
+async function readFlow(flowPath: string | undefined): Promise<unknown> {
+  if (!flowPath) return HANDOFF_DEMO_FLOW;
+  return inlineKnowledgeFiles(await loadFlowFile(flowPath), dirname(flowPath));
+}
+
+async function importTemporaryAgent(server: Server, flow: unknown): Promise<TempAgent> {
   const call = api(server);
-  const flow = await inlineKnowledgeFiles(await loadFlowFile(flowPath), dirname(flowPath));
   const tag = randomBytes(4).toString('hex');
   const name = (flow as { name?: unknown }).name;
   const agent = await call<{ id: string }>('POST', '/agents', {
@@ -344,14 +364,14 @@ class Caller {
 
 export async function callMain(argv: string[], io: CallIo): Promise<number> {
   let args: CallArgs;
-  let flowPath: string;
+  let flowPath: string | undefined;
   try {
     if (argv.includes('--help') || argv.includes('-h')) {
       io.output.write(`${CALL_USAGE}\n`);
       return 0;
     }
     args = parseCallArgs(argv, io.env);
-    flowPath = resolveFlowPath(args.flow);
+    flowPath = args.flow || !args.handoff ? resolveFlowPath(args.flow) : undefined;
   } catch (err) {
     if (err instanceof UsageError) {
       io.error.write(`${err.message}\n\n${CALL_USAGE}\n`);
@@ -363,15 +383,24 @@ export async function callMain(argv: string[], io: CallIo): Promise<number> {
   let server: Server | undefined;
   let agent: TempAgent | undefined;
   let caller: Caller | undefined;
+  let person: HandoffPerson | undefined;
   try {
+    const flow = await readFlow(flowPath);
+    const queue = args.handoff ? transferQueueOf(flow) : undefined;
+    if (args.handoff && !queue) throw new Error('--handoff needs a flow with a transfer node whose target is a queue');
     server = args.url ? remoteServer(args, io.env) : await startLocalServer(args.verbose, io.fakeVoiceBytesPerChar);
-    agent = await importTemporaryAgent(server, flowPath);
+    agent = await importTemporaryAgent(server, flow);
     const sim = new TwilioSimulator({
       serverUrl: server.baseUrl,
       publicUrl: server.publicUrl,
       authToken: server.authToken,
       accountSid: server.accountSid,
     });
+    if (queue && server.local) {
+      // The REST fake rings the person's simulated phone and runs the conference.
+      attachSimulatorToRest(sim, server.local.rest);
+      person = await setUpHandoffPerson(server.local.container, sim, queue);
+    }
     const call = await sim.placeCall({ from: '+15550100100', to: agent.number });
     caller = new Caller(call);
     caller.startMic();
@@ -395,6 +424,8 @@ export async function callMain(argv: string[], io: CallIo): Promise<number> {
     }
     // The flow may still have things to say before it hangs up on its own.
     const deadline = Date.now() + args.timeoutMs;
+    // During a handoff the caller's stream is quiet for seconds (ringing, the conference): wait for the end instead.
+    while (person && !call.ended && Date.now() < deadline) await sleep(50);
     while (!call.ended && Date.now() < deadline) {
       const from = caller.media;
       await caller.agentDone(from);
@@ -410,6 +441,7 @@ export async function callMain(argv: string[], io: CallIo): Promise<number> {
 
     const detail = await fetchCall(server, call.callSid);
     io.output.write(formatCall(detail));
+    if (person) io.output.write(formatHandoff(person, sim, call));
     io.output.write(`audio: ${wavPath} (${(call.audioBytes / 8000).toFixed(1)} s)\n`);
     return 0;
   } catch (err) {
@@ -475,6 +507,29 @@ export function formatCall(detail: CallDetail): string {
         break;
       case 'transfer.requested':
         lines.push(`  ⇢ transfer requested (${String(e.mode)}) to ${JSON.stringify(e.target)}`);
+        break;
+      case 'call.state':
+        if (e.to === 'transferring' || e.to === 'human' || (e.to === 'ai' && e.from !== 'connecting')) lines.push(`  ◆ call state: ${String(e.from)} → ${String(e.to)}`);
+        break;
+      case 'transfer.accepted':
+      case 'transfer.declined':
+      case 'transfer.no_answer':
+      case 'transfer.machine':
+      case 'transfer.failed':
+      case 'transfer.caller_hung_up':
+        lines.push(`  ⇢ ${e.type}${e.staffId ? ` by ${String(e.staffId)}` : ''}${e.detail ? ` (${String(e.detail)})` : ''}`);
+        break;
+      case 'handoff.person_left':
+        lines.push(`  ⇠ the person left: the caller is back with the AI`);
+        break;
+      case 'handoff.to_ai':
+        lines.push(`  ⇠ handed back to the AI agent ${String(e.agentId)}${e.by ? ` by ${String(e.by)}` : ''}`);
+        break;
+      case 'handoff.assumed':
+        lines.push(`  ⇢ assumed by ${String(e.staffId)}`);
+        break;
+      case 'turn.staff':
+        lines.push(`person: ${String(e.text)}`);
         break;
       case 'tts.failed':
         lines.push(`  ! TTS failed: ${String(e.error)}`);

@@ -51,6 +51,39 @@ describe('npm run call', () => {
     expect(bytes.length).toBeGreaterThan(2000);
   }, 15_000);
 
+  it('--handoff: the simulated person in the queue hears the brief, accepts, joins the conference and leaves; the AI takes the caller back', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'call-cli-'));
+    const out = sink();
+    const err = sink();
+    const code = await callMain(['--handoff', '--wav', join(dir, 'h.wav'), '--timeout', '15'], {
+      output: out.stream,
+      error: err.stream,
+      env: {},
+      fakeVoiceBytesPerChar: 16,
+    });
+    expect(err.text()).toBe('');
+    expect(code).toBe(0);
+    const lines = out.text().split('\n');
+    const at = (needle: string) => lines.findIndex((l) => l.includes(needle));
+    // In order: the transfer, the person taking the call, the person leaving, the AI at handoffNode, the end.
+    const order = [
+      '⇢ transfer requested (warm) to {"queue":"front-desk"}',
+      '⇢ transfer.accepted by stf_',
+      'call state: transferring → human',
+      '⇠ the person left',
+      '→ welcome-back (say)',
+      'agent: You are back with the assistant.',
+      'call ended: completed',
+    ].map(at);
+    expect(order.every((i) => i >= 0), out.text()).toBe(true);
+    expect([...order].sort((x, y) => x - y)).toEqual(order);
+    expect(out.text()).toContain('handoff: Sam (simulated) (+15550107777) in queue "front-desk"');
+    expect(out.text()).toContain('person heard: A caller asked for a person at the front desk.');
+    expect(out.text()).toContain('person pressed: 1');
+    expect(out.text()).toMatch(/person joined conference call-CA\w+/);
+    expect(out.text()).toMatch(/caller left conference call-CA\w+ \(redirect\)/);
+  }, 30_000);
+
   it('refuses bad arguments with exit 2 and the usage', async () => {
     const out = sink();
     const err = sink();
@@ -60,6 +93,11 @@ describe('npm run call', () => {
     expect(err.text()).toContain('no flow file');
     expect(() => parseCallArgs(['--flow', 'pizza', '--url', 'http://127.0.0.1:3000'])).toThrow(/--key/);
     expect(() => parseCallArgs(['--flow', 'pizza', '--barge-in'])).toThrow(/--barge-in/);
+    expect(() => parseCallArgs(['--handoff', '--url', 'http://127.0.0.1:3000', '--key', 'k', '--auth-token', 't'])).toThrow(/not --url/);
+    expect(parseCallArgs(['--handoff']).handoff).toBe(true);
+    // A flow without a transfer to a queue cannot show a handoff.
+    expect(await callMain(['--handoff', '--flow', 'pizza'], { output: out.stream, error: err.stream, env: {} })).toBe(1);
+    expect(err.text()).toContain('--handoff needs a flow with a transfer node whose target is a queue');
     expect(parseCallArgs(['--flow', 'x', '--say', 'a', '--barge-in', '--say', 'b', '--dtmf', '1#']).steps).toEqual([
       { kind: 'say', text: 'a', bargeIn: false },
       { kind: 'say', text: 'b', bargeIn: true },
