@@ -308,7 +308,7 @@ export async function createContainer(
   }
   closers.push(() => persistence.close());
   // Closed before the store (closers run in reverse): a running job may still write.
-  const jobs = overrides.jobs ?? createJobRunner({ redisUrl: config.REDIS_URL, clock, logger });
+  const jobs = overrides.jobs ?? createJobRunner({ redisUrl: config.REDIS_URL, redisPrefix: config.REDIS_PREFIX, clock, logger });
   closers.push(() => jobs.close());
   const tokens = new StreamTokens(persistence.secretKey, clock);
   const metrics = new Metrics();

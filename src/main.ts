@@ -1,9 +1,11 @@
-import { loadConfig, readEnvironment, ConfigError, type Environment } from './config.js';
+import cluster from 'node:cluster';
+import { loadConfig, readEnvironment, ConfigError, servesHttp, type Environment } from './config.js';
 import { createLogger, serverLogDestination } from './core/logger.js';
 import { createContainer } from './container.js';
 import { buildApp } from './app.js';
 import { createShutdown } from './http/shutdown.js';
 import { signatureWarnings } from './telephony/signature.js';
+import { runClusterPrimary } from './server/cluster-primary.js';
 
 async function main(): Promise<void> {
   let config;
@@ -22,8 +24,27 @@ async function main(): Promise<void> {
   if (environment.envFile) {
     logger.info({ file: environment.envFile.path, variables: environment.envFile.variables }, 'read .env (the environment wins over it)');
   }
-  for (const warning of signatureWarnings(config)) logger.warn(warning);
+  if (cluster.isPrimary) for (const warning of signatureWarnings(config)) logger.warn(warning);
+  // WEB_CONCURRENCY > 1: this process only starts and watches the server processes.
+  if (config.WEB_CONCURRENCY > 1 && cluster.isPrimary) return runClusterPrimary(config.WEB_CONCURRENCY, logger);
   const container = await createContainer(config, logger);
+  if (!servesHttp(config)) {
+    // ROLE=worker: the container runs the job workers; no port, no calls.
+    logger.info('job worker started (ROLE=worker): serving no HTTP');
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, 'draining');
+      container.close().then(
+        () => (logger.info('stopped'), process.exit(0)),
+        (err: unknown) => (logger.error({ err }, 'stop failed'), process.exit(1)),
+      );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    return;
+  }
   const app = await buildApp(container);
   await app.listen({ port: config.PORT, host: config.HOST });
   logger.info({ publicUrl: config.PUBLIC_URL }, 'server listening');

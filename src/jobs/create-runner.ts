@@ -5,17 +5,20 @@ import { BullMqJobRunner } from './bullmq-runner.js';
 import { MemoryJobRunner } from './memory-runner.js';
 import type { JobRunner } from './runner.js';
 
-/** BullMQ keys live under `<prefix>:<queue>:…`, apart from the live-state keys. */
-export const JOBS_KEY_PREFIX = 'voice-jobs';
+/**
+ * BullMQ keys live under `<REDIS_PREFIX>jobs:<queue>:…`, apart from the live-state keys but
+ * under the same deployment prefix, so two deployments (or test runs) on one Redis never share queues.
+ */
+export const jobsKeyPrefix = (redisPrefix: string) => `${redisPrefix}jobs`;
 
 /**
  * The job runner for this deployment: BullMQ when REDIS_URL is set (every
  * process shares the queues), the in-process runner otherwise.
  */
-export function createJobRunner(deps: { redisUrl: string | undefined; clock: Clock; logger: Logger }): JobRunner {
+export function createJobRunner(deps: { redisUrl: string | undefined; redisPrefix: string; clock: Clock; logger: Logger }): JobRunner {
   if (!deps.redisUrl) return new MemoryJobRunner({ clock: deps.clock, logger: deps.logger });
   // BullMQ workers block on their connection: requests must wait for a reconnect, not fail.
   const connection = new Redis(deps.redisUrl, { maxRetriesPerRequest: null });
   connection.on('error', (err) => deps.logger.error({ err }, 'Redis connection of the job queues failed'));
-  return new BullMqJobRunner({ connection, ownsConnection: true, prefix: JOBS_KEY_PREFIX, logger: deps.logger });
+  return new BullMqJobRunner({ connection, ownsConnection: true, prefix: jobsKeyPrefix(deps.redisPrefix), logger: deps.logger });
 }
