@@ -2,6 +2,10 @@ import { afterAll, beforeAll, beforeEach, afterEach, describe, expect, it } from
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { axeViolations, ensureConsoleBuilt, launchBrowser, screenshots, startServer, watchForErrors } from './browser.js';
 import type { TestApp } from '../support/app.js';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CALLER, startHarness, type Harness } from '../scenarios/harness.js';
 
 /**
  * The console in a real browser (Debian's Chromium through playwright-core)
@@ -654,5 +658,132 @@ describe('console in Chromium', () => {
     await page.goto(`${server.url}/console/agents`);
     await page.getByRole('heading', { name: 'Agents' }).waitFor();
     await shot(page, 'phone-agents');
+  });
+});
+
+/**
+ * A call over the Twilio simulator (the handoff scenarios' harness: the whole
+ * server with loopback fakes and a manual clock), watched in the browser by a
+ * signed-in support person who assumes it and hands it to another agent.
+ */
+describe('console in Chromium: a live call handed over', () => {
+  const DESK = '+15550100031';
+  // Long silences and gathers: virtual time moves while the test waits for the browser.
+  const quiet = { silence: { repromptAfterMs: 3_600_000, hangupAfterMs: 7_200_000 } };
+  const wait = (id: string, prompt: string, next: string) =>
+    ({ id, type: 'gather', prompt, variable: 'choice', input: ['dtmf'], valueType: 'digits', digits: { min: 1, max: 1, terminator: 'none' }, timeoutMs: 3_600_000, retries: 0, next, onFailure: 'bye' });
+  const desk = {
+    version: 1,
+    name: 'Front desk',
+    settings: quiet,
+    start: 'hello',
+    nodes: [
+      { id: 'hello', type: 'say', text: 'Hello from the front desk.', next: 'menu' },
+      wait('menu', 'Press 1 for our hours.', 'hours'),
+      { id: 'hours', type: 'say', text: 'We are open nine to five.', next: 'more' },
+      wait('more', 'Press 1 to hear that again.', 'hours'),
+      { id: 'bye', type: 'end', text: 'Goodbye.' },
+    ],
+  };
+  const bookings = (name: string) => ({
+    version: 1,
+    name,
+    settings: { ...quiet, handoffNode: 'back' },
+    start: 'hello',
+    nodes: [
+      { id: 'hello', type: 'say', text: `${name} here.`, next: 'book' },
+      { id: 'back', type: 'say', text: `Welcome back, ${name} speaking.`, next: 'book' },
+      wait('book', 'Press 1 to book a table.', 'bye'),
+      { id: 'bye', type: 'end', text: 'Goodbye.' },
+    ],
+  });
+
+  let h: Harness | undefined;
+  let dir: string | undefined;
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+    if (dir) await rm(dir, { recursive: true, force: true });
+    dir = undefined;
+  });
+
+  /** Virtual time in small steps with real pauses between them, until `done` (the browser acts in real time). */
+  async function settle(hh: Harness, done: () => boolean | Promise<boolean>, what: string, realMs = 15_000) {
+    const deadline = Date.now() + realMs;
+    while (!(await done())) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await hh.until(done, { maxMs: 200, what }).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
+  it('watches the transcript live, assumes the call as a signed-in person, then hands it to an active agent', { timeout: 60_000 }, async () => {
+    const shot = screenshots('call-handoff');
+    dir = await mkdtemp(join(tmpdir(), 'console-handoff-'));
+    await writeFile(join(dir, 'desk.json'), JSON.stringify(desk));
+    await writeFile(join(dir, 'bookings.json'), JSON.stringify(bookings('Bookings')));
+    await writeFile(join(dir, 'closed.json'), JSON.stringify(bookings('Closed desk')));
+    const hh = (h = await startHarness({ env: { FLOWS_DIR: dir, PHONE_NUMBERS: `${DESK}=desk` }, warm: ['desk'] }));
+    await hh.container.persistence.agents.deactivate('closed', { reason: 'closed for the season' }, 'test');
+    const phone = '+15550107001';
+    await hh.container.people.staff.create({ displayName: 'Ana Support', username: 'ana', role: 'support', password: 'ana-secret-pw', phone });
+    hh.sim.setPerson(phone, 'accept');
+    const url = `http://127.0.0.1:${(hh.app.server.address() as { port: number }).port}`;
+
+    await page.goto(`${url}/console/`);
+    await page.getByLabel('Username').fill('ana');
+    await page.getByLabel('Password').fill('ana-secret-pw');
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.locator('.who', { hasText: 'Ana Support' }).waitFor();
+
+    const call = await hh.sim.placeCall({ from: CALLER, to: DESK });
+    const sid = call.callSid;
+    const agentSaid = (text: string) => hh.eventsOf(sid).some((e) => e.type === 'turn.agent' && e.text === text);
+    await settle(hh, () => agentSaid('Press 1 for our hours.'), 'the menu');
+    await page.getByRole('link', { name: 'Calls' }).click();
+    await page.locator(`tr[data-call="${sid}"]`).first().getByRole('link').click();
+    const transcript = page.locator('.transcript li');
+    await transcript.filter({ hasText: 'Hello from the front desk.' }).waitFor();
+    await page.locator('.badge', { hasText: 'Live' }).waitFor();
+
+    // The caller presses 1 while the page is open: their turn, the node transition and the answer arrive over the feed.
+    call.pressDigits('1');
+    await settle(hh, () => agentSaid('Press 1 to hear that again.'), 'the answer');
+    await transcript.filter({ hasText: '⌨ 1' }).waitFor();
+    await transcript.filter({ hasText: 'We are open nine to five.' }).waitFor();
+    await page.locator('.events li', { hasText: 'nodeId hours' }).first().waitFor();
+    await shot(page, 'call-live-feed');
+
+    // Assume with a reason: the person's phone rings, they answer, the call is theirs.
+    await page.getByRole('button', { name: 'Assume conversation' }).click();
+    const assume = page.getByRole('dialog', { name: 'Assume this conversation?' });
+    await assume.getByLabel('Reason (optional)').fill('VIP guest');
+    await shot(page, 'assume-dialog');
+    await assume.getByRole('button', { name: 'Assume' }).click();
+    await settle(hh, async () => (await hh.record(sid)).state === 'human', 'the person to take the call');
+    await page.locator('.badge', { hasText: 'With a person' }).waitFor();
+    await page.getByText('A person has the call.').waitFor();
+    await page.locator('.events li', { hasText: 'reason VIP guest' }).waitFor();
+    expect(await page.getByRole('button', { name: 'Assume conversation' }).count()).toBe(0);
+    await shot(page, 'assumed');
+
+    // Back to an AI: the picker lists only active agents.
+    await page.getByRole('button', { name: 'Transfer to AI' }).click();
+    const transfer = page.getByRole('dialog', { name: 'Transfer to an AI agent' });
+    const options = await transfer.getByLabel('Agent').locator('option').allTextContents();
+    expect(options.some((o) => o.startsWith('Bookings'))).toBe(true);
+    expect(options.some((o) => o.startsWith('Closed desk'))).toBe(false);
+    await transfer.getByLabel('Agent').selectOption({ label: options.find((o) => o.startsWith('Bookings'))! });
+    await transfer.getByLabel('Reason (optional)').fill('wants a table');
+    await shot(page, 'transfer-dialog');
+    await transfer.getByRole('button', { name: 'Transfer' }).click();
+    await settle(hh, () => agentSaid('Press 1 to book a table.'), 'the bookings agent');
+    await page.locator('.badge', { hasText: 'With the AI' }).waitFor();
+    await transcript.filter({ hasText: 'Welcome back, Bookings speaking.' }).waitFor();
+    await page.locator('.events li', { hasText: 'reason wants a table' }).waitFor();
+    await page.getByRole('button', { name: 'Assume conversation' }).waitFor();
+    expect(hh.eventsOf(sid).find((e) => e.type === 'handoff.to_ai')).toMatchObject({ by: expect.stringMatching(/^staff:/), reason: 'wants a table' });
+    await shot(page, 'back-with-ai', { fullPage: true });
+    expect(await axeViolations(page)).toEqual([]);
   });
 });

@@ -1,8 +1,10 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { all, api, ApiError, enc, type Agent, type CallDetail } from '../api';
+import { all, api, ApiError, enc, type Agent, type CallDetail, type CallTurn } from '../api';
 import { Button, Dialog, ErrorText, Field, Loading, say, when } from '../components/ui';
 import { Link } from '../router';
 import { Robot } from './Calls';
+import { session } from '../session';
+import { watchCall, type LiveEvent } from '../live-call';
 
 /** A call in progress is re-read this often. */
 const REFRESH_MS = 1500;
@@ -16,34 +18,84 @@ export function CallPage({ id, canAssume }: { id: string; canAssume: boolean }) 
   const [error, setError] = useState<string | null>(null);
   const [assuming, setAssuming] = useState(false);
   const [handing, setHanding] = useState(false);
+  /** The live feed's events while it works; null: the call record's own (polling, or an ended call). */
+  const [feed, setFeed] = useState<LiveEvent[] | null>(null);
   const log = useRef<HTMLOListElement>(null);
 
   useEffect(() => {
     let timer: ReturnType<typeof setTimeout> | null = null;
+    let refreshing: ReturnType<typeof setTimeout> | null = null;
+    let closeFeed: (() => void) | null = null;
     let stop = false;
     all<Agent>('/agents').then(setAgents, () => {});
-    const load = async () => {
-      try {
-        const c = await api<CallDetail>('GET', `/calls/${enc(id)}`);
-        if (stop) return;
+    const read = async () => {
+      const c = await api<CallDetail>('GET', `/calls/${enc(id)}`);
+      if (!stop) {
         setCall(c);
         setError(null);
-        if (c.state !== 'ended') timer = setTimeout(load, REFRESH_MS);
+      }
+      return c;
+    };
+    const failed = (e: unknown) =>
+      setError(e instanceof ApiError && e.status === 404 ? 'There is no call with this id.' : e instanceof Error ? e.message : String(e));
+    // Without the live feed: the call is read again every REFRESH_MS until it ends.
+    const poll = async () => {
+      try {
+        const c = await read();
+        if (!stop && c.state !== 'ended') timer = setTimeout(poll, REFRESH_MS);
       } catch (e) {
-        setError(e instanceof ApiError && e.status === 404 ? 'There is no call with this id.' : e instanceof Error ? e.message : String(e));
-        if (!stop) timer = setTimeout(load, REFRESH_MS * 2);
+        failed(e);
+        if (!stop) timer = setTimeout(poll, REFRESH_MS * 2);
       }
     };
-    void load();
+    // State, handler and outcome come from the call record: read it again after events that change them.
+    const refresh = () => {
+      if (refreshing) return;
+      refreshing = setTimeout(() => {
+        refreshing = null;
+        if (!stop) read().catch(failed);
+      }, 50);
+    };
+    read().then(
+      (c) => {
+        const token = session.get()?.token;
+        if (stop || c.state === 'ended' || !token) return;
+        const seen: LiveEvent[] = [];
+        let caughtUp = false;
+        closeFeed = watchCall(id, token, {
+          onEvent(e) {
+            seen.push(e);
+            if (caughtUp) setFeed([...seen]);
+            if (/^(call|handoff)\./.test(e.type)) refresh();
+          },
+          onCaughtUp() {
+            caughtUp = true;
+            setFeed([...seen]);
+            refresh();
+          },
+          onFail() {
+            if (stop) return;
+            setFeed(null);
+            void poll();
+          },
+        });
+      },
+      (e) => {
+        failed(e);
+        if (!stop) timer = setTimeout(poll, REFRESH_MS * 2);
+      },
+    );
     return () => {
       stop = true;
       if (timer) clearTimeout(timer);
+      if (refreshing) clearTimeout(refreshing);
+      closeFeed?.();
     };
   }, [id]);
 
   useEffect(() => {
     if (call?.state !== 'ended') log.current?.lastElementChild?.scrollIntoView?.({ block: 'nearest' });
-  }, [call?.turns.length]);
+  }, [feed?.length, call?.turns.length]);
 
   if (!call) {
     return (
@@ -57,6 +109,8 @@ export function CallPage({ id, canAssume }: { id: string; canAssume: boolean }) 
   const agent = agents.find((a) => a.id === (call.handler.agentId ?? call.agent.id));
   const aiHas = call.handler.kind === 'ai';
   const liveCall = call.state !== 'ended';
+  const turns = feed ? turnsOf(feed) : call.turns;
+  const events = feed ?? call.events;
   return (
     <main id="main" class="page">
       <nav class="crumbs" aria-label="Breadcrumb">
@@ -64,15 +118,16 @@ export function CallPage({ id, canAssume }: { id: string; canAssume: boolean }) 
       </nav>
       <div class="page-head">
         <h1 tabIndex={-1}>{call.direction === 'inbound' ? `Call from ${call.from}` : `Call to ${call.to}`}</h1>
-        <span class={`badge call-${call.state}`}>{call.state === 'ended' ? 'Ended' : call.state === 'human' ? 'With a person' : call.state === 'ai' ? 'With the AI' : call.state}</span>
+        <span class={`badge call-${call.state}`}>{call.state === 'ended' ? 'Ended' : call.state === 'human' ? 'With a person' : call.state === 'ai' ? 'With the AI' : call.state === 'transferring' ? 'Transferring' : 'Connecting'}</span>
+        {liveCall ? <span class={`badge ${feed ? 'badge-online' : 'badge-grey'}`}>{feed ? 'Live' : 'Refreshing'}</span> : null}
         {call.assigneeUnreachable ? <span class="badge badge-caution">⚠ Assignee unreachable</span> : null}
         <span class="spacer" />
-        {liveCall && aiHas && canAssume ? (
+        {call.state === 'ai' && canAssume ? (
           <Button kind="primary" onClick={() => setAssuming(true)}>
             Assume conversation
           </Button>
         ) : null}
-        {liveCall && !aiHas ? (
+        {call.state === 'human' ? (
           <Button kind="primary" onClick={() => setHanding(true)}>
             Transfer to AI
           </Button>
@@ -99,9 +154,9 @@ export function CallPage({ id, canAssume }: { id: string; canAssume: boolean }) 
       <div class="call-layout">
         <section class="panel" aria-labelledby="transcript-h">
           <h2 id="transcript-h">Transcript</h2>
-          {call.turns.length === 0 ? <p class="muted">Nothing said yet.</p> : null}
+          {turns.length === 0 ? <p class="muted">Nothing said yet.</p> : null}
           <ol class="chat-log transcript" ref={log} aria-live={liveCall ? 'polite' : 'off'}>
-            {call.turns.map((t, i) => (
+            {turns.map((t, i) => (
               <li key={i} class={t.role === 'caller' ? 'chat-caller' : t.role === 'staff' ? 'chat-staff' : 'chat-agent'}>
                 <span class="turn-who">{t.role === 'caller' ? 'Caller' : t.role === 'staff' ? 'Staff' : 'Agent'}</span>
                 {t.via === 'dtmf' ? `⌨ ${t.text}` : t.text}
@@ -119,8 +174,8 @@ export function CallPage({ id, canAssume }: { id: string; canAssume: boolean }) 
         </section>
         <section class="panel" aria-labelledby="events-h">
           <h2 id="events-h">Events</h2>
-          <ol class="events">
-            {call.events.map((e, i) => (
+          <ol class="events" aria-live={liveCall ? 'polite' : 'off'}>
+            {events.filter((e) => !e.type.startsWith('turn.')).map((e, i) => (
               <li key={i}>
                 <span class="muted small">{new Date(e.at).toLocaleTimeString()}</span> <code>{e.type}</code> {describeEvent(e)}
               </li>
@@ -132,6 +187,21 @@ export function CallPage({ id, canAssume }: { id: string; canAssume: boolean }) 
       {handing ? <TransferToAi callId={call.id} agents={agents} onClose={() => setHanding(false)} /> : null}
     </main>
   );
+}
+
+/** The transcript from the feed's turn events, as the call record keeps it (what the caller heard of an interrupted reply). */
+function turnsOf(events: LiveEvent[]): CallTurn[] {
+  const out: CallTurn[] = [];
+  for (const e of events) {
+    const base = { at: e.at, ...(e.metrics ? { metrics: e.metrics as Record<string, number> } : {}) };
+    if (e.type === 'turn.caller') out.push({ ...base, role: 'caller', text: String(e.text), ...(e.via ? { via: e.via as 'speech' | 'dtmf' } : {}) });
+    else if (e.type === 'turn.staff') out.push({ ...base, role: 'staff', text: String(e.text) });
+    else if (e.type === 'turn.agent') {
+      const whole = e.outcome === 'played';
+      out.push({ ...base, role: 'agent', text: String(whole ? e.text : e.heardText || e.text), ...(whole ? {} : { interrupted: true }) });
+    }
+  }
+  return out;
 }
 
 function describeEvent(e: Record<string, unknown>): string {
