@@ -387,6 +387,8 @@ describe('console in Chromium', () => {
     const callSid = `CA${'7'.repeat(32)}`;
     await calls.open({ callSid, accountSid: 'AC1', agentId: a.id, slug: a.slug, version: 1, from: '+15550001111', to: '+15550100002', direction: 'inbound' });
     await calls.streamStarted(callSid, 'MZ1');
+    // As the pipeline does: each turn on the event bus (the live feed) and in the call record.
+    calls.emit({ type: 'turn.agent', callSid, text: 'Thanks for calling the front desk.', heardText: 'Thanks for calling the front desk.', outcome: 'played', cached: true, nodeId: 'hello' });
     await calls.addTurn(callSid, { role: 'agent', text: 'Thanks for calling the front desk.', at: Date.now(), nodeId: 'hello' });
     await signIn(page, shot);
 
@@ -400,7 +402,9 @@ describe('console in Chromium', () => {
     await page.locator('.transcript li', { hasText: 'Thanks for calling the front desk.' }).waitFor();
 
     // The caller speaks while the page is open: the turn appears without a reload.
-    await calls.addTurn(callSid, { role: 'caller', text: 'What are your hours?', at: Date.now(), via: 'speech', metrics: { endpointMs: 180, responseMs: 640 } });
+    const metrics = { endpointMs: 180, responseMs: 640 };
+    calls.emit({ type: 'turn.caller', callSid, text: 'What are your hours?', via: 'speech', metrics });
+    await calls.addTurn(callSid, { role: 'caller', text: 'What are your hours?', at: Date.now(), via: 'speech', metrics });
     await page.locator('.transcript li', { hasText: 'What are your hours?' }).waitFor();
     await page.getByText('endpoint 180 ms').waitFor();
     await shot(page, 'call-live');
