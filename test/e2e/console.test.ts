@@ -463,6 +463,37 @@ describe('console in Chromium', () => {
     expect(res.status).toBe(403);
   });
 
+  it('falls back to reading the call again when the live feed cannot be opened', { timeout: 30_000 }, async () => {
+    const shot = screenshots('call-fallback');
+    const a = await activeAgent('Fallback line', [frontDesk()]);
+    const calls = server.container.telephony.calls;
+    const callSid = `CA${'8'.repeat(32)}`;
+    await calls.open({ callSid, accountSid: 'AC1', agentId: a.id, slug: a.slug, version: 1, from: '+15550001112', to: '+15550100002', direction: 'inbound' });
+    await calls.streamStarted(callSid, 'MZ2');
+    // A network that drops the call's feed socket at once (the workspace socket is left alone).
+    await page.addInitScript(`{
+      const Real = window.WebSocket;
+      const Dropped = function (url, protocols) {
+        if (!String(url).includes('/live')) return new Real(url, protocols);
+        const ws = { readyState: 3, onclose: null, onmessage: null, close() {}, send() {} };
+        setTimeout(() => ws.onclose && ws.onclose({ code: 1006 }), 20);
+        return ws;
+      };
+      Object.assign(Dropped, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 });
+      window.WebSocket = Dropped;
+    }`);
+    await signIn(page, shot);
+    await page.goto(`${server.url}/console/calls/${callSid}`);
+    await page.locator('.badge', { hasText: 'Refreshing' }).waitFor();
+    // A turn only in the call record (no event on the bus): polling still shows it.
+    await calls.addTurn(callSid, { role: 'agent', text: 'Still here by polling.', at: Date.now(), nodeId: 'hello' });
+    await page.locator('.transcript li', { hasText: 'Still here by polling.' }).waitFor();
+    expect(await page.locator('.badge', { hasText: 'Live' }).count()).toBe(0);
+    await shot(page, 'call-polling');
+    await calls.end(callSid, 'hangup');
+    await page.locator('.badge', { hasText: 'Ended' }).waitFor();
+  });
+
   it('staff directory: add with inline errors, edit, disable and enable, bulk disable and delete, delete one', { timeout: 45_000 }, async () => {
     const shot = screenshots('staff');
     await signIn(page, shot);
