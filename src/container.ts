@@ -80,6 +80,7 @@ import { webhookDeliveryJob, WEBHOOK_JOB } from './jobs/processors/webhook-deliv
 import { WebhookDispatcher } from './jobs/webhooks/dispatcher.js';
 import { INVITATION_MAIL_JOB, invitationMailJob, mailingInvitations } from './jobs/processors/invitation-mail.js';
 import { smtpTransport } from './jobs/mail/smtp.js';
+import { POST_CALL_JOB, postCallJob, queuePostCallOnEnd } from './jobs/processors/post-call.js';
 import { createOutboundFetch } from './flow/outbound.js';
 import type { AgentWebhook } from './agents/types.js';
 import { sqlPeopleStores } from './store/people-stores.js';
@@ -235,6 +236,11 @@ export interface Container {
   loopGuard: LoopLagGuard | undefined;
   /** Queues a signed delivery for each `call.ended`, `transfer.*`, `handoff.*` event of an agent with a webhook. */
   webhooks: WebhookDispatcher;
+  /**
+   * Queues post-call processing (summary, disposition, variables) on each `call.ended` when an LLM is
+   * configured (OPENAI_API_KEY); `settled()` resolves once each end seen so far is queued.
+   */
+  postCall: { settled(): Promise<void> };
   /** Warm transfers, assume and hand back over Twilio (docs/handoff.md). */
   handoff: HandoffModule;
   /**
@@ -435,6 +441,21 @@ export async function createContainer(
     logger,
   });
   closers.push(() => webhooks.close());
+  jobs.register(
+    postCallJob({
+      flush: () => callRecorder.flush(),
+      history: callHistory,
+      llm: providers.llm,
+      clock,
+      logger,
+      ...policyOf(overrides, POST_CALL_JOB),
+    }),
+  );
+  // Without an LLM key every attempt would fail: nothing is queued, rather than a failed list of certain failures.
+  const postCall = config.OPENAI_API_KEY
+    ? queuePostCallOnEnd({ bus: telephony.calls.bus, jobs, logger })
+    : { settled: async () => {}, close: async () => {} };
+  closers.push(() => postCall.close());
   const callFeed = new LiveCallFeed(telephony.calls.bus);
   closers.push(() => callFeed.close());
   const handoff = createHandoff({ config, clock, logger, providers, telephony, people, directory: persistence.directory });
@@ -475,6 +496,7 @@ export async function createContainer(
     jobs,
     metrics,
     webhooks,
+    postCall,
     handoff,
     live,
     callFeed,

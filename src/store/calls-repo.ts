@@ -11,6 +11,7 @@ import { newId } from './ids.js';
 import { turnMetricsRow } from './turn-metrics-rows.js';
 import { callResultOf } from '../calls/call-result.js';
 import type { CallsTable, DatabaseSchema } from './tables.js';
+import type { PostCallResult } from '../calls/post-call.js';
 
 /**
  * Call records and their events on SQL (migration 0002), the same Kysely code
@@ -81,6 +82,19 @@ export class SqlCallStore implements CallHistory, CallRepository {
   async get(callSid: string): Promise<CallRecord | undefined> {
     const row = await this.db.selectFrom('calls').select('record').where('call_sid', '=', callSid).executeTakeFirst();
     return row ? (JSON.parse(row.record) as CallRecord) : undefined;
+  }
+
+  /**
+   * Post-call processing's result (migration 0007): its own column, which `save` and `update`
+   * never write, so the recorder's flushes keep it.
+   */
+  async savePostCall(callSid: string, result: PostCallResult): Promise<void> {
+    await this.db.updateTable('calls').set({ post_call: JSON.stringify(result) }).where('call_sid', '=', callSid).execute();
+  }
+
+  async getPostCall(callSid: string): Promise<PostCallResult | null> {
+    const row = await this.db.selectFrom('calls').select('post_call').where('call_sid', '=', callSid).executeTakeFirst();
+    return row?.post_call ? (JSON.parse(row.post_call) as PostCallResult) : null;
   }
 
   async events(callSid: string): Promise<CallEvent[]> {

@@ -113,6 +113,8 @@ export interface CallsTable {
   result?: string | null;
   /** 1 once the flow asked for a transfer (a `transfer.requested` event; migration 0005). */
   transfer_requested?: number;
+  /** Post-call processing's result as JSON (src/calls/post-call.ts; migration 0007); null until it ran. */
+  post_call?: string | null;
 }
 
 /** One measured agent reply (migration 0005): its per-turn metrics as columns, for percentiles in SQL. */

@@ -5,6 +5,7 @@ import type { Container } from '../../container.js';
 import type { CallRecord } from '../../calls/call-record.js';
 import type { CallEvent } from '../../calls/events.js';
 import { AppError } from '../../core/errors.js';
+import { DISPOSITIONS, type PostCallResult } from '../../calls/post-call.js';
 import { forViewer } from '../../handoff/masking.js';
 import type { StaffState } from '../../handoff/staff.js';
 import { principalOf } from '../auth.js';
@@ -53,6 +54,15 @@ const callDetailSchema = callSummarySchema.extend({
   turns: z.array(turnSchema),
   metrics: z.record(z.string(), z.number()),
   events: z.array(z.looseObject({ type: z.string(), at: z.string() })).describe('every call event, oldest first'),
+  postCall: z
+    .object({
+      summary: z.string(),
+      disposition: z.enum(DISPOSITIONS),
+      variables: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])),
+      at: z.string(),
+    })
+    .nullable()
+    .describe('post-call processing (docs/jobs.md#post-call-processing): null until it has run, and for calls it skips'),
 });
 
 type Summary = z.infer<typeof callSummarySchema>;
@@ -80,7 +90,7 @@ function summary(r: CallRecord, people: PeopleStates): Summary {
   };
 }
 
-function detail(r: CallRecord, events: CallEvent[], people: PeopleStates): Detail {
+function detail(r: CallRecord, events: CallEvent[], people: PeopleStates, postCall: PostCallResult | null): Detail {
   return {
     ...summary(r, people),
     handler: r.handler,
@@ -94,6 +104,7 @@ function detail(r: CallRecord, events: CallEvent[], people: PeopleStates): Detai
     turns: r.turns.map(({ at, ...t }) => ({ ...t, at: iso(at) })),
     metrics: r.metrics,
     events: events.map(({ callSid: _sid, at, ...e }) => ({ ...e, at: iso(at) })),
+    postCall: postCall && { ...postCall, at: iso(postCall.at) },
   };
 }
 
@@ -142,7 +153,9 @@ export async function callRoutes(app: FastifyInstance, { container }: { containe
       // The live ledger is fresher for a call in progress; history has calls from before a restart.
       const record = (await container.telephony.calls.get(id)) ?? (await callHistory.get(id));
       if (!record) throw new AppError('NOT_FOUND', `no call ${id}`);
-      return forViewer(detail(record, await callHistory.events(id), await peopleOf([record])), principalOf(req));
+      // forViewer masks numbers inside the summary and variables too: the caller may have said one.
+      const postCall = await callHistory.getPostCall(id);
+      return forViewer(detail(record, await callHistory.events(id), await peopleOf([record]), postCall), principalOf(req));
     },
   );
 }
