@@ -179,6 +179,8 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', message: 'must be smtp://[user:password@]host[:port] or smtps://…' });
       }
     }),
+    /** Post-call processing (docs/jobs.md#post-call-processing): a summary, disposition and variables per ended call through the LLM; `off` saves the LLM cost. */
+    POST_CALL_PROCESSING: z.enum(['on', 'off']).default('on'),
     /** The From of invitation mail; default `no-reply@<PUBLIC_URL's host>`. */
     MAIL_FROM: optionalString,
     /** When set, GET /metrics wants `Authorization: Bearer <METRICS_TOKEN>` (401 otherwise). */

@@ -238,7 +238,7 @@ export interface Container {
   webhooks: WebhookDispatcher;
   /**
    * Queues post-call processing (summary, disposition, variables) on each `call.ended` when an LLM is
-   * configured (OPENAI_API_KEY); `settled()` resolves once each end seen so far is queued.
+   * configured (OPENAI_API_KEY) and POST_CALL_PROCESSING is on; `settled()` resolves once each end seen so far is queued.
    */
   postCall: { settled(): Promise<void> };
   /** Warm transfers, assume and hand back over Twilio (docs/handoff.md). */
@@ -452,7 +452,7 @@ export async function createContainer(
     }),
   );
   // Without an LLM key every attempt would fail: nothing is queued, rather than a failed list of certain failures.
-  const postCall = config.OPENAI_API_KEY
+  const postCall = config.POST_CALL_PROCESSING === 'on' && config.OPENAI_API_KEY
     ? queuePostCallOnEnd({ bus: telephony.calls.bus, jobs, logger })
     : { settled: async () => {}, close: async () => {} };
   closers.push(() => postCall.close());

@@ -83,9 +83,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const rest = await startFakeTwilioRest();
   const dg = options.speech ? await startFakeDeepgram(options.deepgram) : undefined;
   const openai = options.speech ? await startFakeOpenAI(options.openai) : undefined;
+  // Scenarios count the LLM requests of the call itself; post-call processing has its own test (test/integration/jobs/post-call.test.ts).
   const speechEnv: Record<string, string> =
     dg && openai
-      ? { DEEPGRAM_API_KEY: dg.apiKey, DEEPGRAM_BASE_URL: dg.url, OPENAI_API_KEY: 'test-openai-key', OPENAI_BASE_URL: openai.url }
+      ? { DEEPGRAM_API_KEY: dg.apiKey, DEEPGRAM_BASE_URL: dg.url, OPENAI_API_KEY: 'test-openai-key', OPENAI_BASE_URL: openai.url, POST_CALL_PROCESSING: 'off' }
       : {};
   const config = loadConfig({
     DATABASE_URL: 'sqlite::memory:',
