@@ -109,7 +109,7 @@ function Presence() {
   return <span class={w.connected ? 'presence on' : 'presence'}>{w.connected ? 'Online' : 'Connecting…'}</span>;
 }
 
-type Offer = { callId?: string; callSid?: string; from?: string; agentName?: string; summary?: string; queue?: string };
+type Offer = { callSid?: string; kind?: 'warm' | 'cold' | 'assume'; from?: string; brief?: string };
 
 /** Transfer offers pushed on the workspace socket: the phone rings too; this says which call it is. */
 function Offers() {
@@ -118,13 +118,12 @@ function Offers() {
   return (
     <div class="banner banner-warn offers" role="alert">
       {(w.offers as Offer[]).map((o, i) => {
-        const id = o.callId ?? o.callSid;
+        const id = o.callSid;
         return (
-          <p key={i}>
-            <strong>Transfer offer</strong>
+          <p key={id ?? i}>
+            <strong>{o.kind === 'assume' ? 'Your phone is ringing for the call you took over' : 'Transfer offer'}</strong>
             {o.from ? ` from ${o.from}` : ''}
-            {o.queue ? ` (queue ${o.queue})` : ''}
-            {o.summary ? `: ${o.summary}` : ''}. Answer your phone to take it.{' '}
+            {o.brief ? `: ${o.brief}` : ''}. Answer your phone to take it.{' '}
             {id ? <Link href={`/calls/${encodeURIComponent(id)}`}>Open the call</Link> : null}{' '}
             <button type="button" class="btn btn-plain small" onClick={() => workspaceState.set({ ...w, offers: w.offers.filter((_, k) => k !== i) })}>
               Dismiss

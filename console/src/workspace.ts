@@ -5,6 +5,18 @@ import type { Session } from './session';
 export const workspaceState = new Store<{ connected: boolean; offers: unknown[] }>({ connected: false, offers: [] });
 
 const HEARTBEAT_MS = 15_000;
+
+/**
+ * One banner entry per call: a `ringing` offer adds (or replaces) the call's entry; any other
+ * status (accepted, declined, no_answer, caller_hung_up, …) means the phone stopped ringing, so
+ * the entry goes (docs/people.md, the workspace socket).
+ */
+export function nextOffers(offers: unknown[], offer: unknown): unknown[] {
+  const o = offer as { callSid?: string; status?: string } | undefined;
+  if (!o?.callSid) return offers;
+  const others = offers.filter((x) => (x as { callSid?: string }).callSid !== o.callSid);
+  return o.status === 'ringing' ? [...others, o] : others;
+}
 const RETRY_MS = [1000, 2000, 5000, 10_000, 30_000];
 
 /**
@@ -31,7 +43,7 @@ export function connectWorkspace(s: Session, onAccessEnded: () => void, onMessag
     ws.onmessage = (ev) => {
       try {
         const m = JSON.parse(String(ev.data)) as { type: string };
-        if (m.type === 'transfer.offer') workspaceState.set({ ...workspaceState.get(), offers: [...workspaceState.get().offers, (m as { offer?: unknown }).offer] });
+        if (m.type === 'transfer.offer') workspaceState.set({ ...workspaceState.get(), offers: nextOffers(workspaceState.get().offers, (m as { offer?: unknown }).offer) });
         onMessage(m);
       } catch {
         // not JSON: ignore

@@ -800,6 +800,8 @@ describe('console in Chromium: a live call handed over', () => {
     await page.getByText('A person has the call.').waitFor();
     await page.locator('.events li', { hasText: 'reason VIP guest' }).waitFor();
     expect(await page.getByRole('button', { name: 'Assume conversation' }).count()).toBe(0);
+    // The phone stopped ringing when they answered: the ringing notice is gone, not doubled.
+    await expect.poll(() => page.locator('.offers p').count()).toBe(0);
     await shot(page, 'assumed');
 
     // Back to an AI: the picker lists only active agents.
