@@ -19,6 +19,7 @@ import { agentRoutes } from './http/routes/agents.js';
 import { apiKeyRoutes } from './http/routes/api-keys.js';
 import { callRoutes, liveCallRoutes } from './http/routes/calls.js';
 import { analyticsRoutes } from './http/routes/analytics.js';
+import { outboundRoutes } from './http/routes/outbound.js';
 import { phoneNumberRoutes } from './http/routes/phone-numbers.js';
 import { testChatRoutes } from './http/routes/test-chat.js';
 import { flowTestRoutes } from './http/routes/flow-tests.js';
@@ -115,6 +116,7 @@ export async function buildApp(container: Container): Promise<FastifyInstance> {
       await api.register(callRoutes, { container });
       await api.register(analyticsRoutes, { container });
       await api.register(liveCallRoutes, { container });
+      await api.register(outboundRoutes, { container });
       await api.register(staffRoutes, { container });
       await api.register(queueRoutes, { container });
       await api.register(sessionRoutes, { container });

@@ -187,6 +187,8 @@ export const configSchema = z
     METRICS_TOKEN: optionalString.refine((v) => v === undefined || v.length >= 16, {
       message: 'must be at least 16 characters',
     }),
+    /** Recordings of calls older than this many days are deleted at Twilio (docs/outbound.md#retention); unset keeps them. */
+    RECORDING_RETENTION_DAYS: optionalPositiveInt,
     /** `npm run bench` only: exposes GET /bench/stats (per-turn metrics, event-loop delay). Never in production. */
     BENCH_STATS: bool(false),
   })

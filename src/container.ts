@@ -1,5 +1,5 @@
 import type { Config } from './config.js';
-import { systemClock, type Clock } from './core/clock.js';
+import { systemClock, type Clock, type TimerHandle } from './core/clock.js';
 import type { Logger } from './core/logger.js';
 import {
   DEFAULT_LOOP_LAG_POLICY,
@@ -100,6 +100,16 @@ import { WorkspaceFeed } from './handoff/workspace-feed.js';
 import type { PeopleTransfer } from './pipeline/call-session.js';
 import { TwilioHandoffTelephony } from './telephony/handoff-rest.js';
 import { HANDOFF_PATHS, callbackUrl, conferenceName } from './telephony/handoff-twiml.js';
+import { OutboundDialer } from './outbound/dialer.js';
+import type { OutboundTelephony } from './outbound/port.js';
+import { Recordings } from './outbound/recordings.js';
+import { TwilioOutbound } from './telephony/outbound-rest.js';
+import {
+  RECORDING_RETENTION_INTERVAL_MS,
+  RECORDING_RETENTION_QUEUE,
+  recordingRetentionJob,
+  retentionJobId,
+} from './jobs/processors/recording-retention.js';
 
 /**
  * The one place that picks implementations and builds services: SQLite or
@@ -255,6 +265,8 @@ export interface Container {
   liveState: LiveState;
   /** Heartbeats and the sweep for dead processes' calls (with REDIS_URL only). */
   processWatch?: ProcessWatch;
+  /** Outbound calls (the per-agent queue and limits) and call recordings (docs/outbound.md). */
+  outbound: Outbound;
   /** Closers run in reverse order of registration on shutdown. */
   onClose(fn: () => Promise<void> | void): void;
   close(): Promise<void>;
@@ -272,12 +284,20 @@ export interface HandoffModule {
   openFork(callSid: string): { audio(track: string, mulaw: Uint8Array): void; close(): Promise<void> } | undefined;
 }
 
+export interface Outbound {
+  dialer: OutboundDialer;
+  recordings: Recordings;
+  telephony: OutboundTelephony;
+}
+
 export interface ContainerOverrides {
   clock?: Clock;
   /** A job runner of the test's own (BullMQ on a test prefix, or in-process on a ManualClock). */
   jobs?: JobRunner;
   /** Retry policies by job name (tests use few attempts and short waits). */
   jobPolicies?: Partial<Record<string, RetryPolicy>>;
+  /** Outbound calls and recordings through something other than Twilio's REST API. */
+  outbound?: OutboundTelephony;
   /** Test doubles for the call pipeline: providers, a phrase source the caller fills, the transfer path. */
   telephony?: Partial<Providers> & { phrases?: PhraseSource; transferVia?: 'stream' | 'rest' };
   /** People side: a cheaper scrypt cost keeps tests fast (hashes carry their cost, so both verify). */
@@ -471,6 +491,8 @@ export async function createContainer(
     getVersion: (agentId, version) => persistence.directory.getVersion(agentId, version),
     logger,
   });
+  const outbound = createOutbound({ config, clock, logger, persistence, telephony, callHistory, jobs, port: overrides.outbound });
+  closers.push(() => outbound.close());
   const warmup = warmServedAtStartup(phraseWarmer, persistence, readiness, logger);
   closers.push(async () => {
     await phraseWarmer.close();
@@ -502,6 +524,7 @@ export async function createContainer(
     callFeed,
     liveState,
     ...(processWatch ? { processWatch } : {}),
+    outbound,
     onClose: (fn) => closers.push(fn),
     async close() {
       container.readiness.shuttingDown = true;
@@ -940,6 +963,63 @@ export async function createLiveState(config: Config, clock: Clock, logger: Logg
     await redis.close();
     throw err;
   }
+}
+
+/**
+ * Outbound calls and recordings over Twilio's REST API. With
+ * RECORDING_RETENTION_DAYS set, retention is a job, enqueued once per interval
+ * under an id every process computes alike (src/jobs/processors/recording-retention.ts).
+ */
+function createOutbound(deps: {
+  config: Config;
+  clock: Clock;
+  logger: Logger;
+  persistence: Persistence;
+  telephony: Telephony;
+  callHistory: SqlCallStore;
+  jobs: JobRunner;
+  port: OutboundTelephony | undefined;
+}): Outbound & { close(): void } {
+  const { config, clock, logger, persistence, telephony } = deps;
+  const port = deps.port ?? new TwilioOutbound(config);
+  const numbers = new SqlPhoneNumberStore(persistence.db.db);
+  const dialer = new OutboundDialer({
+    calls: telephony.calls,
+    telephony: port,
+    clock,
+    logger,
+    agent: (idOrSlug) => persistence.agents.get(idOrSlug),
+    numbersOf: async (agentId) => (await numbers.listForAgent(agentId)).map((n) => n.e164),
+    leavesVoicemail: async (agentId, version) => (await persistence.directory.getVersion(agentId, version))?.flow.settings.voicemail !== undefined,
+    accountSid: config.TWILIO_ACCOUNT_SID ?? '',
+    publicUrl: config.PUBLIC_URL,
+    newId,
+  });
+  const recordings = new Recordings({ calls: telephony.calls, history: deps.callHistory, telephony: port, clock, logger, publicUrl: config.PUBLIC_URL });
+  const days = config.RECORDING_RETENTION_DAYS;
+  let timer: TimerHandle | undefined;
+  let closed = false;
+  if (days !== undefined) deps.jobs.register(recordingRetentionJob(recordings, days));
+  const schedule = () => {
+    if (days === undefined || closed) return;
+    timer = clock.setTimeout(() => {
+      void deps.jobs
+        .enqueue(RECORDING_RETENTION_QUEUE, {}, { jobId: retentionJobId(clock.wallNow()) })
+        .catch((err: unknown) => logger.error({ err }, 'queueing recording retention failed'))
+        .finally(schedule);
+    }, RECORDING_RETENTION_INTERVAL_MS);
+  };
+  schedule();
+  return {
+    dialer,
+    recordings,
+    telephony: port,
+    close() {
+      closed = true;
+      timer?.cancel();
+      dialer.close();
+    },
+  };
 }
 
 /** The voice a flow speaks with: its own `voice` settings over the configured defaults. */

@@ -6,7 +6,7 @@ import type { UnavailableBehaviour } from './directory.js';
 import { activationAction, transition } from './lifecycle.js';
 import { SLUG_ATTEMPTS, slugCandidates, slugify, slugProblem } from './slugs.js';
 import type { AgentStore } from './store.js';
-import type { AgentPatch, AgentRecord, AgentWebhook, AuditEntry, LifecycleAction, Page, PageRequest, VersionRecord } from './types.js';
+import type { AgentPatch, AgentRecord, AgentWebhook, AuditEntry, LifecycleAction, OutboundLimits, Page, PageRequest, VersionRecord } from './types.js';
 
 export { SLUG_PATTERN, slugify } from './slugs.js';
 
@@ -109,6 +109,7 @@ export class AgentService {
       unavailable?: UnavailableBehaviour | null | undefined;
       requireTestsToPublish?: boolean | undefined;
       webhook?: AgentWebhook | null | undefined;
+      outbound?: OutboundLimits | null | undefined;
     },
   ): Promise<AgentRecord> {
     const agent = await this.get(idOrSlug);
@@ -117,6 +118,7 @@ export class AgentService {
     if (patch.name !== undefined) changes.name = checkName(patch.name);
     if (patch.unavailable !== undefined) changes.unavailable = patch.unavailable;
     if (patch.webhook !== undefined) changes.webhook = patch.webhook === null ? null : checkWebhook(patch.webhook);
+    if (patch.outbound !== undefined) changes.outbound = patch.outbound;
     if (!(await this.deps.store.update(agent.id, changes, this.now()))) throw new AppError('NOT_FOUND', `no agent ${idOrSlug}`);
     if (patch.unavailable !== undefined) await this.deps.changes.publish({ kind: 'updated', agentId: agent.id });
     return this.get(agent.id);

@@ -4,6 +4,16 @@ import type { UnavailableBehaviour } from './directory.js';
 /** The lifecycle states (docs/architecture.md#agent-lifecycle). */
 export type AgentState = 'draft' | 'active' | 'inactive';
 
+/** How fast an agent may place outbound calls (docs/outbound.md#limits). */
+export interface OutboundLimits {
+  /** Outbound calls of this agent dialling or in progress at once; more wait in its queue. */
+  maxConcurrent: number;
+  /** Outbound calls this agent may start in any 60 seconds. */
+  perMinute: number;
+}
+
+export const DEFAULT_OUTBOUND_LIMITS: OutboundLimits = { maxConcurrent: 5, perMinute: 30 };
+
 export interface AgentRecord {
   id: string;
   slug: string;
@@ -23,6 +33,8 @@ export interface AgentRecord {
   requireTestsToPublish: boolean;
   /** Where this agent's call events are POSTed (docs/jobs.md#webhooks); null: nowhere. */
   webhook: AgentWebhook | null;
+  /** null: DEFAULT_OUTBOUND_LIMITS apply. */
+  outbound: OutboundLimits | null;
   createdAtMs: number;
   updatedAtMs: number;
 }
@@ -39,6 +51,7 @@ export interface AgentPatch {
   unavailable?: UnavailableBehaviour | null;
   requireTestsToPublish?: boolean;
   webhook?: AgentWebhook | null;
+  outbound?: OutboundLimits | null;
 }
 
 export interface VersionRecord {

@@ -87,6 +87,34 @@ export interface PendingTransfer {
   onUnavailable?: string;
 }
 
+/** Twilio's answering-machine verdict (AnsweredBy): human, machine_start, machine_end_beep, machine_end_silence, machine_end_other, fax, unknown. */
+export type AnsweredBy = string;
+
+/** A call recording made through Twilio's REST API (docs/outbound.md#recordings). */
+export interface CallRecording {
+  /** Twilio's RE… SID. */
+  sid: string;
+  /** in-progress, completed, absent, failed; `deleted` once retention removed it. */
+  status: string;
+  /** Twilio's media URL (without extension), once completed. */
+  url?: string;
+  durationSeconds?: number;
+  channels?: number;
+  /** Wall-clock epoch ms. */
+  startedAt: number;
+  deletedAt?: number;
+}
+
+/** What an outbound call carries from its request (POST /calls). */
+export interface OutboundInfo {
+  /** The request's id (GET /calls/outbound/:id). */
+  requestId: string;
+  /** Twilio's asynchronous answering-machine detection is on: the flow waits for its verdict. */
+  machineDetection: boolean;
+  /** Request variables: the flow sees them over its own defaults. */
+  variables: Record<string, string | number | boolean>;
+}
+
 export interface CallRecord {
   callSid: string;
   accountSid: string;
@@ -113,6 +141,11 @@ export interface CallRecord {
    */
   resume?: { at?: string; reason: string; failed?: string };
   outcome?: CallOutcome;
+  /** Outbound calls only. */
+  outbound?: OutboundInfo;
+  /** Set by the asynchronous AMD callback of an outbound call. */
+  answeredBy?: AnsweredBy;
+  recording?: CallRecording;
   turns: TurnRecord[];
   metrics: {
     framesIn: number;
@@ -136,6 +169,7 @@ export function newCallRecord(init: {
   from: string;
   to: string;
   direction: CallDirection;
+  outbound?: OutboundInfo;
   nowMs: number;
 }): CallRecord {
   const { nowMs, ...rest } = init;

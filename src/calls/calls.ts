@@ -250,6 +250,21 @@ export class Calls {
     });
   }
 
+  /** The AMD verdict of an outbound call; the flow waiting for it hears of it through the event. */
+  async setAnsweredBy(callSid: string, answeredBy: string): Promise<boolean> {
+    const r = await this.repository.update(callSid, (r) => {
+      r.answeredBy = answeredBy;
+    });
+    if (!r) return false;
+    this.emit({ type: 'call.answered_by', callSid, answeredBy });
+    return true;
+  }
+
+  /** Sets or changes the call's recording; false when the live ledger no longer holds the call. */
+  async setRecording(callSid: string, change: (r: CallRecord) => void): Promise<boolean> {
+    return (await this.repository.update(callSid, change)) !== undefined;
+  }
+
   /** Cancels timers (shutdown). */
   close(): void {
     for (const t of this.startTimers.values()) t.cancel();

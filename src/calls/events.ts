@@ -59,6 +59,12 @@ export type CallEvent =
   | (Base & { type: 'next_step.set'; step: NextStep })
   | (Base & { type: 'tts.failed'; text: string; error: string; fallback: 'cached' | 'twiml' | 'none' })
   | (Base & { type: 'media.ignored'; reason: string; count: number })
+  /** The asynchronous answering-machine verdict of an outbound call (docs/outbound.md#answering-machine-detection). */
+  | (Base & { type: 'call.answered_by'; answeredBy: string })
+  /** A recording started, changed status (completed, failed, absent) or was deleted by retention. */
+  | (Base & { type: 'recording.started'; recordingSid: string })
+  | (Base & { type: 'recording.status'; recordingSid: string; status: string; durationSeconds?: number })
+  | (Base & { type: 'recording.deleted'; recordingSid: string })
   | (Base & { type: 'call.ended'; reason: string; outcome: string });
 
 /** Distributes an event type over the union so `Omit` keeps each variant's fields. */

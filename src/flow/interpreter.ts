@@ -82,7 +82,11 @@ export interface ResumeOptions {
 export type ChannelFailure = 'stt_failed' | 'tts_failed';
 
 export interface Interpreter {
-  run(): Promise<RunResult>;
+  /**
+   * `variables`: the call's own (an outbound request's, `call.answeredBy`);
+   * they override the flow's defaults, and the built-ins override them.
+   */
+  run(variables?: Readonly<Record<string, unknown>>): Promise<RunResult>;
   resume(snapshot: unknown, options?: ResumeOptions): Promise<RunResult>;
   snapshot(): InterpreterSnapshot;
   /** Ends quietly (outcome `aborted`): nothing more is said and the snapshot stays resumable. */
@@ -94,6 +98,11 @@ export interface Interpreter {
    * the broken voice) and go straight to `fallbackMessage`.
    */
   fail(reason: ChannelFailure): void;
+}
+
+/** AMD verdicts that mean a machine's greeting has ended: a voicemail can be left now (docs/outbound.md). */
+export function isMachineEnd(answeredBy: unknown): boolean {
+  return typeof answeredBy === 'string' && answeredBy.startsWith('machine_end_');
 }
 
 /** Times the fallback node may be taken in one call, so a failing fallback cannot loop. */
@@ -547,15 +556,23 @@ export function createInterpreter(options: InterpreterOptions): Interpreter {
   };
 
   return {
-    run() {
+    run(variables) {
       begin();
       for (const [k, v] of Object.entries(settings.variables)) state.variables[k] = v;
+      for (const [k, v] of Object.entries(variables ?? {})) state.variables[k] = v;
       const { call, agent } = state;
       if (call.from !== undefined) state.variables['caller.number'] = call.from;
       if (call.to !== undefined) state.variables['caller.to'] = call.to;
       if (call.sid !== undefined) state.variables['call.sid'] = call.sid;
       state.variables['agent.name'] = agent.name;
-      return drive(() => {
+      return drive(async () => {
+        // An answering machine picked up and its beep has sounded: leave the message instead of running the flow.
+        const voicemail = settings.voicemail;
+        if (voicemail && isMachineEnd(state.variables['call.answeredBy'])) {
+          await say(render(voicemail.message, scope()), { interruptible: false, cacheable: !hasPlaceholders(voicemail.message) });
+          await hangup('voicemail');
+          return finish({ outcome: 'completed', reason: 'voicemail' });
+        }
         const hours = settings.businessHours;
         if (hours && !state.businessHoursChecked) {
           state.businessHoursChecked = true;

@@ -118,6 +118,14 @@ export const settingsSchema = z
       .strict()
       .optional(),
     variables: z.record(z.string(), scalar).default({}).describe('variables and their defaults'),
+    voicemail: z
+      .object({
+        message: template.describe('left on an answering machine after its beep; the call then hangs up'),
+      })
+      .strict()
+      .optional()
+      .describe('outbound calls with machine detection: what to leave on a voicemail instead of running the flow'),
+    recording: z.boolean().default(false).describe('record the call (both sides, two channels) from the start of its media stream'),
   })
   .strict();
 

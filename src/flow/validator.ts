@@ -43,6 +43,7 @@ export const WARNING_CODES = [
   'NO_CLOSED_NODE',
   'UNUSED_VARIABLE',
   'UNDEFINED_VARIABLE',
+  'UNKNOWN_ANSWERED_BY',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -76,8 +77,19 @@ export const KB_MAX_BYTES = 1024 * 1024;
  * Variables every call has without declaring them. `args.*` is allowed only in the
  * request templates of a conversation tool, and only for that tool's parameters.
  */
-export const BUILTIN_VARIABLES = ['caller.number', 'caller.to', 'call.sid', 'agent.name'] as const;
+export const BUILTIN_VARIABLES = ['caller.number', 'caller.to', 'call.sid', 'call.answeredBy', 'agent.name'] as const;
 export const BUILTIN_PREFIXES = ['now.'] as const;
+
+/** What Twilio's answering-machine detection reports as `call.answeredBy` (docs/outbound.md#answering-machine-detection). */
+export const ANSWERED_BY_VALUES = [
+  'human',
+  'machine_start',
+  'machine_end_beep',
+  'machine_end_silence',
+  'machine_end_other',
+  'fax',
+  'unknown',
+] as const;
 
 // ---------------------------------------------------------------------------
 // JSON paths
@@ -450,6 +462,7 @@ class FlowChecks {
     this.readTemplate(s.systemPrompt, '$.settings.systemPrompt');
     this.readTemplate(s.fallbackMessage, '$.settings.fallbackMessage');
     this.readTemplate(s.silence.reprompt, '$.settings.silence.reprompt');
+    if (s.voicemail) this.readTemplate(s.voicemail.message, '$.settings.voicemail.message');
   }
 
   private checkBusinessHours(bh: NonNullable<Flow['settings']['businessHours']>): void {
@@ -568,6 +581,18 @@ class FlowChecks {
                 this.error(
                   'UNSAFE_REGEX',
                   `branch "${id}": ${shown} can take exponential time (nested quantifiers such as (a+)+, backreferences or lookaround); rewrite it without them`,
+                  `${bp}.value`,
+                  id,
+                );
+              }
+            }
+            // A typo here ("machine", "voicemail") would never match: say so before a call finds out.
+            if (b.if.var === 'call.answeredBy' && (b.if.op === 'eq' || b.if.op === 'neq')) {
+              const value = String(b.if.value);
+              if (!(ANSWERED_BY_VALUES as readonly string[]).includes(value)) {
+                this.warn(
+                  'UNKNOWN_ANSWERED_BY',
+                  `branch "${id}": call.answeredBy is never ${JSON.stringify(truncate(value))}; it is one of ${ANSWERED_BY_VALUES.join(', ')}`,
                   `${bp}.value`,
                   id,
                 );

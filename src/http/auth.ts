@@ -58,7 +58,10 @@ export const ROUTE_ROLES: Readonly<Record<string, readonly Role[] | 'public'>> =
   'GET /calls': ALL,
   'GET /calls/:id': ALL,
   'GET /calls/:id/live': ALL,
+  // Placing a call is the builders' (docs/outbound.md); following it and hearing recordings is reading calls.
   'POST /calls': EDITORS,
+  'GET /calls/outbound/:id': ALL,
+  'GET /calls/:id/recording': ALL,
   'POST /calls/:id/assume': ALL,
   'POST /calls/:id/transfer-to-ai': ALL,
   // Figures about agents and versions, for the people who build them (docs/metrics.md#analytics).

@@ -43,7 +43,11 @@ export class CallRunner {
     this.interpreter = createInterpreter({
       flow,
       agent: { id: record.agentId, slug: record.slug, name: o.agentName, version: record.version },
-      call: { sid: record.callSid, from: record.from, to: record.to },
+      // `caller.number` is the other party: on an outbound call, the number we called.
+      call:
+        record.direction === 'outbound'
+          ? { sid: record.callSid, from: record.to, to: record.from }
+          : { sid: record.callSid, from: record.from, to: record.to },
       port: session,
       ...(o.llm ? { llm: o.llm } : {}),
       ...(o.http ? { http: o.http } : {}),
@@ -61,8 +65,8 @@ export class CallRunner {
     });
   }
 
-  /** Runs (or resumes) the flow to its end and ends the call as the result says. */
-  async run(): Promise<RunResult> {
+  /** Runs (or resumes) the flow to its end and ends the call as the result says; `variables` start a fresh run. */
+  async run(variables?: Readonly<Record<string, unknown>>): Promise<RunResult> {
     const { session, record, calls, logger } = this.o;
     let result: RunResult;
     try {
@@ -75,7 +79,7 @@ export class CallRunner {
           ...(record.resume.failed ? { failed: record.resume.failed } : {}),
         });
       } else {
-        result = await this.interpreter.run();
+        result = await this.interpreter.run(variables);
       }
     } catch (err) {
       logger.error({ err }, 'flow run failed');

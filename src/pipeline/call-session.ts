@@ -104,7 +104,12 @@ interface SpeechOutFailure {
   error: string;
 }
 
-const HANGUP_OUTCOMES: Record<string, string> = { silence: 'silence_timeout', fallback: 'failed', max_duration: 'max_duration' };
+const HANGUP_OUTCOMES: Record<string, string> = {
+  silence: 'silence_timeout',
+  fallback: 'failed',
+  max_duration: 'max_duration',
+  voicemail: 'voicemail',
+};
 
 export class CallSession implements InterpreterPort, StreamHandler {
   readonly playout: CallPlayout;

@@ -61,7 +61,17 @@ export interface CallDeps {
   playoutTotals?: PlayoutTotals;
   /** Warm and queue transfers (the handoff module); without it they run degraded. */
   people?: PeopleTransfer;
+  /** Starts the call's recording (flows with `settings.recording`); failures are the recorder's to log. */
+  startRecording?(callSid: string): Promise<void>;
 }
+
+/**
+ * An outbound call with answering-machine detection waits this long for
+ * Twilio's verdict before its flow starts with `call.answeredBy` = `unknown`:
+ * Twilio itself gives up after 30 s (MachineDetectionTimeout) and reports
+ * `unknown`; the margin covers a slow callback.
+ */
+export const ANSWERED_BY_WAIT_MS = 35_000;
 
 /** The accepted media stream of one call. */
 export interface CallStream {
@@ -156,7 +166,18 @@ export async function startCall(deps: CallDeps, stream: CallStream): Promise<Cal
   });
 
   listening.start();
-  const done = runner.run().catch((err: unknown): RunResult => {
+  if (flow.settings.recording && deps.startRecording) void deps.startRecording(callSid);
+  const closed = new AbortController();
+  session.events.on((e) => {
+    if (e.type === 'closed') closed.abort();
+  });
+  const done = (async () => {
+    const outbound = record.outbound;
+    const variables: Record<string, unknown> = { ...outbound?.variables };
+    // The flow can branch on the verdict, so it starts once the verdict is in (the stream is already open).
+    if (outbound?.machineDetection) variables['call.answeredBy'] = await answeredBy(deps, callSid, closed.signal);
+    return runner.run(variables);
+  })().catch((err: unknown): RunResult => {
     logger.error({ err }, 'call run failed');
     return { outcome: 'failed', reason: 'internal_error' };
   });
@@ -205,4 +226,31 @@ export async function startCall(deps: CallDeps, stream: CallStream): Promise<Cal
     events.emit({ type: 'ended', result });
   });
   return handle;
+}
+
+/** The AMD verdict of an outbound call: already stored, or the `call.answered_by` event, or `unknown` after ANSWERED_BY_WAIT_MS. */
+async function answeredBy(deps: CallDeps, callSid: string, closed: AbortSignal): Promise<string> {
+  const { calls, clock } = deps;
+  return new Promise<string>((resolve) => {
+    let settled = false;
+    const done = (verdict: string) => {
+      if (settled) return;
+      settled = true;
+      off();
+      timer.cancel();
+      closed.removeEventListener('abort', onClosed);
+      resolve(verdict);
+    };
+    const onClosed = () => done('unknown');
+    // Subscribe first, then read the record: a verdict arriving in between is not lost.
+    const off = calls.bus.subscribe((e) => {
+      if (e.callSid === callSid && e.type === 'call.answered_by') done(e.answeredBy);
+    });
+    const timer = clock.setTimeout(() => done('unknown'), ANSWERED_BY_WAIT_MS);
+    closed.addEventListener('abort', onClosed, { once: true });
+    if (closed.aborted) onClosed();
+    void calls.get(callSid).then((r) => {
+      if (r?.answeredBy) done(r.answeredBy);
+    });
+  });
 }

@@ -41,6 +41,7 @@ export function staticTextsOf(flow: Flow): string[] {
     }
   }
   texts.push(flow.settings.silence.reprompt, flow.settings.fallbackMessage, FILLER_PHRASE);
+  if (flow.settings.voicemail) texts.push(flow.settings.voicemail.message);
   // The exact text matters (it is the cache key), so nothing is trimmed.
   const usable = texts.filter((t): t is string => t !== undefined && t.trim() !== '' && !hasPlaceholders(t));
   return [...new Set(usable)];

@@ -2,7 +2,7 @@ import type { Kysely, Selectable } from 'kysely';
 import { AppError } from '../core/errors.js';
 import type { UnavailableBehaviour } from '../agents/directory.js';
 import type { AgentStore, NewAgent, SaveDraftResult, TransitionChange } from '../agents/store.js';
-import type { AgentPatch, AgentRecord, AgentState, AgentWebhook, AuditEntry, LifecycleAction, Page, PageRequest, VersionRecord } from '../agents/types.js';
+import type { AgentPatch, AgentRecord, AgentState, AgentWebhook, AuditEntry, LifecycleAction, OutboundLimits, Page, PageRequest, VersionRecord } from '../agents/types.js';
 import type { Flow } from '../flow/schema.js';
 import { decodeCursor, toPage } from './cursor.js';
 import { isUniqueViolation } from './db.js';
@@ -27,6 +27,7 @@ export class SqlAgentStore implements AgentStore {
       unavailable: null,
       require_tests_to_publish: 0,
       webhook: null,
+      outbound: null,
       created_at: agent.nowMs,
       updated_at: agent.nowMs,
     };
@@ -62,6 +63,7 @@ export class SqlAgentStore implements AgentStore {
     if (patch.name !== undefined) set.name = patch.name;
     if (patch.unavailable !== undefined) set.unavailable = patch.unavailable === null ? null : JSON.stringify(patch.unavailable);
     if (patch.webhook !== undefined) set.webhook = patch.webhook === null ? null : JSON.stringify(patch.webhook);
+    if (patch.outbound !== undefined) set.outbound = patch.outbound === null ? null : JSON.stringify(patch.outbound);
     const res = await this.db.updateTable('agents').set(set).where('id', '=', id).executeTakeFirst();
     return res.numUpdatedRows > 0n;
   }
@@ -205,6 +207,7 @@ function toAgent(r: Selectable<AgentsTable>): AgentRecord {
     unavailable: r.unavailable === null ? null : (JSON.parse(r.unavailable) as UnavailableBehaviour),
     requireTestsToPublish: Number(r.require_tests_to_publish) === 1,
     webhook: r.webhook === null ? null : (JSON.parse(r.webhook) as AgentWebhook),
+    outbound: r.outbound === null ? null : (JSON.parse(r.outbound) as OutboundLimits),
     createdAtMs: Number(r.created_at),
     updatedAtMs: Number(r.updated_at),
   };

@@ -183,6 +183,23 @@ export class SqlCallStore implements CallHistory, CallRepository {
     return closed;
   }
 
+  /**
+   * Calls started before `beforeMs` whose recording still exists at Twilio
+   * (retention, docs/outbound.md#retention), oldest first.
+   */
+  async recordingsStartedBefore(beforeMs: number, limit: number): Promise<{ callSid: string; recordingSid: string }[]> {
+    const rows = await this.db
+      .selectFrom('calls')
+      .select(['call_sid', 'recording_sid'])
+      .where('recording_sid', 'is not', null)
+      .where('recording_status', '!=', 'deleted')
+      .where('created_at', '<', beforeMs)
+      .orderBy('created_at')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({ callSid: r.call_sid, recordingSid: r.recording_sid! }));
+  }
+
   async list(): Promise<CallRecord[]> {
     const rows = await this.db.selectFrom('calls').select('record').orderBy('created_at', 'desc').execute();
     return rows.map((r) => JSON.parse(r.record) as CallRecord);
@@ -205,6 +222,11 @@ export class SqlCallStore implements CallHistory, CallRepository {
       updated_at: this.clock.wallNow(),
       staff_id: r.handledBy?.at(-1) ?? null,
       result: callResultOf(r) ?? null,
+      recording_sid: r.recording?.sid ?? null,
+      recording_url: r.recording?.url ?? null,
+      recording_duration_s: r.recording?.durationSeconds ?? null,
+      recording_status: r.recording?.status ?? null,
+      recording_deleted_at: r.recording?.deletedAt ?? null,
     };
   }
 }

@@ -5,9 +5,10 @@ import { randomBytes } from 'node:crypto';
 /**
  * A loopback Twilio REST API (docs/protocols.md#rest-updates): the Voice resources the
  * runtime uses — Calls (create, fetch, update), Conferences (list, fetch,
- * update), conference Participants (create, fetch, list, update, remove) and a
- * call's Streams (create, stop) — with Basic auth, form bodies in and snake_case
- * JSON out. Every request is recorded.
+ * update), conference Participants (create, fetch, list, update, remove), a
+ * call's Streams (create, stop), a call's Recordings (create) and Recordings
+ * (fetch, delete, the `.wav`/`.mp3` media) — with Basic auth, form bodies in
+ * and snake_case JSON out. Every request is recorded.
  *
  * What a request does to calls is up to a `backend` (the Twilio simulator plays
  * it: twilio-sim-rest.ts). Without one, call creates and updates get canned
@@ -30,6 +31,8 @@ export interface RestReply {
   status: number;
   /** JSON body; undefined for 204. */
   body?: unknown;
+  /** A binary body instead (recording media). */
+  raw?: { contentType: string; bytes: Uint8Array };
 }
 
 /** The resources a backend serves; `ref` is a SID, or a friendly name / label where Twilio accepts one. */
@@ -47,6 +50,10 @@ export interface TwilioRestBackend {
   removeParticipant(conferenceRef: string, participantRef: string): RestReply;
   createStream(callSid: string, form: RestForm): RestReply;
   updateStream(callSid: string, streamRef: string, form: RestForm): RestReply;
+  createRecording(callSid: string, form: RestForm): RestReply;
+  fetchRecording(recordingSid: string): RestReply;
+  deleteRecording(recordingSid: string): RestReply;
+  recordingMedia(recordingSid: string, extension: string): RestReply;
 }
 
 export interface FakeTwilioRest {
@@ -84,6 +91,10 @@ const ROUTES: Route[] = [
   { method: 'POST', re: new RegExp(`^${ACCOUNT}/Calls/(CA[0-9a-f]{32})\\.json$`), handle: (b, m, f) => b.updateCall(m[1]!, f) },
   { method: 'POST', re: new RegExp(`^${ACCOUNT}/Calls/(CA[0-9a-f]{32})/Streams\\.json$`), handle: (b, m, f) => b.createStream(m[1]!, f) },
   { method: 'POST', re: new RegExp(`^${ACCOUNT}/Calls/(CA[0-9a-f]{32})/Streams/${SEG}\\.json$`), handle: (b, m, f) => b.updateStream(m[1]!, m[2]!, f) },
+  { method: 'POST', re: new RegExp(`^${ACCOUNT}/Calls/(CA[0-9a-f]{32})/Recordings\\.json$`), handle: (b, m, f) => b.createRecording(m[1]!, f) },
+  { method: 'GET', re: new RegExp(`^${ACCOUNT}/Recordings/(RE[0-9a-f]{32})\\.json$`), handle: (b, m) => b.fetchRecording(m[1]!) },
+  { method: 'DELETE', re: new RegExp(`^${ACCOUNT}/Recordings/(RE[0-9a-f]{32})\\.json$`), handle: (b, m) => b.deleteRecording(m[1]!) },
+  { method: 'GET', re: new RegExp(`^${ACCOUNT}/Recordings/(RE[0-9a-f]{32})\\.(wav|mp3)$`), handle: (b, m) => b.recordingMedia(m[1]!, m[2]!) },
   { method: 'GET', re: new RegExp(`^${ACCOUNT}/Conferences\\.json$`), handle: (b, _m, _f, q) => b.listConferences(q) },
   { method: 'GET', re: new RegExp(`^${ACCOUNT}/Conferences/${SEG}\\.json$`), handle: (b, m) => b.fetchConference(m[1]!) },
   { method: 'POST', re: new RegExp(`^${ACCOUNT}/Conferences/${SEG}\\.json$`), handle: (b, m, f) => b.updateConference(m[1]!, f) },
@@ -109,6 +120,11 @@ export async function startFakeTwilioRest(): Promise<FakeTwilioRest> {
   };
 
   const send = (res: ServerResponse, reply: RestReply) => {
+    if (reply.raw) {
+      res.writeHead(reply.status, { 'content-type': reply.raw.contentType, 'content-length': reply.raw.bytes.length });
+      res.end(Buffer.from(reply.raw.bytes));
+      return;
+    }
     if (reply.body === undefined) {
       res.writeHead(reply.status);
       res.end();

@@ -1,7 +1,8 @@
 import type { SimConference } from './twilio-conference.js';
 import { restError, type FakeTwilioRest, type RestForm, type RestReply, type TwilioRestBackend } from './twilio-rest.js';
 import type { BeepSetting, ParticipantOptions } from './twilio-conference.js';
-import type { SimCall, TwilioSimulator } from './twilio-simulator.js';
+import type { SimRecording } from './twilio-recording.js';
+import { sid, type SimCall, type TwilioSimulator } from './twilio-simulator.js';
 
 /**
  * The REST fake's requests acted out by the Twilio simulator: a created call
@@ -71,6 +72,12 @@ export class SimRestBackend implements TwilioRestBackend {
     if (twiml && twiml.length > MAX_TWIML_CHARS) return restError(400, 32018, 'Twiml is too long');
     const statusCallback = one(form.StatusCallback);
     const timeout = one(form.Timeout);
+    const detection = one(form.MachineDetection);
+    if (detection !== undefined && detection !== 'Enable' && detection !== 'DetectMessageEnd') {
+      return restError(400, 21626, 'Invalid MachineDetection value');
+    }
+    const asyncAmd = bool(form.AsyncAmd) ?? false;
+    const amdCallback = one(form.AsyncAmdStatusCallback);
     const call = this.sim.dialOut({
       to,
       from,
@@ -78,6 +85,7 @@ export class SimRestBackend implements TwilioRestBackend {
       ...(statusCallback ? { statusCallback } : {}),
       statusEvents: many(form.StatusCallbackEvent),
       ...(timeout ? { timeoutSeconds: Number(timeout) } : {}),
+      ...(detection ? { amd: { mode: detection, async: asyncAmd, ...(amdCallback ? { callback: amdCallback } : {}) } } : {}),
     });
     return { status: 201, body: this.callJson(call) };
   }
@@ -315,6 +323,51 @@ export class SimRestBackend implements TwilioRestBackend {
     if (!fork) return restError(404, 20404, `Stream ${streamRef} not found`);
     if (one(form.Status) === 'stopped') void call.stopFork(streamRef);
     return { status: 200, body: this.streamJson(call, fork.streamSid, fork.options.name, 'stopped') };
+  }
+
+  createRecording(callSid: string, form: RestForm): RestReply {
+    const call = this.sim.call(callSid);
+    if (!call) return restError(404, 20404, `Call ${callSid} not found`);
+    if (call.ended || call.status !== 'in-progress') return restError(400, 21220, 'Call is not in-progress. Cannot create recording.');
+    const channels = one(form.RecordingChannels) ?? 'mono';
+    if (channels !== 'mono' && channels !== 'dual') return restError(400, 21610, 'Invalid RecordingChannels');
+    const statusCallback = one(form.RecordingStatusCallback);
+    const events = many(form.RecordingStatusCallbackEvent);
+    const rec = call.startRecording({
+      sid: sid('RE'),
+      channels: channels === 'dual' ? 2 : 1,
+      track: one(form.RecordingTrack) ?? 'both',
+      ...(statusCallback ? { statusCallback } : {}),
+      statusEvents: events.length > 0 ? events : ['completed'],
+    });
+    const body = rec.json(this.sim.clock.wallNow());
+    // Under the call, the resource's URI is the call's sub-resource.
+    return { status: 201, body: { ...body, uri: `${this.base()}/Calls/${callSid}/Recordings/${rec.sid}.json` } };
+  }
+
+  private liveRecording(recordingSid: string): SimRecording | undefined {
+    const rec = this.sim.recordings.get(recordingSid);
+    return rec && !rec.deleted ? rec : undefined;
+  }
+
+  fetchRecording(recordingSid: string): RestReply {
+    const rec = this.liveRecording(recordingSid);
+    return rec ? { status: 200, body: rec.json(this.sim.clock.wallNow()) } : restError(404, 20404, `Recording ${recordingSid} not found`);
+  }
+
+  deleteRecording(recordingSid: string): RestReply {
+    const rec = this.liveRecording(recordingSid);
+    if (!rec) return restError(404, 20404, `Recording ${recordingSid} not found`);
+    rec.deleted = true;
+    return { status: 204 };
+  }
+
+  recordingMedia(recordingSid: string, extension: string): RestReply {
+    const rec = this.liveRecording(recordingSid);
+    if (!rec?.media) return restError(404, 20404, `Recording ${recordingSid} not found`);
+    // The simulator keeps WAV only; an .mp3 request gets the same audio as WAV would be wrong, so it is refused.
+    if (extension !== 'wav') return restError(404, 20404, 'The simulator serves recordings as .wav only');
+    return { status: 200, raw: { contentType: 'audio/x-wav', bytes: rec.media } };
   }
 
   private streamJson(call: SimCall, streamSid: string, name: string, status: string): Record<string, unknown> {

@@ -13,6 +13,7 @@ import {
   type ParticipantOptions,
 } from './twilio-conference.js';
 import { SimFork, type ForkTrack } from './twilio-fork.js';
+import { SimRecording, type RecordingInit } from './twilio-recording.js';
 import { boolAttr, findNoun, parameters, parseTwiml, textOf, unescapeXml } from './twiml-reader.js';
 
 export { parseTwiml } from './twiml-reader.js';
@@ -50,10 +51,19 @@ export interface PersonBehaviour {
   pressAfterMs?: number;
   /** Hangs up this long after answering. */
   hangUpAfterMs?: number;
+  /**
+   * Who (or what) picks up, as answering-machine detection reports it
+   * (default human): human, machine_end_beep, machine_end_silence,
+   * machine_end_other, fax, unknown. With MachineDetection=Enable a machine
+   * is reported as machine_start.
+   */
+  answeredBy?: string;
+  /** From the answer to the AMD verdict (default 1500 ms for a person, 6000 ms for a machine's greeting and beep). */
+  amdAfterMs?: number;
 }
 
 /** The scripted people of a warm transfer, by name; or a behaviour of one's own. */
-export type PersonScript = 'accept' | 'decline' | 'busy' | 'no-answer' | 'silent' | 'hangup' | 'fail' | PersonBehaviour;
+export type PersonScript = 'accept' | 'decline' | 'busy' | 'no-answer' | 'silent' | 'hangup' | 'fail' | 'voicemail' | PersonBehaviour;
 
 export const PERSON_SCRIPTS: Readonly<Record<Exclude<PersonScript, PersonBehaviour>, PersonBehaviour>> = {
   /** Answers, hears the brief, presses 1. */
@@ -70,6 +80,8 @@ export const PERSON_SCRIPTS: Readonly<Record<Exclude<PersonScript, PersonBehavio
   hangup: { pickUp: 'answer', hangUpAfterMs: 500 },
   /** The leg cannot be placed (a Twilio error). */
   fail: { pickUp: 'fail' },
+  /** An answering machine: its greeting, then the beep. */
+  voicemail: { pickUp: 'answer', answeredBy: 'machine_end_beep' },
 };
 
 const behaviourOf = (s: PersonScript): PersonBehaviour => (typeof s === 'string' ? PERSON_SCRIPTS[s] : s);
@@ -79,6 +91,15 @@ const DEFAULT_RING_TIMEOUT_S = 60;
 const DEFAULT_RING_MS = 2000;
 const DEFAULT_PRESS_AFTER_MS = 1000;
 const DEFAULT_GATHER_TIMEOUT_S = 5;
+const DEFAULT_AMD_HUMAN_MS = 1500;
+const DEFAULT_AMD_MACHINE_MS = 6000;
+
+/** Asynchronous (or synchronous) answering-machine detection asked for on a Calls create. */
+export interface AmdRequest {
+  mode: 'Enable' | 'DetectMessageEnd';
+  async: boolean;
+  callback?: string;
+}
 
 export interface SimulatorOptions {
   /** Where the server listens, e.g. http://127.0.0.1:PORT. */
@@ -134,10 +155,13 @@ export interface OutboundLeg {
   statusCallback?: string;
   statusEvents?: string[];
   timeoutSeconds?: number;
+  amd?: AmdRequest;
 }
 
 export class TwilioSimulator {
   readonly calls: SimCall[] = [];
+  /** Every recording started through the REST API, by RE… SID (deleted ones included, marked). */
+  readonly recordings = new Map<string, SimRecording>();
   readonly conferences: SimConference[] = [];
   /** Every status callback posted (call progress, conference, stream), in order. */
   readonly callbacks: SimCallback[] = [];
@@ -227,6 +251,7 @@ export class TwilioSimulator {
       behaviour: behaviourOf(this.personAt(leg.to)),
       ...(leg.statusCallback ? { statusCallback: leg.statusCallback } : {}),
       statusEvents: leg.statusEvents ?? [],
+      ...(leg.amd ? { amd: leg.amd } : {}),
     });
     this.calls.push(call);
     call.ring(leg.onAnswer, (leg.timeoutSeconds ?? DEFAULT_RING_TIMEOUT_S) * 1000);
@@ -304,6 +329,7 @@ interface CallInit {
   behaviour?: PersonBehaviour;
   statusCallback?: string;
   statusEvents?: string[];
+  amd?: AmdRequest;
 }
 
 export const participantOptionsFromTwiml = (attrs: Record<string, string>): ParticipantOptions => ({
@@ -329,6 +355,10 @@ export class SimCall implements ConferenceMember {
   readonly audio: Buffer[] = [];
   /** Audio forks started on this call, in order. */
   readonly forks: SimFork[] = [];
+  /** Recordings started on this call through the REST API. */
+  readonly recordings: SimRecording[] = [];
+  /** The AMD verdict once reported. */
+  answeredBy: string | undefined;
   audioBytes = 0;
   /** Audio bytes the caller actually heard (cleared audio excluded). */
   heardBytes = 0;
@@ -362,6 +392,7 @@ export class SimCall implements ConferenceMember {
   private answeredAtWallMs: number | undefined;
   /** TwiML given by a REST update while the leg was still ringing: it runs on answer. */
   private pendingAnswer: OnAnswer | undefined;
+  private readonly amd: AmdRequest | undefined;
 
   constructor(
     readonly sim: TwilioSimulator,
@@ -375,6 +406,7 @@ export class SimCall implements ConferenceMember {
     this.behaviour = init.behaviour;
     this.statusCallback = init.statusCallback;
     this.statusEvents = new Set(init.statusEvents ?? []);
+    this.amd = init.amd;
     this.status = init.direction === 'inbound' ? 'ringing' : 'queued';
   }
 
@@ -396,6 +428,8 @@ export class SimCall implements ConferenceMember {
       Direction: this.direction,
       ApiVersion: '2010-04-01',
       CallStatus: this.ended ? 'completed' : this.direction === 'inbound' ? 'in-progress' : this.status,
+      // Synchronous detection: Twilio answers the call's URL with the verdict in hand.
+      ...(this.amd && !this.amd.async && this.answeredBy ? { AnsweredBy: this.answeredBy } : {}),
     };
   }
 
@@ -497,6 +531,15 @@ export class SimCall implements ConferenceMember {
     const delivered = this.progress('answered');
     const hangUpAfter = this.behaviour?.hangUpAfterMs;
     if (hangUpAfter !== undefined) this.timer(hangUpAfter, () => void this.hangUp());
+    if (this.amd) {
+      const { verdict, afterMs } = this.amdVerdict();
+      if (this.amd.async) {
+        this.timer(afterMs, () => this.reportAmd(verdict, afterMs));
+      } else {
+        // Synchronous: the verdict comes with the URL request (the detection time is not modelled).
+        this.answeredBy = verdict;
+      }
+    }
     const gen = this.gen;
     switch (onAnswer.kind) {
       case 'url':
@@ -508,6 +551,56 @@ export class SimCall implements ConferenceMember {
       case 'conference':
         this.enterConference(onAnswer.conference, onAnswer.options);
         return;
+    }
+  }
+
+  /** What detection reports for whoever picked up, and after how long. */
+  private amdVerdict(): { verdict: string; afterMs: number } {
+    const b = this.behaviour;
+    let verdict = b?.answeredBy ?? 'human';
+    if (this.amd?.mode === 'Enable' && verdict.startsWith('machine_end_')) verdict = 'machine_start';
+    const machine = verdict.startsWith('machine_');
+    return { verdict, afterMs: b?.amdAfterMs ?? (machine ? DEFAULT_AMD_MACHINE_MS : DEFAULT_AMD_HUMAN_MS) };
+  }
+
+  /** The AsyncAmdStatusCallback (docs/protocols.md#outbound-calls-and-recordings). */
+  private reportAmd(verdict: string, afterMs: number): void {
+    if (this.ended) return;
+    this.answeredBy = verdict;
+    const url = this.amd?.callback;
+    if (!url) return;
+    this.posting = this.posting.then(() =>
+      this.sim.callback(url, {
+        AccountSid: this.sim.accountSid,
+        CallSid: this.callSid,
+        AnsweredBy: verdict,
+        MachineDetectionDuration: String(afterMs),
+      }),
+    );
+  }
+
+  /** A REST Recordings create on this live call. */
+  startRecording(init: Omit<RecordingInit, 'accountSid' | 'callSid' | 'startedWallMs' | 'audioOffset'>): SimRecording {
+    const rec = new SimRecording({
+      ...init,
+      accountSid: this.sim.accountSid,
+      callSid: this.callSid,
+      startedWallMs: this.sim.clock.wallNow(),
+      audioOffset: this.audioBytes,
+    });
+    this.recordings.push(rec);
+    this.sim.recordings.set(rec.sid, rec);
+    if (init.statusCallback && init.statusEvents.includes('in-progress')) void this.sim.callback(init.statusCallback, rec.callbackParams());
+    return rec;
+  }
+
+  /** The call is over: its recordings complete and report. */
+  private async completeRecordings(): Promise<void> {
+    for (const rec of this.recordings) {
+      if (rec.status !== 'in-progress') continue;
+      rec.complete(this.audio, this.sim.clock.wallNow());
+      const url = rec.init.statusCallback;
+      if (url && rec.init.statusEvents.includes('completed')) await this.sim.callback(url, rec.callbackParams());
     }
   }
 
@@ -985,6 +1078,7 @@ export class SimCall implements ConferenceMember {
       this.setStatus('completed');
       await this.progress('completed');
     }
+    await this.completeRecordings();
     this.finish();
   }
 

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Container } from '../../container.js';
 import { actorOf } from '../../auth/roles.js';
 import { DEFAULT_UNAVAILABLE } from '../../agents/directory.js';
-import type { AgentRecord, AuditEntry, VersionRecord } from '../../agents/types.js';
+import { DEFAULT_OUTBOUND_LIMITS, type AgentRecord, type AuditEntry, type VersionRecord } from '../../agents/types.js';
 import { principalOf } from '../auth.js';
 
 /** Agents, drafts, versions, lifecycle and audit (docs/api.md#agents, docs/architecture.md#agent-lifecycle). */
@@ -37,6 +37,13 @@ export const webhookSchema = z
     secret: z.string().min(16).max(256).describe('HMAC-SHA256 key the deliveries are signed with; never shown again'),
   })
   .strict();
+export const outboundLimitsSchema = z
+  .object({
+    maxConcurrent: z.number().int().min(1).max(1000).describe('outbound calls dialling or in progress at once; more wait in a queue'),
+    perMinute: z.number().int().min(1).max(10_000).describe('outbound calls started in any 60 seconds'),
+  })
+  .strict()
+  .describe('how fast this agent places outbound calls (POST /calls)');
 
 const agentStateSchema = z.enum(['draft', 'active', 'inactive']);
 
@@ -51,6 +58,7 @@ export const agentSchema = z.object({
   unavailable: unavailableSchema,
   requireTestsToPublish: z.boolean().describe('publishing runs the stored test suite against the draft first (422 TESTS_FAILED with the report)'),
   webhook: z.object({ url: z.string() }).nullable().describe('where call events are POSTed; the secret is never shown'),
+  outbound: outboundLimitsSchema,
   createdAt: z.string(),
 });
 
@@ -111,6 +119,7 @@ export function agentView(a: AgentRecord): z.infer<typeof agentSchema> {
     unavailable: a.unavailable ?? DEFAULT_UNAVAILABLE,
     requireTestsToPublish: a.requireTestsToPublish,
     webhook: a.webhook ? { url: a.webhook.url } : null,
+    outbound: a.outbound ?? DEFAULT_OUTBOUND_LIMITS,
     createdAt: iso(a.createdAtMs),
   };
 }
@@ -184,7 +193,7 @@ export async function agentRoutes(app: FastifyInstance, { container }: { contain
     {
       schema: {
         tags,
-        summary: 'Rename, set the unavailable behaviour (null restores the default), require a passing test suite to publish, or set the outbound webhook (null removes it)',
+        summary: 'Rename, set the unavailable behaviour or the outbound limits (null restores a default), require a passing test suite to publish, or set the outbound webhook (null removes it)',
         params: idParams,
         body: z
           .object({
@@ -192,6 +201,7 @@ export async function agentRoutes(app: FastifyInstance, { container }: { contain
             unavailable: unavailableSchema.nullable().optional(),
             requireTestsToPublish: z.boolean().optional(),
             webhook: webhookSchema.nullable().optional(),
+            outbound: outboundLimitsSchema.nullable().optional(),
           })
           .strict(),
         response: { 200: agentSchema },

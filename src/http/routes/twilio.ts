@@ -6,6 +6,7 @@ import { isOpen } from '../../flow/business-hours.js';
 import { createOutboundFetch } from '../../flow/outbound.js';
 import { startCall, type CallDeps } from '../../pipeline/call.js';
 import { attachMediaStream } from '../../telephony/media-stream.js';
+import { outboundTwilioRoutes } from './twilio-outbound.js';
 import { checkSignature, isAccepted, refusalReason, webhookUrl, websocketUrl } from '../../telephony/signature.js';
 import {
   TWILIO_PATHS,
@@ -54,6 +55,7 @@ export async function twilioRoutes(app: FastifyInstance, { container }: { contai
     live: t.sessions,
     playoutTotals: t.playoutTotals,
     ...(t.people ? { people: t.people } : {}),
+    startRecording: (callSid) => container.outbound.recordings.start(callSid),
   };
 
   // preHandler, not onRequest: form bodies are parsed by then, and they are signed too.
@@ -190,6 +192,9 @@ export async function twilioRoutes(app: FastifyInstance, { container }: { contai
     calls.armStreamStart(callSid);
     return xml(reply, connectStreamTwiml(publicUrl, tokens.issue(callSid, record.accountSid)));
   });
+
+  // Outbound calls and recordings: same scope, same signature check.
+  outboundTwilioRoutes(app, container);
 
   app.post(TWILIO_PATHS.status, { schema: { hide: true } }, async (req, reply) => {
     const body = (req.body ?? {}) as Form;
