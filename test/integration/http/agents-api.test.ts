@@ -26,7 +26,7 @@ describe('agents over HTTP', () => {
     expect(res.statusCode).toBe(201);
     const body = res.json();
     expect(Object.keys(body).sort()).toEqual(
-      ['createdAt', 'draft', 'id', 'latestVersion', 'name', 'requireTestsToPublish', 'servedVersion', 'slug', 'state', 'unavailable', 'webhook'].sort(),
+      ['createdAt', 'draft', 'id', 'latestVersion', 'name', 'requireTestsToPublish', 'servedVersion', 'slug', 'state', 'unavailable', 'webhook', 'outbound'].sort(),
     );
     expect(body).toMatchObject({
       slug: 'front-desk',

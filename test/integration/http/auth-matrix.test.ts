@@ -5,6 +5,11 @@ import { buildTestApp, type TestApp } from '../../support/app.js';
 import { newCallRecord } from '../../../src/calls/call-record.js';
 import type { MemoryJobRunner } from '../../../src/jobs/memory-runner.js';
 import { WEBHOOK_JOB } from '../../../src/jobs/processors/webhook-delivery.js';
+import { ManualClock } from '../../../src/core/clock.js';
+import { SimRecording } from '../../../src/testing/twilio-recording.js';
+import { startFakeTwilioRest, type FakeTwilioRest } from '../../../src/testing/twilio-rest.js';
+import { attachSimulatorToRest } from '../../../src/testing/twilio-sim-rest.js';
+import { TwilioSimulator } from '../../../src/testing/twilio-simulator.js';
 import {
   agentIn,
   bearer,
@@ -34,6 +39,10 @@ type Prepared = {
 };
 
 let t: TestApp;
+/** Twilio's REST API on loopback, acted out by a simulator whose clock never moves: calls placed ring for ever. */
+let rest: FakeTwilioRest;
+let sim: TwilioSimulator;
+const ACCOUNT_SID = 'AC' + 'b'.repeat(32);
 let keys: Record<Role, string>;
 let sessions: Record<Role, string>;
 let seq = 0;
@@ -146,6 +155,36 @@ const CASES: Record<string, () => Promise<Prepared>> = {
   // A call that has ended: every allowed role gets past the matrix to the call's own 409.
   'POST /calls/:id/assume': async () => ({ url: `/api/v1/calls/${await endedCall()}/assume`, payload: { staffId: 'st_anyone' }, status: 409 }),
   'POST /calls/:id/transfer-to-ai': async () => ({ url: `/api/v1/calls/${await endedCall()}/transfer-to-ai`, payload: { agentId: 'any' }, status: 409 }),
+  'POST /calls': async () => {
+    const agent = await agentIn(t, 'active');
+    await t.container.persistence.phoneNumbers.assign(uniqueNumber(), agent.id);
+    return { url: '/api/v1/calls', payload: { agentId: agent.id, to: '+14155550123' }, status: 202 };
+  },
+  'GET /calls/outbound/:id': async () => {
+    const agent = await agentIn(t, 'active');
+    await t.container.persistence.phoneNumbers.assign(uniqueNumber(), agent.id);
+    const request = await t.container.outbound.dialer.submit({ agentId: agent.id, to: '+14155550123' });
+    return { url: `/api/v1/calls/outbound/${request.id}`, status: 200 };
+  },
+  'GET /calls/:id/recording': async () => {
+    const callSid = `CA${String(++seq).padStart(32, '0')}`;
+    const rec = new SimRecording({
+      sid: `RE${String(seq).padStart(32, '0')}`,
+      accountSid: ACCOUNT_SID,
+      callSid,
+      channels: 2,
+      track: 'both',
+      statusEvents: ['completed'],
+      startedWallMs: Date.now(),
+      audioOffset: 0,
+    });
+    rec.complete([Buffer.alloc(800, 0xff)], Date.now() + 1000);
+    sim.recordings.set(rec.sid, rec);
+    const record = newCallRecord({ callSid, accountSid: ACCOUNT_SID, agentId: 'ag', slug: 's', version: 1, from: '+15550001111', to: '+15550002222', direction: 'inbound', nowMs: Date.now() });
+    record.recording = { sid: rec.sid, status: 'completed', url: rec.mediaUrl, durationSeconds: 1, channels: 2, startedAt: Date.now() };
+    await t.container.callHistory.save(record);
+    return { url: `/api/v1/calls/${callSid}/recording`, status: 200 };
+  },
   'GET /staff': async () => ({ url: '/api/v1/staff', status: 200 }),
   'POST /staff': async () => ({ url: '/api/v1/staff', payload: { displayName: 'New', username: `made${++seq}`, role: 'support' }, status: 201 }),
   'GET /staff/:id': async () => ({ url: `/api/v1/staff/${(await newPerson()).id}`, status: 200 }),
@@ -179,11 +218,18 @@ const PUBLIC: Record<string, () => Promise<{ url: string; payload: unknown; stat
 const SOCKETS = ['GET /workspace', 'GET /calls/:id/live'];
 
 beforeAll(async () => {
-  t = await buildTestApp();
+  rest = await startFakeTwilioRest();
+  const env = { TWILIO_ACCOUNT_SID: ACCOUNT_SID, TWILIO_AUTH_TOKEN: 'matrix-token', TWILIO_API_BASE_URL: rest.url, PUBLIC_URL: 'https://matrix.test' };
+  t = await buildTestApp({ env });
+  sim = new TwilioSimulator({ serverUrl: 'http://127.0.0.1:9', publicUrl: env.PUBLIC_URL, authToken: env.TWILIO_AUTH_TOKEN, accountSid: ACCOUNT_SID, clock: new ManualClock() });
+  attachSimulatorToRest(sim, rest);
   keys = await keysByRole(t);
   sessions = await sessionsByRole(t);
 });
-afterAll(async () => t.close());
+afterAll(async () => {
+  await t.close();
+  await rest.close();
+});
 
 describe('the role matrix', () => {
   it('has a row for every documented /api/v1 route', async () => {

@@ -51,6 +51,7 @@ describe('settings defaults', () => {
       bargeIn: { minWords: 2, confirmMs: 600 },
       maxCallSeconds: 3600,
       variables: {},
+      recording: false,
     });
   });
 

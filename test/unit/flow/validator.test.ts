@@ -643,3 +643,33 @@ describe('validateFlow', () => {
     expect(dead.errors.filter((e) => e.code === 'DEAD_END')).toHaveLength(n);
   });
 });
+
+describe('answering-machine detection in flows', () => {
+  const amdFlow = (value: string, voicemail?: string) => ({
+    version: 1,
+    name: 'AMD',
+    start: 'route',
+    settings: { ...(voicemail !== undefined ? { voicemail: { message: voicemail } } : {}) },
+    nodes: [
+      { id: 'route', type: 'branch', branches: [{ if: { var: 'call.answeredBy', op: 'eq', value }, to: 'bye' }], else: 'bye' },
+      { id: 'bye', type: 'end' },
+    ],
+  });
+
+  it('call.answeredBy is a built-in; a value AMD never reports is a warning', async () => {
+    const { validateFlow } = await import('../../../src/flow/validator.js');
+    const good = validateFlow(amdFlow('machine_end_beep'));
+    expect(good.errors).toEqual([]);
+    expect(good.warnings.map((w) => w.code)).not.toContain('UNDEFINED_VARIABLE');
+    expect(good.warnings.map((w) => w.code)).not.toContain('UNKNOWN_ANSWERED_BY');
+    const typo = validateFlow(amdFlow('voicemail'));
+    expect(typo.warnings.find((w) => w.code === 'UNKNOWN_ANSWERED_BY')).toMatchObject({ nodeId: 'route', path: '$.nodes[0].branches[0].if.value' });
+  });
+
+  it('the voicemail message is a template checked like the others', async () => {
+    const { validateFlow } = await import('../../../src/flow/validator.js');
+    const res = validateFlow(amdFlow('human', 'Hi {{nobody}}'));
+    expect(res.warnings.find((w) => w.code === 'UNDEFINED_VARIABLE')).toMatchObject({ path: '$.settings.voicemail.message' });
+    expect(validateFlow(amdFlow('human', '')).errors).toEqual([]);
+  });
+});
