@@ -133,11 +133,14 @@ export class Recordings {
         logger.warn({ err, callSid, recordingSid }, 'deleting an expired recording failed; retried on the next run');
         continue;
       }
-      await this.change(callSid, (r) => {
+      const markDeleted = (r: CallRecord) => {
         if (!r.recording || r.recording.sid !== recordingSid) return;
         r.recording = { ...r.recording, status: 'deleted', deletedAt: clock.wallNow() };
         delete r.recording.url;
-      });
+      };
+      // The history is what the next run queries: it is marked at once, not when the recorder next writes.
+      await calls.setRecording(callSid, markDeleted);
+      await history.update(callSid, markDeleted);
       calls.emit({ type: 'recording.deleted', callSid, recordingSid });
       report.deleted++;
     }

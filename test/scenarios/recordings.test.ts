@@ -102,17 +102,24 @@ describe('recordings', () => {
     expect(res.json().error.code).toBe('NOT_FOUND');
   });
 
-  it('retention deletes only recordings older than the retention period, at Twilio and on the call', async () => {
+  it('retention (an hourly job with RECORDING_RETENTION_DAYS) deletes only recordings older than the period, at Twilio and on the call', async () => {
+    await s.close();
+    s = await startRealServer({ env: { RECORDING_RETENTION_DAYS: '30' } });
+    attachSimulatorToRest(s.sim, s.rest);
     await launchAgent(s, 'recorded', recordedFlow, NUMBER);
     const old = await recordedCall();
     await s.clock.advance(31 * DAY_MS);
     const recent = await recordedCall();
 
-    const report = await s.container.outbound.recordings.deleteExpired(30);
-    expect(report).toEqual({ deleted: 1, failed: 0 });
+    // The next hourly run finds the old recording only.
+    await s.until(async () => (await s.record(old)).recording?.status === 'deleted', {
+      maxMs: 2 * 3_600_000,
+      stepMs: 60_000,
+      what: 'the retention job',
+    });
     const oldSid = (await s.record(old)).recording!.sid;
     const recentSid = (await s.record(recent)).recording!.sid;
-    expect(s.rest.requests.filter((r) => r.method === 'DELETE').map((r) => r.path)).toEqual([
+    expect(s.rest.requests.filter((r) => r.method === "DELETE").map((r) => r.path)).toEqual([
       expect.stringMatching(new RegExp(`/Recordings/${oldSid}\\.json$`)),
     ]);
     expect(s.sim.recordings.get(oldSid)!.deleted).toBe(true);
