@@ -5,7 +5,7 @@ import type { CallRecord } from './call-record.js';
  * decided once from the record when it is stored. The record's `outcome.kind`
  * stays the full story; this is the summary.
  *
- *   completed    the agent finished the call (an `end` node, a max-length hang-up)
+ *   completed    the agent finished the call (an `end` node, a max-length hang-up, a voicemail left)
  *   transferred  a person took the call: a cold transfer answered, a warm transfer accepted, an assume
  *   abandoned    the caller left before the agent was done: hung up while the AI had the call,
  *                never connected (canceled, busy, no answer, no stream), or stopped answering (silence)
@@ -19,6 +19,8 @@ export type CallResult = (typeof CALL_RESULTS)[number];
 const BY_KIND: Readonly<Record<string, CallResult>> = {
   completed: 'completed',
   max_duration: 'completed',
+  // An outbound call that reached an answering machine and left its message (docs/outbound.md).
+  voicemail: 'completed',
   transferred: 'transferred',
   unavailable: 'unavailable',
   canceled: 'abandoned',
