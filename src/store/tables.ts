@@ -19,7 +19,7 @@ export interface AgentsTable {
   require_tests_to_publish: number;
   /** `{ url, secret }` of the agent's outbound webhook (JSON text, migration 0006); null: none. */
   webhook: string | null;
-  /** Outbound limits (JSON text, migration 0007); null means the defaults. */
+  /** Outbound limits (JSON text, migration 0008); null means the defaults. */
   outbound: string | null;
   created_at: number;
   updated_at: number;
@@ -117,7 +117,7 @@ export interface CallsTable {
   transfer_requested?: number;
   /** Post-call processing's result as JSON (src/calls/post-call.ts; migration 0007); null until it ran. */
   post_call?: string | null;
-  /** The call's recording (migration 0007): Twilio's RE… SID, media URL, length, status; deleted by retention. */
+  /** The call's recording (migration 0008): Twilio's RE… SID, media URL, length, status; deleted by retention. */
   recording_sid?: string | null;
   recording_url?: string | null;
   recording_duration_s?: number | null;

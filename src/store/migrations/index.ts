@@ -6,7 +6,7 @@ import * as agentTests from './0004_agent_tests.js';
 import * as callAnalytics from './0005_call_analytics.js';
 import * as agentWebhooks from './0006_agent_webhooks.js';
 import * as callPostCall from './0007_call_post_call.js';
-import * as outboundRecordings from './0007_outbound_recordings.js';
+import * as outboundRecordings from './0008_outbound_recordings.js';
 
 /**
  * Every migration, in order. A static list rather than a folder scan, so the
@@ -20,5 +20,5 @@ export const migrations: Record<string, Migration> = {
   '0005_call_analytics': callAnalytics,
   '0006_agent_webhooks': agentWebhooks,
   '0007_call_post_call': callPostCall,
-  '0007_outbound_recordings': outboundRecordings,
+  '0008_outbound_recordings': outboundRecordings,
 };
