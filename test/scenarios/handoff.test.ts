@@ -14,7 +14,7 @@ import { CALLER, startHarness, type Harness, type HarnessOptions } from './harne
  * real `twilio` SDK against the REST fake, staff and queues through the people
  * module, presence through the workspace hub. Each outcome of docs/handoff.md.
  */
-const NUMBERS = { support: '+15550100021', concierge: '+15550100022', other: '+15550100023' };
+const NUMBERS = { support: '+15550100021', concierge: '+15550100022', other: '+15550100023', cold: '+15550100024' };
 
 const supportFlow = {
   version: 1,
@@ -65,11 +65,14 @@ async function setup(options: HarnessOptions = {}): Promise<Harness> {
   await writeFile(join(dir, 'support.json'), JSON.stringify(supportFlow));
   await writeFile(join(dir, 'concierge.json'), JSON.stringify(conciergeFlow('Concierge')));
   await writeFile(join(dir, 'other.json'), JSON.stringify(conciergeFlow('Other desk')));
+  // The same line, but a cold transfer: the queue's people are rung in turn and nobody is briefed.
+  const cold = { ...supportFlow, name: 'Cold line', nodes: supportFlow.nodes.map((n) => (n.id === 'xfer' ? { ...n, mode: 'cold' } : n)) };
+  await writeFile(join(dir, 'cold.json'), JSON.stringify(cold));
   h = await startHarness({
     ...options,
     env: {
       FLOWS_DIR: dir,
-      PHONE_NUMBERS: `${NUMBERS.support}=support,${NUMBERS.concierge}=concierge,${NUMBERS.other}=other`,
+      PHONE_NUMBERS: `${NUMBERS.support}=support,${NUMBERS.concierge}=concierge,${NUMBERS.other}=other,${NUMBERS.cold}=cold`,
       ...options.env,
     },
     warm: ['support'],
@@ -154,6 +157,26 @@ describe('warm transfer to a queue', () => {
     for (const p of people) expect(hh.sim.legsTo(p.phone)).toHaveLength(1);
     for (const p of people) expect(await liveSessions(hh, p.id)).toBe(0);
     expect(record.turns.map((t) => t.text)).toEqual(['Hello from support.', 'Connecting you.', 'Nobody is free.']);
+  });
+
+  it('cold to a queue: its people are rung in turn with no brief; the first who answers has the call', async () => {
+    const hh = await setup();
+    const first = await person(hh, 'no-answer', { queue: 'support' });
+    const second = await person(hh, 'accept', { queue: 'support' });
+    const call = await hh.sim.placeCall({ from: CALLER, to: NUMBERS.cold });
+    await hh.until(async () => (await hh.record(call.callSid)).state === 'human', { what: 'a person to take the call', maxMs: 300_000 });
+    const record = await hh.record(call.callSid);
+    // The longest idle (the first person) is rung first and does not answer; the next one takes it.
+    expect(record.handler).toEqual({ kind: 'person', staffId: second.id });
+    expect(hh.sim.legsTo(first.phone)).toHaveLength(1);
+    expect(hh.sim.legsTo(second.phone)).toHaveLength(1);
+    expect(hh.sim.legsTo(second.phone)[0]!.says()).toEqual([]);
+    const outcomes = hh.eventsOf(call.callSid).flatMap((e) => (e.type.startsWith('transfer.') && 'staffId' in e ? [[e.type, e.staffId]] : []));
+    expect(outcomes).toEqual([
+      ['transfer.no_answer', first.id],
+      ['transfer.accepted', second.id],
+    ]);
+    expect(await liveSessions(hh, first.id)).toBe(0);
   });
 
   it('everyone unavailable (offline, or not in the queue): onUnavailable at once, nobody rung', async () => {
