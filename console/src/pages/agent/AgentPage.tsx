@@ -127,7 +127,7 @@ export function AgentPage({ id, tab, session }: { id: string; tab: string; sessi
         draft.text === null ? (
           <Loading what="the draft" />
         ) : (
-          <FlowTab text={draft.text} readOnly={!editor} validation={validation} numbers={numbers.map((n) => n.e164)} onEdit={draft.edit} onSave={() => void draft.save()} />
+          <FlowTab text={draft.text} loads={draft.loads} readOnly={!editor} validation={validation} numbers={numbers.map((n) => n.e164)} onEdit={draft.edit} onSave={() => void draft.save()} />
         )
       ) : null}
       {tab === 'versions' ? <VersionsTab key={versionsKey} agent={agent} editor={editor} onAgent={setAgent} onCopyToDraft={(t) => draft.edit(t)} /> : null}

@@ -13,6 +13,8 @@ const STATUS_ICON = { pass: '✓', warn: '!', error: '✕' } as const;
 
 export function FlowTab(props: {
   text: string;
+  /** Counts loads of the text from the server; typing does not change it. */
+  loads: number;
   readOnly: boolean;
   validation: Validation | null;
   numbers: string[];
@@ -57,10 +59,12 @@ export function FlowTab(props: {
     };
   }, []);
 
+  // Only a text loaded from the server replaces the editor's: what the editor reports back
+  // through onEdit is already in it, and an older render must never overwrite newer typing.
   useEffect(() => {
     const ed = editor.current;
-    if (ed && ed.getText() !== props.text) ed.setText(props.text);
-  }, [props.text]);
+    if (ed && ed.getText() !== props$.current.text) ed.setText(props$.current.text);
+  }, [props.loads]);
   useEffect(() => editor.current?.setReadOnly(props.readOnly), [props.readOnly]);
 
   const findings: Level[] = useMemo(

@@ -30,6 +30,10 @@ export const pretty = (flow: unknown) => JSON.stringify(flow, null, 2);
  */
 export function useDraft(agentId: string, onSaved: (a: Agent) => void) {
   const [text, setTextState] = useState<string | null>(null);
+  // Bumped when the text comes from the server (load, reload), not from typing: the editor
+  // takes the text from props only then, so a render running behind the typing never pushes an
+  // older text back into it (which lost keystrokes and moved the cursor to the top).
+  const [loads, setLoads] = useState(0);
   const [state, setState] = useState<SaveState>({ kind: 'saved' });
   const textRef = useRef<string | null>(null);
   const revision = useRef(0);
@@ -46,6 +50,7 @@ export function useDraft(agentId: string, onSaved: (a: Agent) => void) {
     savedText.current = t;
     conflict.current = false;
     setTextState(t);
+    setLoads((n) => n + 1);
     setState({ kind: 'saved' });
     return d.revision;
   }, [agentId]);
@@ -137,5 +142,5 @@ export function useDraft(agentId: string, onSaved: (a: Agent) => void) {
     return () => removeEventListener('beforeunload', warn);
   }, []);
 
-  return { text, state, edit, save, reload: load, revision, dirty: () => textRef.current !== savedText.current };
+  return { text, loads, state, edit, save, reload: load, revision, dirty: () => textRef.current !== savedText.current };
 }
