@@ -30,7 +30,6 @@ async function main(): Promise<void> {
   const container = await createContainer(config, logger);
   if (!servesHttp(config)) {
     // ROLE=worker: the container runs the job workers; no port, no calls.
-    logger.info('job worker started (ROLE=worker): serving no HTTP');
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
@@ -43,16 +42,18 @@ async function main(): Promise<void> {
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
+    // Announced only once the handlers are in: whoever reads this line may signal at once.
+    logger.info('job worker started (ROLE=worker): serving no HTTP');
     return;
   }
   const app = await buildApp(container);
-  await app.listen({ port: config.PORT, host: config.HOST });
-  logger.info({ publicUrl: config.PUBLIC_URL }, 'server listening');
-
-  // Drain live calls, flush the call history, close, exit 0 (src/http/shutdown.ts).
+  // Drain live calls, flush the call history, close, exit 0 (src/http/shutdown.ts). The
+  // handlers go in before listening: a supervisor that sees the port may signal at once.
   const shutdown = createShutdown({ app, container, exit: (code) => process.exit(code) });
   process.on('SIGTERM', () => void shutdown.begin('SIGTERM'));
   process.on('SIGINT', () => void shutdown.begin('SIGINT'));
+  await app.listen({ port: config.PORT, host: config.HOST });
+  logger.info({ publicUrl: config.PUBLIC_URL }, 'server listening');
 }
 
 main().catch((err) => {

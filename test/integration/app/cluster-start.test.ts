@@ -31,7 +31,12 @@ afterAll(async () => {
   await redis.quit();
 });
 
-function start(env: Record<string, string>): { child: ChildProcess; records: Record<string, unknown>[]; next: (match: (r: Record<string, unknown>) => boolean) => Promise<Record<string, unknown>> } {
+function start(env: Record<string, string>): {
+  child: ChildProcess;
+  records: Record<string, unknown>[];
+  next: (match: (r: Record<string, unknown>) => boolean) => Promise<Record<string, unknown>>;
+  stderr: () => string;
+} {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: root,
     env: {
@@ -73,7 +78,7 @@ function start(env: Record<string, string>): { child: ChildProcess; records: Rec
       waiting.push({ match, resolve });
       child.once('exit', (code) => reject(new Error(`exited (${code}) before the expected log line: ${stderr}`)));
     });
-  return { child, records, next };
+  return { child, records, next, stderr: () => stderr };
 }
 
 const listeningPort = (r: Record<string, unknown>) => /^Server listening at http:\/\/127\.0\.0\.1:(\d+)$/.exec(String(r.msg))?.[1];
@@ -114,8 +119,8 @@ describe('several processes', () => {
       await s.next((r) => r.msg === 'job worker started (ROLE=worker): serving no HTTP');
       expect(s.records.some((r) => listeningPort(r))).toBe(false);
       s.child.kill('SIGTERM');
-      const [code] = await exited;
-      expect(code).toBe(0);
+      const [code, signal] = await exited;
+      expect({ code, signal, stderr: s.stderr() }).toMatchObject({ code: 0, signal: null });
       expect(s.records.map((r) => r.msg)).toContain('stopped');
     } finally {
       if (s.child.exitCode === null) s.child.kill('SIGKILL');
