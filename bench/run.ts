@@ -232,6 +232,7 @@ interface Measured {
   soak: Awaited<ReturnType<Bench['soak']>> | undefined;
   logLines: string[];
   logCount: number;
+  logByMessage: Record<string, number>;
 }
 
 /** Starts a server of `kind`, drives the levels (or ramp, or soak) against it, stops it. */
@@ -306,6 +307,7 @@ async function measure(kind: 'product' | 'floor', o: BenchOptions, fakes: BenchF
       soak,
       logLines: [...server.logLines],
       logCount: server.logCount,
+      logByMessage: Object.fromEntries([...server.logByMessage].sort((a, b) => b[1] - a[1])),
     };
   } finally {
     bench?.stop();
@@ -341,7 +343,11 @@ function report(o: BenchOptions, started: Date, canPin: boolean, fakes: BenchFak
   if (o.mode === 'ramp') log(`ramp: largest N meeting every budget = ${rampMax ?? 'none'} (${rampStop})`);
   if (soak) log(`soak: RSS slope ${soak.rssSlopeMbPerMin ?? '—'} MB/min over ${(o.soakMs / 60_000).toFixed(0)} min; errors ${JSON.stringify(soak.errorsByKind)}`);
   for (const r of rows.filter((r) => !r.valid)) log(`INVALID N=${r.calls}: ${r.invalidReason}`);
-  if (m.logLines.length) log(`server log (last lines of ${m.logCount}):\n  ${m.logLines.slice(-5).join('\n  ')}`);
+  if (m.logLines.length) {
+    const top = Object.entries(m.logByMessage).slice(0, 8);
+    log(`server log: ${m.logCount} warnings/errors, most frequent:\n  ${top.map(([msg, n]) => `${n} × ${msg}`).join('\n  ')}`);
+    log(`last lines:\n  ${m.logLines.slice(-3).join('\n  ')}`);
+  }
 
   const result = {
     calls: head?.calls ?? null,

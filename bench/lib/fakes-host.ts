@@ -16,6 +16,8 @@ import { TurnStampCollector, callTagOf, taggedReply, untagged, type TurnStamps }
  * Deepgram untouched).
  */
 
+const POST_CALL_ANSWER = JSON.stringify({ summary: 'The caller asked a question and got an answer.', disposition: 'resolved', variables: {} });
+
 export interface LocalFakes {
   openai: FakeOpenAI;
   tts: FakeElevenLabs;
@@ -54,6 +56,9 @@ export async function startLocalFakes(
       tokensPerSecond: o.llmTokensPerSecond,
       responder: (req) => {
         const at = monoMs();
+        // Post-call processing (JSON mode, after the call): an answer it can store, and no turn stamp,
+        // though its transcript carries the call's tag.
+        if ((req.body.response_format as { type?: string } | undefined)?.type === 'json_object') return { text: POST_CALL_ANSWER };
         const last = [...req.messages].reverse().find((m) => m.role === 'user');
         const id = callTagOf(typeof last?.content === 'string' ? last.content : '');
         if (id === undefined) return { text: BENCH_REPLY };

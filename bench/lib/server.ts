@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -43,6 +43,8 @@ export interface ServerChild {
   /** Warning/error log lines the server printed (LOG_LEVEL=warn), last ones kept. */
   logLines: string[];
   logCount: number;
+  /** Warning/error lines by their `msg` (the first 120 characters), to see which dominates. */
+  logByMessage: Map<string, number>;
   exited: boolean;
   /** Where the CPU profile was written (after stop, with --profile). */
   profile: string | undefined;
@@ -126,6 +128,7 @@ export async function startServer(o: ServerSpawnOptions): Promise<ServerChild> {
     url,
     logLines: [],
     logCount: 0,
+    logByMessage: new Map(),
     exited: false,
     profile: undefined,
     stop: async () => {
@@ -133,10 +136,15 @@ export async function startServer(o: ServerSpawnOptions): Promise<ServerChild> {
       if (profileTmp && o.profileDir) server.profile = keepMainThreadProfile(profileTmp, o.profileDir);
     },
   };
+  // BENCH_SERVER_LOG=<file>: every line the server printed, to follow one call through a run.
+  const logFile = process.env.BENCH_SERVER_LOG;
   const onLine = (chunk: Buffer) => {
+    if (logFile) appendFileSync(logFile, chunk);
     for (const line of chunk.toString('utf8').split('\n')) {
       if (!line.trim()) continue;
       server.logCount++;
+      const msg = messageOf(line);
+      server.logByMessage.set(msg, (server.logByMessage.get(msg) ?? 0) + 1);
       server.logLines.push(line.slice(0, 400));
       if (server.logLines.length > 20) server.logLines.shift();
     }
@@ -153,6 +161,17 @@ export async function startServer(o: ServerSpawnOptions): Promise<ServerChild> {
     throw err;
   }
   return server;
+}
+
+function messageOf(line: string): string {
+  try {
+    const r = JSON.parse(line) as { msg?: unknown; err?: { message?: unknown } };
+    const msg = typeof r.msg === 'string' ? r.msg : '(no msg)';
+    const why = typeof r.err?.message === 'string' ? `: ${r.err.message}` : '';
+    return (msg + why).slice(0, 120);
+  } catch {
+    return line.slice(0, 120);
+  }
 }
 
 async function waitReady(url: string, server: ServerChild, timeoutMs: number): Promise<void> {

@@ -1,8 +1,8 @@
 import type { CallRecord } from './call-record.js';
 
 /**
- * Where call records live. In memory for a single process; SQL (history) and
- * Redis (live state) implement the same port later.
+ * Where live call records live: in this process's memory, or in Redis with
+ * REDIS_URL (src/store/redis/call-repository.ts).
  */
 export interface CallRepository {
   /** Stores the record unless one exists for its CallSid; returns whichever is stored. */
@@ -10,7 +10,11 @@ export interface CallRepository {
   get(callSid: string): Promise<CallRecord | undefined>;
   /** Applies `change` to the stored record and stores the result; undefined if unknown. */
   update(callSid: string, change: (record: CallRecord) => void): Promise<CallRecord | undefined>;
-  list(): Promise<CallRecord[]>;
+  /**
+   * Calls in progress, copied. `includeEnded` adds the recently ended ones a process still
+   * keeps in memory (none with Redis); each is a deep copy, so it is for occasional reads only.
+   */
+  list(options?: { includeEnded?: boolean }): Promise<CallRecord[]>;
 }
 
 /** Ended calls kept in memory for live reads; older ones live only in SQL history. */
@@ -49,8 +53,12 @@ export class MemoryCallRepository implements CallRepository {
     return r;
   }
 
-  async list() {
-    return [...this.records.values()].map((r) => structuredClone(r));
+  async list(options?: { includeEnded?: boolean }) {
+    const out: CallRecord[] = [];
+    // Ended records (up to maxEndedRecords, with whole transcripts) are skipped before copying:
+    // listing the calls in progress runs on every call change while someone watches the workspace.
+    for (const r of this.records.values()) if (options?.includeEnded || r.state !== 'ended') out.push(structuredClone(r));
+    return out;
   }
 
   /** Records held in memory (live and recently ended). */

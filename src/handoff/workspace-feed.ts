@@ -90,6 +90,8 @@ export class WorkspaceFeed {
 
   /** Coalesces bursts of changes into one push of the whole list. */
   private schedule(): void {
+    // Nobody watching: nothing to build (a socket that opens gets the list from sendCallsTo).
+    if (this.deps.hub.connectedStaffIds().length === 0) return;
     if (this.pending) {
       this.again = true;
       return;

@@ -24,7 +24,7 @@ export async function benchStatsRoutes(app: FastifyInstance, { container }: { co
     const fromMs = Number(q.from ?? 0);
     const toMs = q.to === undefined ? Number.POSITIVE_INFINITY : Number(q.to);
     // Without a window only the cheap figures: listing copies every record.
-    const records = q.from === undefined ? [] : await container.telephony.calls.repository.list();
+    const records = q.from === undefined ? [] : await container.telephony.calls.repository.list({ includeEnded: true });
     const turns: { role: string; via?: string; interrupted?: boolean; metrics: Record<string, number | null> }[] = [];
     let ended = 0;
     for (const r of records) {

@@ -27,6 +27,14 @@ describe('MemoryCallRepository', () => {
     expect(repo.size).toBe(4);
   });
 
+  it('lists the calls in progress only, unless asked for the recently ended ones too', async () => {
+    const repo = new MemoryCallRepository();
+    for (let i = 1; i <= 3; i++) await repo.createIfAbsent(record(i));
+    await repo.update('CA2', (r) => void (r.state = 'ended'));
+    expect((await repo.list()).map((r) => r.callSid)).toEqual(['CA1', 'CA3']);
+    expect((await repo.list({ includeEnded: true })).map((r) => r.callSid)).toEqual(['CA1', 'CA2', 'CA3']);
+  });
+
   it('reads are copies: changing one does not change the stored record', async () => {
     const repo = new MemoryCallRepository();
     await repo.createIfAbsent(record(1));
