@@ -95,6 +95,8 @@ export async function buildApp(container: Container): Promise<FastifyInstance> {
       void handoff.liveHandoff.onConferenceEvent(e).catch((err: unknown) => container.logger.error({ err, callSid: e.callerSid }, 'conference event failed')),
     tokens: container.telephony.tokens,
     openFork: handoff.openFork,
+    forward: container.telephony.callbacks,
+    knows: (callerSid) => handoff.handoffs.get(callerSid) !== undefined || handoff.liveHandoff.has(callerSid),
   });
   if (container.config.BENCH_STATS) await app.register(benchStatsRoutes, { container });
   // The web console (static files); it talks to the API below like any client.

@@ -72,6 +72,7 @@ import { SqlPhoneNumberStore } from './store/phone-numbers-repo.js';
 import { SqlSettingsStore } from './store/settings-repo.js';
 import { SqlTtsCacheStore } from './store/tts-cache-repository.js';
 import { TwilioCallControl } from './telephony/rest.js';
+import { TwilioCallbackRouter } from './telephony/callback-forwarding.js';
 import { StreamTokens } from './telephony/stream-token.js';
 import { createPeople, type People, type PeopleDeps } from './handoff/people.js';
 import { createJobRunner } from './jobs/create-runner.js';
@@ -89,14 +90,15 @@ import { registerCallMetrics } from './metrics/call-metrics.js';
 import { registerJobMetrics } from './metrics/job-metrics.js';
 import { observeLlm, observeStt, observeTts, type ProviderErrorListener } from './providers/observed.js';
 import { newPlayoutTotals, type PlayoutTotals } from './pipeline/playout.js';
-import { LiveCallFeed } from './calls/live-feed.js';
+import { LiveCallFeed, type FeedBacklog } from './calls/live-feed.js';
+import { feedBacklogSource, serveFeedBacklogs } from './calls/feed-backlogs.js';
 import { ForkTranscriber, DeferredFork } from './handoff/fork-transcriber.js';
 import { Handoffs } from './handoff/handoffs.js';
 import { LocalLiveCalls, peopleTransfer, type LiveCallCommands } from './handoff/live-calls.js';
-import { LiveHandoff } from './handoff/live-handoff.js';
+import { LiveHandoff, type TransferOffer } from './handoff/live-handoff.js';
 import { numberPicker, queuePicker } from './handoff/pickers.js';
 import type { HandoffTelephony } from './handoff/telephony-port.js';
-import { WorkspaceFeed } from './handoff/workspace-feed.js';
+import { WORKSPACE_OFFER_TOPIC, WorkspaceFeed } from './handoff/workspace-feed.js';
 import type { PeopleTransfer } from './pipeline/call-session.js';
 import { TwilioHandoffTelephony } from './telephony/handoff-rest.js';
 import { HANDOFF_PATHS, callbackUrl, conferenceName } from './telephony/handoff-twiml.js';
@@ -179,6 +181,8 @@ export interface Telephony {
   sessions: Map<string, CallHandle>;
   /** Commands to a call (hang up, assume, …) delivered to whichever process holds it. */
   commands: CallCommands;
+  /** Twilio callbacks run on the process whose memory they need (a transfer, an outbound request, a live call). */
+  callbacks: TwilioCallbackRouter;
   /** Cold transfers through the Connect action (default) or a REST update. */
   transferVia: 'stream' | 'rest';
   /** Warm and queue transfers of the transfer node (set once the handoff module is built). */
@@ -259,8 +263,10 @@ export interface Container {
    * the seam where a router sends a command to the process holding the call.
    */
   live: LiveCallCommands;
-  /** Each call's events so far and as they happen (`GET /calls/:id/live`). */
+  /** Each call's events so far and as they happen (`GET /calls/:id/live`), every process's calls. */
   callFeed: LiveCallFeed;
+  /** A call's backlog for a viewer here when this feed joined late: the holder's feed, else history. */
+  feedBacklog(callSid: string): Promise<FeedBacklog>;
   /** Memory or Redis: call records and holders, agent changes, control messages, presence, login throttle. */
   liveState: LiveState;
   /** Heartbeats and the sweep for dead processes' calls (with REDIS_URL only). */
@@ -478,7 +484,25 @@ export async function createContainer(
   closers.push(() => postCall.close());
   const callFeed = new LiveCallFeed(telephony.calls.bus);
   closers.push(() => callFeed.close());
-  const handoff = createHandoff({ config, clock, logger, providers, telephony, people, directory: persistence.directory });
+  closers.push(serveFeedBacklogs(liveState.control, callFeed));
+  const feedBacklog = feedBacklogSource({ bus: liveState.control, holders: liveState.callHolders, history: { flush: () => callRecorder.flush(), events: (id) => callHistory.events(id) } });
+  const holders = liveState.callHolders;
+  const handoff = createHandoff({
+    config,
+    clock,
+    logger,
+    providers,
+    telephony,
+    people,
+    directory: persistence.directory,
+    control: liveState.control,
+    ...(holders instanceof RedisCallHolders
+      ? {
+          otherProcesses: async () =>
+            (await holders.liveProcesses(clock.wallNow() - config.PROCESS_HEARTBEAT_TIMEOUT_MS)).filter((id) => id !== liveState.processId),
+        }
+      : {}),
+  });
   closers.push(() => handoff.close());
   const live = new LocalLiveCalls({
     calls: telephony.calls,
@@ -491,7 +515,17 @@ export async function createContainer(
     getVersion: (agentId, version) => persistence.directory.getVersion(agentId, version),
     logger,
   });
-  const outbound = createOutbound({ config, clock, logger, persistence, telephony, callHistory, jobs, port: overrides.outbound });
+  const outbound = createOutbound({
+    config,
+    clock,
+    logger,
+    persistence,
+    telephony,
+    callHistory,
+    jobs,
+    port: overrides.outbound,
+    ...(liveState.mode === 'redis' ? { processId: liveState.processId } : {}),
+  });
   closers.push(() => outbound.close());
   const warmup = warmServedAtStartup(phraseWarmer, persistence, readiness, logger);
   closers.push(async () => {
@@ -522,6 +556,7 @@ export async function createContainer(
     handoff,
     live,
     callFeed,
+    feedBacklog,
     liveState,
     ...(processWatch ? { processWatch } : {}),
     outbound,
@@ -782,6 +817,7 @@ function createTelephony(deps: {
   const pacer = new ClockPacer({ clock, onError: (err) => logger.error({ err }, 'pacing a call failed') });
   const sessions = new Map<string, CallHandle>();
   const commands = new CallCommands({ bus: live.control, holders: live.callHolders });
+  const callbacks = new TwilioCallbackRouter({ bus: live.control, holders: live.callHolders, logger });
   // The caller hung up (a status callback, on any process): the AI holding the call stops at once.
   const offHangup = commands.on('hangup', async (callSid) => {
     const handle = sessions.get(callSid);
@@ -800,12 +836,14 @@ function createTelephony(deps: {
     stt: providers.stt,
     sessions,
     commands,
+    callbacks,
     transferVia: deps.transferVia,
     streamCounters: newMediaStreamCounters(),
     playoutTotals: newPlayoutTotals(),
     voiceFor: (flow) => voiceFor(config, flow),
     close() {
       offHangup();
+      callbacks.close();
       calls.close();
       pacer.close();
     },
@@ -826,8 +864,11 @@ function createHandoff(deps: {
   telephony: Telephony;
   people: People;
   directory: AgentDirectory;
+  control: ControlBus;
+  /** The other live server processes (with REDIS_URL), where a person's workspace socket may be. */
+  otherProcesses?(): Promise<string[]>;
 }): HandoffModule & { close(): void } {
-  const { config, clock, logger, providers, telephony, people, directory } = deps;
+  const { config, clock, logger, providers, telephony, people, directory, control } = deps;
   const publicUrl = config.PUBLIC_URL;
   const { calls } = telephony;
   const rest = new TwilioHandoffTelephony(config);
@@ -852,7 +893,16 @@ function createHandoff(deps: {
     liveCalls: () => calls.repository.list(),
     staff: { get: (id) => people.staff.get(id).catch(() => undefined) },
     logger,
+    ...(deps.otherProcesses
+      ? {
+          elsewhere: (offer: TransferOffer) =>
+            void deps.otherProcesses!()
+              .then((ids) => Promise.all(ids.map((id) => control.request(id, WORKSPACE_OFFER_TOPIC, offer).catch(() => undefined))))
+              .catch((err: unknown) => logger.warn({ err, callSid: offer.callSid }, 'a transfer offer did not reach other processes')),
+        }
+      : {}),
   });
+  const offHandler = control.handle(WORKSPACE_OFFER_TOPIC, async (offer) => workspaceFeed.offerHere(offer as TransferOffer));
   const liveHandoff = new LiveHandoff({
     calls,
     handoffs,
@@ -884,7 +934,8 @@ function createHandoff(deps: {
     },
   };
   // The caller's leg is over: a transfer under way lets its person go at once; a person who had the call is free.
-  const unsubscribe = calls.bus.subscribe((e) => {
+  // Every process's events: the final status callback that ends the call may land on another process.
+  const unsubscribe = calls.bus.subscribeAll((e) => {
     if (e.type !== 'call.ended') return;
     languages.delete(e.callSid);
     liveHandoff.callerEnded(e.callSid);
@@ -913,6 +964,7 @@ function createHandoff(deps: {
     },
     close() {
       unsubscribe();
+      offHandler();
       workspaceFeed.close();
     },
   };
@@ -979,6 +1031,8 @@ function createOutbound(deps: {
   callHistory: SqlCallStore;
   jobs: JobRunner;
   port: OutboundTelephony | undefined;
+  /** With several processes, this one's id (named in the answer URL). */
+  processId?: string;
 }): Outbound & { close(): void } {
   const { config, clock, logger, persistence, telephony } = deps;
   const port = deps.port ?? new TwilioOutbound(config);
@@ -994,6 +1048,7 @@ function createOutbound(deps: {
     accountSid: config.TWILIO_ACCOUNT_SID ?? '',
     publicUrl: config.PUBLIC_URL,
     newId,
+    ...(deps.processId ? { processId: deps.processId } : {}),
   });
   const recordings = new Recordings({ calls: telephony.calls, history: deps.callHistory, telephony: port, clock, logger, publicUrl: config.PUBLIC_URL });
   const days = config.RECORDING_RETENTION_DAYS;

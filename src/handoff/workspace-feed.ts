@@ -24,6 +24,9 @@ export interface LiveCallView {
   createdAt: string;
 }
 
+/** Control topic: a transfer offer from another process, for the person's sockets open here. */
+export const WORKSPACE_OFFER_TOPIC = 'workspace:offer';
+
 const CALL_CHANGES = new Set<CallEvent['type']>(['call.started', 'call.state', 'call.ended']);
 const OFFER_OUTCOMES = new Set<CallEvent['type']>([
   'transfer.accepted',
@@ -60,13 +63,22 @@ export class WorkspaceFeed {
       liveCalls(): Promise<CallRecord[]>;
       staff: { get(id: string): Promise<StaffRecord | undefined> };
       logger: Logger;
+      /** The other server processes, where the person's socket may be open instead (none in one process). */
+      elsewhere?(offer: TransferOffer): void;
     },
   ) {
-    this.unsubscribe = deps.bus.subscribe((e) => this.onEvent(e));
+    // Every process's calls: the person's socket rarely sits on the process holding the call.
+    this.unsubscribe = deps.bus.subscribeAll((e) => this.onEvent(e));
   }
 
-  /** A person is about to be rung for a call. */
+  /** A person is about to be rung for a call: pushed to their sockets here and on every other process. */
   offer(offer: TransferOffer): void {
+    this.offerHere(offer);
+    this.deps.elsewhere?.(offer);
+  }
+
+  /** An offer to the person's sockets open on this process (another process's transfer sends it here). */
+  offerHere(offer: TransferOffer): void {
     void this.pushTo(offer.staffId, (viewer) => ({ type: 'transfer.offer', offer: forViewer({ ...offer, status: 'ringing' }, viewer) }));
   }
 

@@ -84,6 +84,8 @@ export interface OutboundDialerDeps {
   accountSid: string;
   publicUrl: string;
   newId(prefix: string, nowMs: number): string;
+  /** This process, with several (the answer URL names it); unset in one process. */
+  processId?: string;
 }
 
 interface AgentQueue {
@@ -108,7 +110,8 @@ export class OutboundDialer {
   private closed = false;
 
   constructor(private readonly deps: OutboundDialerDeps) {
-    this.unsubscribe = deps.calls.bus.subscribe((e) => this.onCallEvent(e));
+    // Every process's events: the call's stream and its end may be on another process (only this dialer's requests count).
+    this.unsubscribe = deps.calls.bus.subscribeAll((e) => this.onCallEvent(e));
   }
 
   /**
@@ -259,7 +262,8 @@ export class OutboundDialer {
       const callSid = await deps.telephony.placeCall({
         to: call.to,
         from,
-        answerUrl: `${base}${OUTBOUND_PATHS.answer}?request=${encodeURIComponent(call.id)}`,
+        // `via`: the answer may land on another process, which runs it here, where the request waits.
+        answerUrl: `${base}${OUTBOUND_PATHS.answer}?request=${encodeURIComponent(call.id)}${deps.processId ? `&via=${encodeURIComponent(deps.processId)}` : ''}`,
         statusCallback: `${base}/twilio/status`,
         ringSeconds: OUTBOUND_RING_SECONDS,
         ...(call.machineDetection

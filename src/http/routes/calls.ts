@@ -258,26 +258,44 @@ export async function liveCallRoutes(app: FastifyInstance, { container }: { cont
       const send = (m: LiveFeedMessage) => {
         if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(forViewer(m, viewer)));
       };
-      // Synchronously: the backlog and the subscription cannot miss or repeat an event.
-      const sub = container.callFeed.subscribe(id, (e) => {
-        send({ type: 'event', event: eventView(e) });
-        if (e.type === 'call.ended') socket.close(1000, 'call ended');
+      const viewerOf = {
+        backlog(events: CallEvent[], ended: boolean) {
+          for (const e of events) send({ type: 'event', event: eventView(e) });
+          send({ type: 'caught_up', ended });
+          if (ended) socket.close(1000, 'call ended');
+        },
+        event(e: CallEvent) {
+          send({ type: 'event', event: eventView(e) });
+          if (e.type === 'call.ended') socket.close(1000, 'call ended');
+        },
+      };
+      let unsubscribe: (() => void) | undefined;
+      let closed = false;
+      socket.on('close', () => {
+        closed = true;
+        unsubscribe?.();
       });
-      socket.on('close', () => sub?.unsubscribe());
       // Viewers only listen; anything they send is ignored.
       socket.on('message', () => undefined);
+      // Synchronously when this process heard the whole call: the backlog and the subscription cannot miss or repeat an event.
+      const sub = container.callFeed.subscribe(id, (e) => viewerOf.event(e));
       if (sub) {
-        for (const e of sub.backlog) send({ type: 'event', event: eventView(e) });
-        send({ type: 'caught_up', ended: sub.ended });
-        if (sub.ended) socket.close(1000, 'call ended');
+        unsubscribe = sub.unsubscribe;
+        viewerOf.backlog(sub.backlog, sub.ended);
         return;
       }
-      // Not live in this process: what history has, then the end.
       void (async () => {
+        // In progress, heard here only in part (or not at all): the backlog from the holder's feed or history, then live.
+        const record = await container.telephony.calls.get(id);
+        if (record && record.state !== 'ended') {
+          const joined = await container.callFeed.join(id, viewerOf, () => container.feedBacklog(id));
+          unsubscribe = joined.unsubscribe;
+          if (closed) joined.unsubscribe();
+          return;
+        }
+        // Not live any more: what history has, then the end.
         await container.callRecorder.flush();
-        for (const e of await container.callHistory.events(id)) send({ type: 'event', event: eventView(e) });
-        send({ type: 'caught_up', ended: true });
-        socket.close(1000, 'call ended');
+        viewerOf.backlog(await container.callHistory.events(id), true);
       })().catch((err: unknown) => {
         req.log.error({ err }, 'live feed failed');
         socket.close(1011, 'internal error');

@@ -8,6 +8,7 @@ import type { Handoffs } from '../../handoff/handoffs.js';
 import { decodePayload, parseInbound } from '../../telephony/messages.js';
 import { checkSignature, isAccepted, webhookUrl, websocketUrl } from '../../telephony/signature.js';
 import type { StreamTokens } from '../../telephony/stream-token.js';
+import { flatForm, type TwilioCallbackHandler, type TwilioCallbackRouter } from '../../telephony/callback-forwarding.js';
 import { HANDOFF_PATHS, staffBriefTwiml, staffDoneTwiml, staffJoinTwiml } from '../../telephony/handoff-twiml.js';
 
 /**
@@ -47,15 +48,18 @@ export interface TwilioHandoffRouteDeps {
   /** With both: `WS /twilio/fork`, the audio fork while a person has the call. */
   tokens?: Pick<StreamTokens, 'verify'>;
   openFork?(callSid: string): ForkSink | undefined;
+  /**
+   * With several processes: callbacks for a transfer another process runs are
+   * run there (src/telephony/callback-forwarding.ts); `knows` says whether this
+   * process runs the caller's transfer or holds their handoff.
+   */
+  forward?: TwilioCallbackRouter;
+  knows?(callerSid: string): boolean;
   /** For the fork's message-rate limit (default: the system clock). */
   clock?: Pick<Clock, 'now'>;
 }
 
 type Form = Record<string, string | string[] | undefined>;
-const field = (body: Form, name: string): string | undefined => {
-  const v = body[name];
-  return Array.isArray(v) ? v[0] : v;
-};
 const CALL_SID = /^CA[0-9a-f]{32}$/;
 const EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response/>';
 
@@ -75,61 +79,62 @@ export async function twilioHandoffRoutes(app: FastifyInstance, deps: TwilioHand
   });
 
   /** The caller and attempt named by the (signed) query string. */
-  const ids = (req: FastifyRequest): { callerSid: string; attempt: number } | undefined => {
-    const q = req.query as Record<string, string | undefined>;
+  const ids = (q: Record<string, string>): { callerSid: string; attempt: number } | undefined => {
     const callerSid = q.call ?? '';
     const attempt = Number(q.attempt ?? '0');
     return CALL_SID.test(callerSid) && Number.isInteger(attempt) ? { callerSid, attempt } : undefined;
   };
-  const xml = (reply: { type: (t: string) => unknown }, body: string) => {
-    reply.type('text/xml');
-    return body;
+
+  const handlers: Record<string, TwilioCallbackHandler> = {
+    [HANDOFF_PATHS.staffLeg]: async ({ query }) => {
+      const id = ids(query);
+      const brief = id && handoffs.briefFor(id.callerSid, id.attempt);
+      // A leg nobody waits for any more (caller gone, attempt given up): end it politely.
+      if (!id || brief === undefined) return staffDoneTwiml();
+      const language = deps.languageOf?.(id.callerSid);
+      return staffBriefTwiml(config.PUBLIC_URL, id.callerSid, { attempt: id.attempt, brief, ...(language ? { language } : {}) });
+    },
+    [HANDOFF_PATHS.staffLegStatus]: async ({ query, body }) => {
+      const id = ids(query);
+      if (id) handoffs.legStatus(id.callerSid, id.attempt, body.CallSid, body.CallStatus ?? '');
+      return EMPTY;
+    },
+    [HANDOFF_PATHS.staffGather]: async ({ query, body }) => {
+      const id = ids(query);
+      if (!id) return staffDoneTwiml();
+      // With nothing pressed Twilio sends no Digits at all (actionOnEmptyResult): both mean ''.
+      const answer = handoffs.gather(id.callerSid, id.attempt, body.Digits ?? '');
+      return answer === 'join' ? staffJoinTwiml(id.callerSid) : staffDoneTwiml();
+    },
+    [HANDOFF_PATHS.conferenceStatus]: async ({ query, body }) => {
+      const id = ids(query);
+      if (id && deps.onConferenceEvent) {
+        deps.onConferenceEvent({
+          callerSid: id.callerSid,
+          event: body.StatusCallbackEvent ?? '',
+          conferenceSid: body.ConferenceSid ?? '',
+          ...(body.CallSid ? { callSid: body.CallSid } : {}),
+          ...(body.ParticipantLabel ? { label: body.ParticipantLabel } : {}),
+          sequence: Number(body.SequenceNumber ?? '0'),
+          ...(body.ReasonConferenceEnded ? { reasonEnded: body.ReasonConferenceEnded } : {}),
+        });
+      }
+      return EMPTY;
+    },
   };
 
-  app.post(HANDOFF_PATHS.staffLeg, { schema: { hide: true } }, async (req, reply) => {
-    const id = ids(req);
-    const brief = id && handoffs.briefFor(id.callerSid, id.attempt);
-    // A leg nobody waits for any more (caller gone, attempt given up): end it politely.
-    if (!id || brief === undefined) return xml(reply, staffDoneTwiml());
-    const language = deps.languageOf?.(id.callerSid);
-    return xml(reply, staffBriefTwiml(config.PUBLIC_URL, id.callerSid, { attempt: id.attempt, brief, ...(language ? { language } : {}) }));
-  });
-
-  app.post(HANDOFF_PATHS.staffLegStatus, { schema: { hide: true } }, async (req, reply) => {
-    const id = ids(req);
-    const body = (req.body ?? {}) as Form;
-    if (id) handoffs.legStatus(id.callerSid, id.attempt, field(body, 'CallSid'), field(body, 'CallStatus') ?? '');
-    return xml(reply, EMPTY);
-  });
-
-  app.post(HANDOFF_PATHS.staffGather, { schema: { hide: true } }, async (req, reply) => {
-    const id = ids(req);
-    if (!id) return xml(reply, staffDoneTwiml());
-    // With nothing pressed Twilio sends no Digits at all (actionOnEmptyResult): both mean ''.
-    const digits = field((req.body ?? {}) as Form, 'Digits') ?? '';
-    const answer = handoffs.gather(id.callerSid, id.attempt, digits);
-    return xml(reply, answer === 'join' ? staffJoinTwiml(id.callerSid) : staffDoneTwiml());
-  });
-
-  app.post(HANDOFF_PATHS.conferenceStatus, { schema: { hide: true } }, async (req, reply) => {
-    const id = ids(req);
-    const body = (req.body ?? {}) as Form;
-    if (id && deps.onConferenceEvent) {
-      const callSid = field(body, 'CallSid');
-      const label = field(body, 'ParticipantLabel');
-      const reasonEnded = field(body, 'ReasonConferenceEnded');
-      deps.onConferenceEvent({
-        callerSid: id.callerSid,
-        event: field(body, 'StatusCallbackEvent') ?? '',
-        conferenceSid: field(body, 'ConferenceSid') ?? '',
-        ...(callSid ? { callSid } : {}),
-        ...(label ? { label } : {}),
-        sequence: Number(field(body, 'SequenceNumber') ?? '0'),
-        ...(reasonEnded ? { reasonEnded } : {}),
-      });
-    }
-    return xml(reply, EMPTY);
-  });
+  for (const [path, handler] of Object.entries(handlers)) {
+    deps.forward?.on(path, handler);
+    app.post(path, { schema: { hide: true } }, async (req, reply) => {
+      const callback = { path, query: flatForm(req.query), body: flatForm(req.body) };
+      const callerSid = ids(callback.query)?.callerSid;
+      // The transfer lives in one process's memory: a callback that landed elsewhere runs there (signature checked here).
+      const here = !deps.forward || callerSid === undefined || (deps.knows?.(callerSid) ?? true);
+      const twiml = deps.forward && callerSid !== undefined ? await deps.forward.dispatch(callerSid, here, callback) : await handler(callback);
+      reply.type('text/xml');
+      return twiml;
+    });
+  }
 
   const { tokens, openFork } = deps;
   const clock = deps.clock ?? systemClock;

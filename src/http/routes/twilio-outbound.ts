@@ -3,6 +3,7 @@ import type { Container } from '../../container.js';
 import { OUTBOUND_PATHS } from '../../outbound/dialer.js';
 import { RECORDING_STATUS_PATH } from '../../outbound/recordings.js';
 import { connectStreamTwiml, hangupTwiml } from '../../telephony/twiml.js';
+import { flatForm, type TwilioCallbackHandler } from '../../telephony/callback-forwarding.js';
 
 /**
  * Twilio's callbacks for outbound calls and recordings (docs/outbound.md),
@@ -11,6 +12,9 @@ import { connectStreamTwiml, hangupTwiml } from '../../telephony/twiml.js';
  * - `POST /twilio/outbound-answer?request=ob_…`: the callee answered; the
  *   answer is the media stream TwiML, as /twilio/voice gives inbound calls.
  * - `POST /twilio/amd-status`: the asynchronous answering-machine verdict.
+ * The first two run on the process whose memory they need (the dialer that
+ * placed the call, the live call waiting for the verdict), wherever they land
+ * (src/telephony/callback-forwarding.ts).
  * - `POST /twilio/recording-status?call=CA…`: a recording's SID, URL, duration.
  */
 
@@ -25,36 +29,51 @@ const EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response/>';
 
 export function outboundTwilioRoutes(app: FastifyInstance, container: Container): void {
   const { config, logger } = container;
-  const { calls, tokens } = container.telephony;
+  const { calls, tokens, callbacks, sessions } = container.telephony;
   const { dialer, recordings } = container.outbound;
   const xml = (reply: { type: (t: string) => unknown }, body: string) => {
     reply.type('text/xml');
     return body;
   };
 
-  app.post(OUTBOUND_PATHS.answer, { schema: { hide: true } }, async (req, reply) => {
-    const body = (req.body ?? {}) as Form;
-    const callSid = field(body, 'CallSid');
-    const requestId = (req.query as Record<string, string | undefined>).request ?? '';
-    if (!CALL_SID.test(callSid)) return xml(reply, hangupTwiml());
+  const answer: TwilioCallbackHandler = async ({ query, body }) => {
+    const callSid = body.CallSid ?? '';
+    const requestId = query.request ?? '';
+    if (!CALL_SID.test(callSid)) return hangupTwiml();
     // The answer can beat the REST reply that names the call: the signed request id finds it then.
     if (!(await calls.get(callSid))) await dialer.attach(requestId, callSid);
     const record = await calls.get(callSid);
-    if (!record || record.state !== 'connecting' || record.direction !== 'outbound') return xml(reply, hangupTwiml());
+    if (!record || record.state !== 'connecting' || record.direction !== 'outbound') return hangupTwiml();
     dialer.answered(callSid);
     calls.armStreamStart(callSid);
-    return xml(reply, connectStreamTwiml(config.PUBLIC_URL, tokens.issue(callSid, record.accountSid)));
-  });
-
-  app.post(OUTBOUND_PATHS.amd, { schema: { hide: true } }, async (req, reply) => {
-    const body = (req.body ?? {}) as Form;
-    const callSid = field(body, 'CallSid');
-    const answeredBy = field(body, 'AnsweredBy');
+    return connectStreamTwiml(config.PUBLIC_URL, tokens.issue(callSid, record.accountSid));
+  };
+  const amd: TwilioCallbackHandler = async ({ body }) => {
+    const callSid = body.CallSid ?? '';
+    const answeredBy = body.AnsweredBy ?? '';
     if (CALL_SID.test(callSid) && /^[a-z_]{1,40}$/.test(answeredBy)) {
       const stored = await calls.setAnsweredBy(callSid, answeredBy);
-      logger.info({ callSid, answeredBy, detectionMs: Number(field(body, 'MachineDetectionDuration')) || undefined, stored }, 'answering machine detection');
+      logger.info({ callSid, answeredBy, detectionMs: Number(body.MachineDetectionDuration) || undefined, stored }, 'answering machine detection');
     }
-    return xml(reply, EMPTY);
+    return EMPTY;
+  };
+  callbacks.on(OUTBOUND_PATHS.answer, answer);
+  callbacks.on(OUTBOUND_PATHS.amd, amd);
+
+  // The request waits in the memory of the process that placed the call (`via` in the signed answer URL names it).
+  app.post(OUTBOUND_PATHS.answer, { schema: { hide: true } }, async (req, reply) => {
+    const callback = { path: OUTBOUND_PATHS.answer, query: flatForm(req.query), body: flatForm(req.body) };
+    const here = dialer.get(callback.query.request ?? '') !== undefined;
+    const via = callback.query.via;
+    return xml(reply, await callbacks.dispatch(callback.body.CallSid ?? '', here, callback, via));
+  });
+
+  // The live call waiting for the verdict (a voicemail flow) is in the process holding it.
+  app.post(OUTBOUND_PATHS.amd, { schema: { hide: true } }, async (req, reply) => {
+    const callback = { path: OUTBOUND_PATHS.amd, query: flatForm(req.query), body: flatForm(req.body) };
+    const callSid = callback.body.CallSid ?? '';
+    const here = !CALL_SID.test(callSid) || sessions.has(callSid);
+    return xml(reply, await callbacks.dispatch(callSid, here, callback));
   });
 
   app.post(RECORDING_STATUS_PATH, { schema: { hide: true } }, async (req, reply) => {
