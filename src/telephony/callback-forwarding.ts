@@ -1,4 +1,5 @@
 import { ProcessUnreachable, type ControlBus } from '../core/control-bus.js';
+import { AppError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { CallHolders } from '../calls/holders.js';
 
@@ -49,8 +50,10 @@ export class TwilioCallbackRouter {
         try {
           return String(await this.deps.bus.request(holder, TWILIO_CALLBACK_TOPIC, callback));
         } catch (err) {
-          if (!(err instanceof ProcessUnreachable)) throw err;
-          this.deps.logger.warn({ callSid, path: callback.path, holder, why: err.why }, 'the process holding the call is unreachable; callback handled here');
+          // The handler's own refusal is the answer; a holder gone, silent or closing is not: handled here then.
+          if (err instanceof AppError) throw err;
+          const why = err instanceof ProcessUnreachable ? err.why : (err as Error).message;
+          this.deps.logger.warn({ callSid, path: callback.path, holder, why }, 'the process holding the call did not answer; callback handled here');
         }
       }
     }
