@@ -26,6 +26,11 @@ import { RedisCallEventBus } from './store/redis/call-events.js';
 import { RedisControlBus } from './store/redis/control-bus.js';
 import { RedisPresence } from './store/redis/presence.js';
 import { RedisLoginThrottle } from './store/redis/login-throttle.js';
+import { RedisTestChatHolders } from './store/redis/test-chat-holders.js';
+import { RedisOutboundSlots } from './store/redis/outbound-slots.js';
+import type { OutboundSlots } from './outbound/slots.js';
+import { LocalTestChatHolders, RoutedTestChats, type TestChatHolders, type TestChats } from './agents/test-chat-routing.js';
+import { TEST_CHAT_REPLY_WAIT_MS, TestChatService } from './agents/test-chat.js';
 import type { AgentDirectory } from './agents/directory.js';
 import { importFlowsOnStart, type ImportReport } from './agents/import.js';
 import { PhoneNumberService } from './agents/phone-numbers.js';
@@ -209,6 +214,10 @@ export interface LiveState {
   callBus: CallEventBus;
   /** Requests to a chosen process (the one holding a call or a test chat). */
   control: ControlBus;
+  /** Per-agent outbound limits shared by every process (absent in one process: its memory). */
+  outboundSlots?: OutboundSlots;
+  /** Which process holds each test chat (absent in one process: all are here). */
+  testChatHolders?: TestChatHolders;
   /** Unset: the in-process defaults. */
   presence?: PresenceStore;
   throttle?: LoginThrottle;
@@ -267,6 +276,8 @@ export interface Container {
   callFeed: LiveCallFeed;
   /** A call's backlog for a viewer here when this feed joined late: the holder's feed, else history. */
   feedBacklog(callSid: string): Promise<FeedBacklog>;
+  /** The builder's HTTP test chats; a message for a chat another process holds is run there. */
+  testChats: TestChats;
   /** Memory or Redis: call records and holders, agent changes, control messages, presence, login throttle. */
   liveState: LiveState;
   /** Heartbeats and the sweep for dead processes' calls (with REDIS_URL only). */
@@ -515,6 +526,23 @@ export async function createContainer(
     getVersion: (agentId, version) => persistence.directory.getVersion(agentId, version),
     logger,
   });
+  const localChats = new TestChatService({
+    agents: persistence.agents,
+    clock,
+    logger,
+    llm: providers.llm,
+    http: createOutboundFetch({ allowHosts: config.HTTP_ALLOW_HOSTS }),
+  });
+  const testChats = new RoutedTestChats({
+    local: localChats,
+    bus: liveState.control,
+    holders: liveState.testChatHolders ?? new LocalTestChatHolders(),
+    replyWaitMs: TEST_CHAT_REPLY_WAIT_MS,
+  });
+  closers.push(() => {
+    testChats.close();
+    localChats.close();
+  });
   const outbound = createOutbound({
     config,
     clock,
@@ -525,6 +553,7 @@ export async function createContainer(
     jobs,
     port: overrides.outbound,
     ...(liveState.mode === 'redis' ? { processId: liveState.processId } : {}),
+    ...(liveState.outboundSlots ? { slots: liveState.outboundSlots } : {}),
   });
   closers.push(() => outbound.close());
   const warmup = warmServedAtStartup(phraseWarmer, persistence, readiness, logger);
@@ -557,6 +586,7 @@ export async function createContainer(
     live,
     callFeed,
     feedBacklog,
+    testChats,
     liveState,
     ...(processWatch ? { processWatch } : {}),
     outbound,
@@ -1003,6 +1033,8 @@ export async function createLiveState(config: Config, clock: Clock, logger: Logg
       callHolders,
       presence: new RedisPresence({ redis, processes: callHolders, clock, heartbeatTimeoutMs: config.PROCESS_HEARTBEAT_TIMEOUT_MS }),
       throttle: new RedisLoginThrottle(redis),
+      testChatHolders: new RedisTestChatHolders(redis),
+      outboundSlots: new RedisOutboundSlots(redis, config.PROCESS_HEARTBEAT_TIMEOUT_MS),
       callBus,
       control,
       redis,
@@ -1033,6 +1065,7 @@ function createOutbound(deps: {
   port: OutboundTelephony | undefined;
   /** With several processes, this one's id (named in the answer URL). */
   processId?: string;
+  slots?: OutboundSlots;
 }): Outbound & { close(): void } {
   const { config, clock, logger, persistence, telephony } = deps;
   const port = deps.port ?? new TwilioOutbound(config);
@@ -1049,6 +1082,7 @@ function createOutbound(deps: {
     publicUrl: config.PUBLIC_URL,
     newId,
     ...(deps.processId ? { processId: deps.processId } : {}),
+    ...(deps.slots ? { slots: deps.slots } : {}),
   });
   const recordings = new Recordings({ calls: telephony.calls, history: deps.callHistory, telephony: port, clock, logger, publicUrl: config.PUBLIC_URL });
   const days = config.RECORDING_RETENTION_DAYS;

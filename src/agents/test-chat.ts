@@ -13,8 +13,8 @@ import type { AgentService } from './service.js';
 /**
  * HTTP test chats: a builder talks to the draft (or a published version) by
  * text and digits and sees the agent's replies and node transitions. Sessions
- * live in this process's memory (a load balancer needs sticky sessions for
- * them) and expire when idle.
+ * live in this process's memory and expire when idle; with several processes a
+ * message landing elsewhere is run here (src/agents/test-chat-routing.ts).
  */
 export const TEST_CHAT_IDLE_MS = 15 * 60_000;
 export const TEST_CHAT_MAX_SESSIONS = 200;
@@ -155,6 +155,11 @@ export class TestChatService {
       },
     );
     return this.turn(session);
+  }
+
+  /** Whether this process has the chat (another process's chats are reached through src/agents/test-chat-routing.ts). */
+  has(sessionId: string): boolean {
+    return this.sessions.has(sessionId);
   }
 
   async send(sessionId: string, input: ChatInput): Promise<ChatTurn> {

@@ -7,8 +7,8 @@ import { TransferRun, type AttemptOutcome, type GatherReply, type LegUrls, type 
  * The transfers in progress in this process, by the caller's CallSid, and what
  * Twilio's handoff callbacks do to them (src/http/routes/twilio-handoff.ts).
  * A caller has at most one transfer at a time; the conference is
- * `call-<CallSid>`. Scale-out note: callbacks must reach the process that runs
- * the transfer (the same as the call's media stream today).
+ * `call-<CallSid>`. With several processes, a callback that lands elsewhere is
+ * run here over the control bus (src/telephony/callback-forwarding.ts).
  */
 export interface HandoffsDeps {
   telephony: HandoffTelephony;

@@ -13,7 +13,7 @@ export type Admission =
   | { ok: true }
   /** Every slot is taken: the next release admits. */
   | { ok: false; reason: 'concurrency' }
-  /** The minute's starts are used up: try again at `retryAtMs` (monotonic). */
+  /** The minute's starts are used up: try again at `retryAtMs` (on the clock the times were given in). */
   | { ok: false; reason: 'rate'; retryAtMs: number };
 
 export class AgentAdmission {

@@ -5,7 +5,7 @@ import type { CallEvent } from '../calls/events.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { AppError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import { AgentAdmission } from './admission.js';
+import { MemoryOutboundSlots, type OutboundSlots } from './slots.js';
 import { OutboundRequestError, type OutboundTelephony } from './port.js';
 
 /**
@@ -17,8 +17,11 @@ import { OutboundRequestError, type OutboundTelephony } from './port.js';
  * ended. A slot is held from the dial until the call ends, which the dialer
  * hears from the call ledger's events (status callback, stream end, …).
  *
- * This is one process's queue: with several processes each keeps its own
- * limits (a shared Redis counter is the scale-out step, docs/outbound.md#limits).
+ * The queue is this process's; the limits are `OutboundSlots`: this process's
+ * memory, or shared in Redis so they hold across every process
+ * (docs/outbound.md#limits). A process waiting on shared limits looks again
+ * every OUTBOUND_SLOT_POLL_MS, and whenever a call ends anywhere, since another
+ * process's slot frees without its hearing.
  */
 
 export type OutboundState = 'queued' | 'dialing' | 'in_progress' | 'ended';
@@ -64,6 +67,8 @@ export const OUTBOUND_RING_SECONDS = 30;
 export const OUTBOUND_NO_PROGRESS_GRACE_MS = 60_000;
 /** Twilio's AMD gives up after this long and reports `unknown`. */
 export const MACHINE_DETECTION_TIMEOUT_SECONDS = 30;
+/** With shared limits, a queue blocked on concurrency looks again this often. */
+export const OUTBOUND_SLOT_POLL_MS = 1_000;
 /** Ended requests kept for GET /calls/outbound/:id; older ones are forgotten first. */
 export const MAX_ENDED_REQUESTS = 2000;
 export const MAX_VARIABLES = 50;
@@ -86,13 +91,19 @@ export interface OutboundDialerDeps {
   newId(prefix: string, nowMs: number): string;
   /** This process, with several (the answer URL names it); unset in one process. */
   processId?: string;
+  /** The agents' limits (default: this process's memory). */
+  slots?: OutboundSlots;
 }
 
 interface AgentQueue {
-  admission: AgentAdmission;
   limits: OutboundLimits;
   waiting: OutboundCall[];
+  /** Requests of this process holding a slot (dialling or in progress). */
+  active: number;
   wake?: TimerHandle;
+  /** The pump running now, and whether it must go round once more. */
+  pumping?: Promise<void>;
+  again: boolean;
 }
 
 export const OUTBOUND_PATHS = {
@@ -106,10 +117,14 @@ export class OutboundDialer {
   private readonly queues = new Map<string, AgentQueue>();
   private readonly guards = new Map<string, TimerHandle>();
   private readonly ended: string[] = [];
+  /** Dials started and not yet settled, by request id (a submit admitted at once waits for its dial). */
+  private readonly dials = new Map<string, Promise<void>>();
+  private readonly slots: OutboundSlots;
   private readonly unsubscribe: () => void;
   private closed = false;
 
   constructor(private readonly deps: OutboundDialerDeps) {
+    this.slots = deps.slots ?? new MemoryOutboundSlots();
     // Every process's events: the call's stream and its end may be on another process (only this dialer's requests count).
     this.unsubscribe = deps.calls.bus.subscribeAll((e) => this.onCallEvent(e));
   }
@@ -146,8 +161,8 @@ export class OutboundDialer {
     const queue = this.queueOf(agent.id);
     queue.limits = agent.outbound ?? DEFAULT_OUTBOUND_LIMITS;
     queue.waiting.push(call);
-    const started = this.pump(agent.id);
-    await started.get(call.id);
+    await this.pump(agent.id);
+    await this.dials.get(call.id);
     return { ...call };
   }
 
@@ -161,9 +176,9 @@ export class OutboundDialer {
     return [...this.requests.values()].filter((c) => c.state !== 'ended' && (agentId === undefined || c.agentId === agentId)).map((c) => ({ ...c }));
   }
 
-  /** Outbound calls of the agent dialling or in progress now. */
+  /** Outbound calls of the agent this process is dialling or has in progress now. */
   inFlight(agentId: string): number {
-    return this.queues.get(agentId)?.admission.inFlight ?? 0;
+    return this.queues.get(agentId)?.active ?? 0;
   }
 
   /** The callee answered (Twilio fetched the answer URL): the request is in progress. */
@@ -206,35 +221,63 @@ export class OutboundDialer {
   private queueOf(agentId: string): AgentQueue {
     let q = this.queues.get(agentId);
     if (!q) {
-      q = { admission: new AgentAdmission(), limits: DEFAULT_OUTBOUND_LIMITS, waiting: [] };
+      q = { limits: DEFAULT_OUTBOUND_LIMITS, waiting: [], active: 0, again: false };
       this.queues.set(agentId, q);
     }
     return q;
   }
 
-  /** Dials what the agent's limits admit now; returns the dials started, by request id. */
-  private pump(agentId: string): Map<string, Promise<void>> {
-    const started = new Map<string, Promise<void>>();
+  /**
+   * Dials what the agent's limits admit now, oldest request first. One pump per
+   * agent at a time: a call while it runs makes it go round once more.
+   */
+  private pump(agentId: string): Promise<void> {
     const q = this.queues.get(agentId);
-    if (!q || this.closed) return started;
-    while (q.waiting.length > 0) {
-      const now = this.deps.clock.now();
-      const admission = q.admission.check(q.limits, now);
-      if (!admission.ok) {
-        if (admission.reason === 'rate' && !q.wake) {
-          q.wake = this.deps.clock.setTimeout(() => {
-            q.wake = undefined;
-            this.pump(agentId);
-          }, Math.max(0, admission.retryAtMs - now));
-        }
-        break;
-      }
-      const call = q.waiting.shift()!;
-      q.admission.take(now);
-      call.state = 'dialing';
-      started.set(call.id, this.dial(call));
+    if (!q || this.closed) return Promise.resolve();
+    if (q.pumping) {
+      q.again = true;
+      return q.pumping;
     }
-    return started;
+    q.pumping = (async () => {
+      do {
+        q.again = false;
+        await this.admitWaiting(agentId, q);
+      } while (q.again && !this.closed);
+    })()
+      .catch((err: unknown) => this.deps.logger.error({ err, agentId }, 'outbound admission failed; the queue waits for the next look'))
+      .finally(() => {
+        q.pumping = undefined;
+      });
+    return q.pumping;
+  }
+
+  private async admitWaiting(agentId: string, q: AgentQueue): Promise<void> {
+    const { clock } = this.deps;
+    while (q.waiting.length > 0 && !this.closed) {
+      const call = q.waiting[0]!;
+      const admission = await this.slots.take(agentId, call.id, q.limits, clock.wallNow());
+      if (!admission.ok) {
+        // A rate limit reopens at a known time; a shared slot may free on another process unheard: look again soon.
+        const waitMs = admission.reason === 'rate' ? Math.max(0, admission.retryAtMs - clock.wallNow()) : this.slots.shared ? OUTBOUND_SLOT_POLL_MS : undefined;
+        if (waitMs !== undefined && !q.wake) {
+          q.wake = clock.setTimeout(() => {
+            q.wake = undefined;
+            void this.pump(agentId);
+          }, waitMs);
+        }
+        return;
+      }
+      if (q.waiting[0] !== call) {
+        // Cancelled while the slot was being taken (shutdown): the slot goes back.
+        await this.slots.release(agentId, call.id);
+        continue;
+      }
+      q.waiting.shift();
+      q.active++;
+      call.state = 'dialing';
+      const dial = this.dial(call).finally(() => this.dials.delete(call.id));
+      this.dials.set(call.id, dial);
+    }
   }
 
   private async dial(call: OutboundCall): Promise<void> {
@@ -321,6 +364,10 @@ export class OutboundDialer {
   }
 
   private onCallEvent(e: CallEvent): void {
+    // A call ended somewhere: with shared limits a slot may be free now for a queue waiting here.
+    if (e.type === 'call.ended' && this.slots.shared) {
+      for (const [agentId, q] of this.queues) if (q.waiting.length > 0) void this.pump(agentId);
+    }
     const call = this.byCallSid.get(e.callSid);
     if (!call) return;
     if (e.type === 'stream.started') this.answered(e.callSid);
@@ -343,8 +390,11 @@ export class OutboundDialer {
     while (this.ended.length > MAX_ENDED_REQUESTS) this.requests.delete(this.ended.shift()!);
     const q = this.queues.get(call.agentId);
     if (q && held) {
-      q.admission.release();
-      this.pump(call.agentId);
+      q.active = Math.max(0, q.active - 1);
+      void this.slots
+        .release(call.agentId, call.id)
+        .catch((err: unknown) => this.deps.logger.error({ err, outboundId: call.id }, 'freeing an outbound slot failed'))
+        .then(() => this.pump(call.agentId));
     }
   }
 }

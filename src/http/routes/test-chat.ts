@@ -2,8 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Container } from '../../container.js';
-import { TestChatService, type ChatTurn } from '../../agents/test-chat.js';
-import { createOutboundFetch } from '../../flow/outbound.js';
+import type { ChatTurn } from '../../agents/test-chat.js';
 
 /** The HTTP test chat (docs/api.md#test-chat): the interpreter port over request/response. */
 const replySchema = z.union([
@@ -34,14 +33,8 @@ const view = (t: ChatTurn): z.infer<typeof turnSchema> => t;
 
 export async function testChatRoutes(app: FastifyInstance, { container }: { container: Container }): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
-  const chats = new TestChatService({
-    agents: container.persistence.agents,
-    clock: container.clock,
-    logger: container.logger,
-    llm: container.providers.llm,
-    http: createOutboundFetch({ allowHosts: container.config.HTTP_ALLOW_HOSTS }),
-  });
-  app.addHook('onClose', async () => chats.close());
+  // Built with the container: a follow-up message may be run on the process holding the chat.
+  const chats = container.testChats;
   const tags = ['test chat'];
 
   r.post(

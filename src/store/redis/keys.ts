@@ -79,6 +79,18 @@ export class RedisKeys {
     return `${this.prefix}login-failures:${key}`;
   }
 
+  // --- outbound calls ----------------------------------------------------------------------
+
+  /** Hash request id → process id: an agent's outbound requests holding a slot (dialling or in progress). */
+  outboundActive(agentId: string): string {
+    return `${this.prefix}outbound:${agentId}:active`;
+  }
+
+  /** Sorted set request id → dial start (epoch ms): an agent's outbound starts in the last minute. */
+  outboundStarts(agentId: string): string {
+    return `${this.prefix}outbound:${agentId}:starts`;
+  }
+
   // --- test chats ---------------------------------------------------------------------------
 
   /** String: the process holding a test chat's interpreter; expires when the chat idles out. */
