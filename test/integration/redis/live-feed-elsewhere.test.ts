@@ -142,4 +142,32 @@ describe('live feed of a call held by another process', () => {
     await eventually(() => viewer.messages.some((m) => m.type === 'caught_up'), 'caught_up');
     expect(types(viewer)).toEqual(['call.started', 'node.entered', 'caught_up:false']);
   });
+
+  it('workspace socket on A: the calls list follows a call on B; a transfer offer made on B reaches the person, masked, then its outcome', async () => {
+    p = await startProcesses(2);
+    const [a, b] = p.apps as [TestApp, TestApp];
+    const person = await a.container.people.staff.create({ displayName: 'Ana', username: 'ana', role: 'support', password: 'secret-pw', showRealPhoneNumbers: false });
+    const login = await a.container.people.sessions.login('ana', 'secret-pw', '127.0.0.1');
+    if (login.kind !== 'ok') throw new Error(`login: ${login.kind}`);
+    if (!a.app.server.listening) await a.app.listen({ port: 0, host: '127.0.0.1' });
+    const port = (a.app.server.address() as AddressInfo).port;
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/api/v1/workspace?token=${encodeURIComponent(login.token)}`);
+    sockets.push(ws);
+    const got: { type: string; items?: { id: string; from: string }[]; offer?: Record<string, unknown> }[] = [];
+    ws.on('message', (data) => got.push(JSON.parse(String(data)) as (typeof got)[number]));
+    await eventually(() => got.some((m) => m.type === 'calls'), 'the first calls list');
+
+    await openCall(b);
+    await eventually(() => got.some((m) => m.type === 'calls' && m.items?.some((c) => c.id === CALL)), 'the call from B in the list');
+    expect(got.filter((m) => m.type === 'calls').at(-1)!.items!.find((c) => c.id === CALL)!.from).toBe('+1****1111');
+
+    b.container.handoff.workspaceFeed.offer({ callSid: CALL, staffId: person.id, kind: 'warm', from: '+15550001111', to: '+15550100001', brief: 'A caller wants a person.' });
+    await eventually(() => got.some((m) => m.type === 'transfer.offer'), 'the offer');
+    expect(got.find((m) => m.type === 'transfer.offer')!.offer).toMatchObject({ callSid: CALL, staffId: person.id, status: 'ringing', from: '+1****1111' });
+    emit(b, { type: 'transfer.accepted', callSid: CALL, staffId: person.id, attempt: 1 });
+    await eventually(() => got.some((m) => m.type === 'transfer.offer' && m.offer?.status === 'accepted'), 'the offer’s outcome');
+    // Each once: the offer and its outcome, not again through Redis.
+    expect(got.filter((m) => m.type === 'transfer.offer').map((m) => m.offer!.status)).toEqual(['ringing', 'accepted']);
+    await b.container.telephony.calls.end(CALL, 'status:completed', 'completed');
+  });
 });

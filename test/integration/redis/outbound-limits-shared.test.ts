@@ -107,7 +107,7 @@ function countingPort(placed: PlaceCallRequest[]): OutboundTelephony {
 describe('outbound limits across two server processes', () => {
   it('100 requests split over two processes: never more than maxConcurrent dialled; a slot freed on one goes to a request waiting on the other', async () => {
     const placed: PlaceCallRequest[] = [];
-    p = await startProcesses(2, { overrides: () => ({ outbound: countingPort(placed) }) });
+    p = await startProcesses(2, { env: { TWILIO_ACCOUNT_SID: 'AC' + 'a'.repeat(32), TWILIO_AUTH_TOKEN: 'outbound-token' }, overrides: () => ({ outbound: countingPort(placed) }) });
     const [a, b] = p.apps as [TestApp, TestApp];
     const agents = a.container.persistence.agents;
     const agent = await agents.create({ name: 'Campaign', flow: { version: 1, name: 'Campaign', start: 'bye', nodes: [{ id: 'bye', type: 'end', text: 'Goodbye.' }] } });
@@ -130,7 +130,7 @@ describe('outbound limits across two server processes', () => {
         payload: { agentId: agent.id, to: `+1415555${String(1000 + i).padStart(4, '0')}` },
       });
     const responses = await Promise.all(Array.from({ length: 100 }, (_, i) => post(i % 2 === 0 ? a : b, i)));
-    expect(responses.map((r) => r.statusCode)).toEqual(responses.map(() => 202));
+    expect(responses.map((r) => r.statusCode), responses[0]!.body).toEqual(responses.map(() => 202));
     const states = responses.map((r) => r.json().state as string);
     expect(states.filter((s) => s === 'dialing')).toHaveLength(3);
     expect(placed).toHaveLength(3);
