@@ -243,7 +243,8 @@ async function answeredBy(deps: CallDeps, callSid: string, closed: AbortSignal):
     };
     const onClosed = () => done('unknown');
     // Subscribe first, then read the record: a verdict arriving in between is not lost.
-    const off = calls.bus.subscribe((e) => {
+    // Every process's events: the verdict may be stored by another process just as the stream starts here.
+    const off = calls.bus.subscribeAll((e) => {
       if (e.callSid === callSid && e.type === 'call.answered_by') done(e.answeredBy);
     });
     const timer = clock.setTimeout(() => done('unknown'), ANSWERED_BY_WAIT_MS);

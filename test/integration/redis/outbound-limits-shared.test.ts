@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import twilio from 'twilio';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { RATE_WINDOW_MS } from '../../../src/outbound/admission.js';
@@ -16,6 +17,7 @@ import { eventually, startProcesses, type Processes } from './two-processes.js';
  * has more calls dialling or in progress than its limit, and a slot freed on
  * one process is taken by a request waiting on another.
  */
+const AUTH_TOKEN = 'outbound-token';
 let fixture = redisFixture();
 let p: Processes | undefined;
 afterEach(async () => {
@@ -151,5 +153,44 @@ describe('outbound limits across two server processes', () => {
     }
     expect(placed).toHaveLength(4);
     expect(a.container.outbound.dialer.inFlight(agent.id) + b.container.outbound.dialer.inFlight(agent.id)).toBe(3);
+  });
+
+  it('the callee answers and Twilio’s answer lands on the other process: it runs where the request waits (`via`), answered with the stream', async () => {
+    const placed: PlaceCallRequest[] = [];
+    p = await startProcesses(2, { env: { TWILIO_ACCOUNT_SID: 'AC' + 'a'.repeat(32), TWILIO_AUTH_TOKEN: AUTH_TOKEN }, overrides: () => ({ outbound: countingPort(placed) }) });
+    const [a, b] = p.apps as [TestApp, TestApp];
+    const agents = a.container.persistence.agents;
+    const agent = await agents.create({ name: 'Campaign', flow: { version: 1, name: 'Campaign', start: 'bye', nodes: [{ id: 'bye', type: 'end', text: 'Goodbye.' }] } });
+    await agents.publish(agent.id, {}, 'test');
+    await agents.activate(agent.id, {}, 'test');
+    await a.container.persistence.phoneNumbers.assign('+15550100078', agent.id);
+    const res = await a.app.inject({
+      method: 'POST',
+      url: '/api/v1/calls',
+      headers: { authorization: `Bearer ${a.adminKey}` },
+      payload: { agentId: agent.id, to: '+14155551234' },
+    });
+    expect(res.statusCode, res.body).toBe(202);
+    const { id, callSid } = res.json() as { id: string; callSid: string };
+    const answerUrl = new URL(placed[0]!.answerUrl);
+    expect(answerUrl.searchParams.get('via')).toBe(a.container.liveState.processId);
+
+    const path = answerUrl.pathname + answerUrl.search;
+    const params = { CallSid: callSid, AccountSid: 'AC' + 'a'.repeat(32), CallStatus: 'in-progress' };
+    const answered = await b.app.inject({
+      method: 'POST',
+      url: path,
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        'x-twilio-signature': twilio.getExpectedTwilioSignature(AUTH_TOKEN, b.container.config.PUBLIC_URL + path, params),
+      },
+      payload: new URLSearchParams(params).toString(),
+    });
+    expect(answered.statusCode, answered.body).toBe(200);
+    expect(answered.body).toContain('<Connect');
+    expect(answered.body).toContain('<Stream');
+    // A's request moved on: the answer ran in A's dialer, not B's (which has no such request).
+    expect(a.container.outbound.dialer.get(id)?.state).toBe('in_progress');
+    expect(b.container.outbound.dialer.get(id)).toBeUndefined();
   });
 });
