@@ -5,8 +5,9 @@ import type {
   ChatCompletionMessageParam,
   ChatCompletionTool,
 } from 'openai/resources/chat/completions';
-import { systemClock, type Clock, type TimerHandle } from '../../core/clock.js';
+import { systemClock, type Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
+import { ProviderTimer } from '../deadline.js';
 import { kindForStatus, ProviderError, type ProviderErrorKind } from '../errors.js';
 import {
   type LlmMessage,
@@ -103,7 +104,8 @@ export class OpenAiLlm implements LlmPort {
     if (outer?.aborted) return;
 
     const body = this.buildBody(request);
-    const deadlineMs = this.clock.now() + this.firstTokenTimeoutMs;
+    const startedAt = this.clock.now();
+    const deadlineMs = startedAt + this.firstTokenTimeoutMs;
     let yielded = false;
 
     for (let attempt = 1; ; attempt++) {
@@ -115,16 +117,13 @@ export class OpenAiLlm implements LlmPort {
         timedOut ??= kind;
         attemptCtl.abort(kind);
       };
-      let firstTokenTimer: TimerHandle | undefined = this.clock.setTimeout(
-        () => fire('first_token_timeout'),
-        Math.max(0, deadlineMs - this.clock.now()),
-      );
+      // Both timers fail only when the LLM is late, not our loop (src/providers/deadline.ts).
+      const firstTokenTimer = new ProviderTimer(this.clock, () => fire('first_token_timeout'));
+      firstTokenTimer.arm(this.firstTokenTimeoutMs, startedAt);
+      const stallTimer = new ProviderTimer(this.clock, () => fire('stall'));
       let retryDelayMs = 0;
       let chunks: AsyncIterator<ChatCompletionChunk> | undefined;
-      const gotFirstToken = () => {
-        firstTokenTimer?.cancel();
-        firstTokenTimer = undefined;
-      };
+      const gotFirstToken = () => firstTokenTimer.cancel();
 
       try {
         const sdkStream = await client.chat.completions.create(body, { signal: attemptCtl.signal });
@@ -135,7 +134,7 @@ export class OpenAiLlm implements LlmPort {
 
         for (;;) {
           // Armed only while we wait on the network, never while the consumer holds a yielded event.
-          const stallTimer = this.clock.setTimeout(() => fire('stall'), this.chunkTimeoutMs);
+          stallTimer.arm(this.chunkTimeoutMs);
           let next: IteratorResult<ChatCompletionChunk>;
           try {
             next = await chunks.next();
@@ -196,7 +195,8 @@ export class OpenAiLlm implements LlmPort {
         this.logger?.info({ kind: error.kind, status: error.status, attempt, delayMs: Math.round(decision.delayMs) }, 'llm request retrying');
         retryDelayMs = decision.delayMs;
       } finally {
-        firstTokenTimer?.cancel();
+        firstTokenTimer.cancel();
+        stallTimer.cancel();
         outer?.removeEventListener('abort', onOuterAbort);
         // Consumer stopped early, an error, or done: in every case release the socket.
         attemptCtl.abort('done');

@@ -2,6 +2,7 @@ import { DeepgramClient } from '@deepgram/sdk';
 import { systemClock, type Clock, type TimerHandle } from '../../core/clock.js';
 import { notConfigured } from '../../core/errors.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
+import { judgeDeadline, ProviderTimer } from '../deadline.js';
 import { kindForStatus, ProviderError, type ProviderErrorKind } from '../errors.js';
 import { openWsTransport } from './deepgram-transport.js';
 import type { SttEvent, SttOptions, SttPort, SttSession } from './port.js';
@@ -177,6 +178,10 @@ class DeepgramSession implements SttSession {
   private lastSentAt = 0;
   private lastAudioAt = Number.NEGATIVE_INFINITY;
   private watchdogFrom = 0;
+  /** Loop lateness the silence watchdog has forgiven since `watchdogFrom` (see onTick). */
+  private watchdogForgiven = { from: 0, ms: 0 };
+  /** When the housekeeping tick in flight was due: how late the loop ran it. */
+  private tickDueAt = 0;
 
   private closeResolve: (() => void) | undefined;
   private closePromise: Promise<void> | undefined;
@@ -267,9 +272,9 @@ class DeepgramSession implements SttSession {
       return this.closePromise;
     }
     const gen = this.gen;
-    this.connectTimer = this.d.clock.setTimeout(() => {
+    this.connectTimer = this.providerTimeout(this.d.timing.closeGraceMs, () => {
       if (gen === this.gen) this.teardown('closed');
-    }, this.d.timing.closeGraceMs);
+    });
     return this.closePromise;
   }
 
@@ -280,9 +285,9 @@ class DeepgramSession implements SttSession {
     const { timing, clock } = this.d;
     this.lastError = undefined;
     this.connectTimer?.cancel();
-    this.connectTimer = clock.setTimeout(() => {
+    this.connectTimer = this.providerTimeout(timing.connectTimeoutMs, () => {
       if (gen === this.gen) this.attemptFailed(sttError('connect_timeout', `no connection within ${timing.connectTimeoutMs} ms`));
-    }, timing.connectTimeoutMs);
+    });
     // A refused handshake, as the transport saw it: the status says whether another try can help.
     let refusal: ProviderError | undefined;
     // One client per attempt, so its transport's report belongs to this attempt and no other.
@@ -465,7 +470,15 @@ class DeepgramSession implements SttSession {
 
   // ── housekeeping ────────────────────────────────────────────────────
 
+  /** A Deepgram deadline that fails only when Deepgram is late, not our loop (src/providers/deadline.ts). */
+  private providerTimeout(ms: number, onExpire: () => void): TimerHandle {
+    const timer = new ProviderTimer(this.d.clock, onExpire);
+    timer.arm(ms);
+    return timer;
+  }
+
   private armTick(): void {
+    this.tickDueAt = this.d.clock.now() + this.d.timing.tickMs;
     this.tickTimer = this.d.clock.setTimeout(() => {
       if (this.state === 'failed' || this.state === 'closed') return;
       this.onTick();
@@ -478,8 +491,17 @@ class DeepgramSession implements SttSession {
     const now = this.d.clock.now();
     const { keepAliveAfterMs, silenceWatchdogMs } = this.d.timing;
     const audioFlowing = now - this.lastAudioAt < keepAliveAfterMs;
-    if (audioFlowing && now - this.watchdogFrom >= silenceWatchdogMs) {
-      return this.connectionLost(sttError('stall', `no message for ${Math.round(now - this.watchdogFrom)} ms while audio flows`));
+    if (audioFlowing) {
+      // A late tick may have Deepgram's messages waiting unread behind it: the watchdog forgives that lateness.
+      if (this.watchdogForgiven.from !== this.watchdogFrom) this.watchdogForgiven = { from: this.watchdogFrom, ms: 0 };
+      const verdict = judgeDeadline(
+        { from: this.watchdogFrom, budgetMs: silenceWatchdogMs, forgivenMs: this.watchdogForgiven.ms },
+        { now, dueAt: this.tickDueAt },
+      );
+      if (verdict.kind === 'expired') {
+        return this.connectionLost(sttError('stall', `no message for ${Math.round(now - this.watchdogFrom)} ms while audio flows`));
+      }
+      this.watchdogForgiven.ms = verdict.state.forgivenMs;
     }
     if (now - this.lastSentAt >= keepAliveAfterMs) {
       try {

@@ -1,5 +1,6 @@
 import { ElevenLabsClient, ElevenLabsError, ElevenLabsTimeoutError } from '@elevenlabs/elevenlabs-js';
-import { systemClock, type Clock, type TimerHandle } from '../../core/clock.js';
+import { systemClock, type Clock } from '../../core/clock.js';
+import { ProviderTimer } from '../deadline.js';
 import { kindForStatus, ProviderError, type ProviderErrorKind } from '../errors.js';
 import type { TtsPort, TtsRequest, VoiceSpec } from './port.js';
 
@@ -70,19 +71,18 @@ export class ElevenLabsTts implements TtsPort {
     const controller = new AbortController();
     const onAbort = () => controller.abort(signal?.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
-    let timer: TimerHandle | undefined;
     let timedOut: ProviderError | undefined;
+    let onTimeout: (() => ProviderError) | undefined;
+    // Fails only when ElevenLabs is late, not our loop (src/providers/deadline.ts).
+    const timer = new ProviderTimer(this.clock, () => {
+      timedOut = onTimeout!();
+      controller.abort(timedOut);
+    });
     const arm = (ms: number, error: () => ProviderError) => {
-      timer?.cancel();
-      timer = this.clock.setTimeout(() => {
-        timedOut = error();
-        controller.abort(timedOut);
-      }, ms);
+      onTimeout = error;
+      timer.arm(ms);
     };
-    const disarm = () => {
-      timer?.cancel();
-      timer = undefined;
-    };
+    const disarm = () => timer.cancel();
 
     let finished = false;
     try {

@@ -128,6 +128,34 @@ describe('ElevenLabsTts against the loopback ElevenLabs', () => {
     expect(req.clientDisconnected).toBe(true);
   });
 
+  it('a first-byte timer that fires late because our loop was busy does not fail when the audio is waiting', async () => {
+    const clock = new ManualClock();
+    const late = await startFakeElevenLabs({ clock, behaviour: () => ({ firstByteDelayMs: 2400 }) });
+    try {
+      const run = collect(new ElevenLabsTts({ apiKey: late.apiKey, baseUrl: late.url, clock }).synthesize({ text: 'Hello.', voice }));
+      await late.waitForRequest();
+      // One busy stretch from before the 2 s deadline to 2.5 s: our timer fires first (late), then
+      // the answer is read in the same turn, as Node runs the timers phase before reading sockets.
+      await clock.advanceLate(2500);
+      expect(concat(await run)).toEqual(fakeSpeech('Hello.'));
+    } finally {
+      await late.close();
+    }
+  });
+
+  it('a first-byte timer that fires late still fails when nothing is waiting', async () => {
+    const clock = new ManualClock();
+    fake.setBehaviour(() => ({ stallAfterBytes: 0 }));
+    const run = collect(tts({ clock }).synthesize({ text: 'Hello.', voice }));
+    let settled = false;
+    run.then(() => (settled = true), () => (settled = true));
+    await fake.waitForRequest();
+    await clock.advanceLate(2500);
+    expect(settled).toBe(false);
+    await clock.advance(1);
+    expect((await rejection(run)).kind).toBe('first_byte_timeout');
+  });
+
   it('fails with stall when no chunk follows for 2 s mid-stream, and hangs up', async () => {
     const clock = new ManualClock();
     fake.setBehaviour(() => ({ stallAfterBytes: 1000 }));

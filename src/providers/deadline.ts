@@ -1,0 +1,140 @@
+import type { Clock, TimerHandle } from '../core/clock.js';
+
+/**
+ * Provider timeouts that measure the provider, not our own event loop
+ * (docs/architecture.md#timeouts).
+ *
+ * A timer callback runs in the loop's timers phase, before the poll phase reads
+ * the sockets. When the loop is behind (a busy stretch, a long GC), a timer can
+ * fire long after it was due while the provider's answer already sits unread in
+ * the socket: failing then blames the provider for our own lateness and ends a
+ * healthy call with the fallback. So a provider timer that fires late does not
+ * fail at once: it re-arms, so the loop reads what is waiting first, and fails
+ * only if nothing came. The time the loop was late is forgiven, up to one more
+ * budget, so a provider that is really silent still fails while we are overloaded.
+ *
+ * `judgeDeadline` is the pure decision; `ProviderTimer` drives it on a Clock.
+ */
+
+export interface DeadlinePolicy {
+  /**
+   * A timer firing this much after its due time means the loop was busy:
+   * Node fires timers within a few ms on a healthy loop.
+   */
+  lateToleranceMs: number;
+  /** How much loop lateness one deadline may forgive in all; undefined = the budget itself. */
+  maxForgiveMs?: number;
+}
+
+/** 25 ms: far beyond a healthy loop's timer jitter (~1 ms), well under any provider budget. */
+export const LOOP_LATE_TOLERANCE_MS = 25;
+
+export const DEFAULT_DEADLINE_POLICY: DeadlinePolicy = { lateToleranceMs: LOOP_LATE_TOLERANCE_MS };
+
+/**
+ * After a late fire, look again after this long: a timer of 1 ms runs after the
+ * loop's next poll phase, where the waiting socket data is read.
+ */
+export const LATE_RECHECK_MS = 1;
+
+export interface DeadlineState {
+  /** When the provider's time began: the request written, or its latest bytes. */
+  from: number;
+  budgetMs: number;
+  /** Loop lateness forgiven so far (ms), added to the deadline. */
+  forgivenMs: number;
+}
+
+export interface DeadlineFiring {
+  now: number;
+  /** When the timer that is firing was due (its lateness is `now − dueAt`). */
+  dueAt: number;
+  /** The provider's latest bytes seen (on the same clock), if any. */
+  progressAt?: number | undefined;
+}
+
+export type DeadlineVerdict =
+  /** The provider had its whole budget with the loop on time: fail as before. */
+  | { kind: 'expired' }
+  /** Not yet: look again after `delayMs`, with this state. */
+  | { kind: 'rearm'; delayMs: number; state: DeadlineState };
+
+export function deadlineOf(state: DeadlineState): number {
+  return state.from + state.budgetMs + state.forgivenMs;
+}
+
+export function judgeDeadline(
+  state: DeadlineState,
+  firing: DeadlineFiring,
+  policy: DeadlinePolicy = DEFAULT_DEADLINE_POLICY,
+): DeadlineVerdict {
+  let next = state;
+  // Bytes since the budget began: the provider is alive and its time restarts there.
+  if (firing.progressAt !== undefined && firing.progressAt > state.from) {
+    next = { from: firing.progressAt, budgetMs: state.budgetMs, forgivenMs: 0 };
+  }
+  const deadline = deadlineOf(next);
+  if (firing.now < deadline) return { kind: 'rearm', delayMs: deadline - firing.now, state: next };
+  const lateMs = firing.now - firing.dueAt;
+  const forgivable = (policy.maxForgiveMs ?? next.budgetMs) - next.forgivenMs;
+  if (lateMs > policy.lateToleranceMs && forgivable > 0) {
+    const forgiven = Math.min(lateMs, forgivable);
+    const rearmed = { ...next, forgivenMs: next.forgivenMs + forgiven };
+    return { kind: 'rearm', delayMs: Math.max(LATE_RECHECK_MS, deadlineOf(rearmed) - firing.now), state: rearmed };
+  }
+  return { kind: 'expired' };
+}
+
+/**
+ * One provider deadline on a Clock: `arm` starts a budget, `progress` notes
+ * provider bytes that do not end the wait (the budget restarts from them), and
+ * `onExpire` runs only when `judgeDeadline` says the provider, not the loop, is late.
+ * One timer at a time, so callers keep the same count of pending timers as before.
+ */
+export class ProviderTimer {
+  private handle: TimerHandle | undefined;
+  private state: DeadlineState = { from: 0, budgetMs: 0, forgivenMs: 0 };
+  private dueAt = 0;
+  private progressAt: number | undefined;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly onExpire: () => void,
+    private readonly policy: DeadlinePolicy = DEFAULT_DEADLINE_POLICY,
+  ) {}
+
+  /** Starts (or restarts) a budget counted from `from` (default now): a shared deadline passes its start. */
+  arm(budgetMs: number, from = this.clock.now()): void {
+    this.cancel();
+    this.state = { from, budgetMs, forgivenMs: 0 };
+    this.progressAt = undefined;
+    this.schedule(Math.max(0, deadlineOf(this.state) - this.clock.now()));
+  }
+
+  /** The provider sent something that does not end the wait; its budget restarts from now. */
+  progress(): void {
+    this.progressAt = this.clock.now();
+  }
+
+  cancel(): void {
+    this.handle?.cancel();
+    this.handle = undefined;
+  }
+
+  get armed(): boolean {
+    return this.handle !== undefined;
+  }
+
+  private schedule(delayMs: number): void {
+    this.dueAt = this.clock.now() + delayMs;
+    this.handle = this.clock.setTimeout(() => this.fire(), delayMs);
+  }
+
+  private fire(): void {
+    this.handle = undefined;
+    const verdict = judgeDeadline(this.state, { now: this.clock.now(), dueAt: this.dueAt, progressAt: this.progressAt }, this.policy);
+    if (verdict.kind === 'expired') return this.onExpire();
+    this.state = verdict.state;
+    this.schedule(verdict.delayMs);
+  }
+}
