@@ -491,9 +491,12 @@ class DeepgramSession implements SttSession {
     const now = this.d.clock.now();
     const { keepAliveAfterMs, silenceWatchdogMs } = this.d.timing;
     const audioFlowing = now - this.lastAudioAt < keepAliveAfterMs;
-    if (audioFlowing) {
+    if (this.watchdogForgiven.from !== this.watchdogFrom) {
+      this.watchdogForgiven.from = this.watchdogFrom;
+      this.watchdogForgiven.ms = 0;
+    }
+    if (audioFlowing && now - this.watchdogFrom >= silenceWatchdogMs + this.watchdogForgiven.ms) {
       // A late tick may have Deepgram's messages waiting unread behind it: the watchdog forgives that lateness.
-      if (this.watchdogForgiven.from !== this.watchdogFrom) this.watchdogForgiven = { from: this.watchdogFrom, ms: 0 };
       const verdict = judgeDeadline(
         { from: this.watchdogFrom, budgetMs: silenceWatchdogMs, forgivenMs: this.watchdogForgiven.ms },
         { now, dueAt: this.tickDueAt },
