@@ -282,7 +282,7 @@ class DeepgramSession implements SttSession {
 
   private async connect(): Promise<void> {
     const gen = ++this.gen;
-    const { timing, clock } = this.d;
+    const { timing } = this.d;
     this.lastError = undefined;
     this.connectTimer?.cancel();
     this.connectTimer = this.providerTimeout(timing.connectTimeoutMs, () => {
