@@ -94,7 +94,7 @@ export async function startServer(o: ServerSpawnOptions): Promise<ServerChild> {
     PORT: String(port),
     HOST: '127.0.0.1',
     PUBLIC_URL: url,
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: process.env.BENCH_SERVER_LOG_LEVEL ?? 'warn',
     DATABASE_URL: `sqlite:${join(dir, 'bench.db')}`,
     ADMIN_API_KEY: ADMIN_KEY,
     SECRET_KEY: 'bench-secret-key-0123456789abcdef',
