@@ -12,10 +12,12 @@ import { TEST_REDIS_URL, redisFixture } from './redis-test.js';
 import { eventually, startProcesses, type Processes } from './two-processes.js';
 
 /**
- * An agent's outbound limits (`maxConcurrent`, `perMinute`) hold across
- * processes (real Redis): whichever process a request lands on, the agent never
- * has more calls dialling or in progress than its limit, and a slot freed on
- * one process is taken by a request waiting on another.
+ * Outbound calls behind a load balancer (real Redis). An agent's limits
+ * (`maxConcurrent`, `perMinute`) hold across processes: whichever process a
+ * request lands on, the agent never has more calls dialling or in progress than
+ * its limit, and a slot freed on one process is taken by a request waiting on
+ * another. Twilio's answer and answering-machine callbacks landing on the other
+ * process run where the request or the call is.
  */
 const AUTH_TOKEN = 'outbound-token';
 let fixture = redisFixture();
@@ -192,5 +194,40 @@ describe('outbound limits across two server processes', () => {
     // A's request moved on: the answer ran in A's dialer, not B's (which has no such request).
     expect(a.container.outbound.dialer.get(id)?.state).toBe('in_progress');
     expect(b.container.outbound.dialer.get(id)).toBeUndefined();
+  });
+
+  it('the answering-machine verdict landing on another process is stored and announced by the process holding the call', async () => {
+    p = await startProcesses(2, { env: { TWILIO_ACCOUNT_SID: 'AC' + 'a'.repeat(32), TWILIO_AUTH_TOKEN: AUTH_TOKEN }, overrides: () => ({ outbound: countingPort([]) }) });
+    const [a, b] = p.apps as [TestApp, TestApp];
+    const callSid = 'CA' + '5'.repeat(32);
+    await a.container.telephony.calls.open({
+      callSid,
+      accountSid: 'AC' + 'a'.repeat(32),
+      agentId: 'ag_x',
+      slug: 'x',
+      version: 1,
+      from: '+15550100078',
+      to: '+14155551234',
+      direction: 'outbound',
+    });
+    // A's own events only (a live call waiting for the verdict listens where it runs).
+    const heardOnA: string[] = [];
+    a.container.telephony.calls.bus.subscribe((e) => {
+      if (e.type === 'call.answered_by') heardOnA.push(e.answeredBy);
+    });
+    const params = { CallSid: callSid, AccountSid: 'AC' + 'a'.repeat(32), AnsweredBy: 'machine_end_beep', MachineDetectionDuration: '2400' };
+    const res = await b.app.inject({
+      method: 'POST',
+      url: '/twilio/amd-status',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        'x-twilio-signature': twilio.getExpectedTwilioSignature(AUTH_TOKEN, b.container.config.PUBLIC_URL + '/twilio/amd-status', params),
+      },
+      payload: new URLSearchParams(params).toString(),
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(heardOnA).toEqual(['machine_end_beep']);
+    expect((await b.container.telephony.calls.get(callSid))?.answeredBy).toBe('machine_end_beep');
+    await a.container.telephony.calls.end(callSid, 'status:completed', 'completed');
   });
 });
