@@ -101,6 +101,7 @@ import { ForkTranscriber, DeferredFork } from './handoff/fork-transcriber.js';
 import { Handoffs } from './handoff/handoffs.js';
 import { LocalLiveCalls, peopleTransfer, type LiveCallCommands } from './handoff/live-calls.js';
 import { LiveHandoff, type TransferOffer } from './handoff/live-handoff.js';
+import { RoutedLiveCalls, serveLiveCommands } from './handoff/routed-live-calls.js';
 import { numberPicker, queuePicker } from './handoff/pickers.js';
 import type { HandoffTelephony } from './handoff/telephony-port.js';
 import { WORKSPACE_OFFER_TOPIC, WorkspaceFeed } from './handoff/workspace-feed.js';
@@ -515,7 +516,7 @@ export async function createContainer(
       : {}),
   });
   closers.push(() => handoff.close());
-  const live = new LocalLiveCalls({
+  const localLive = new LocalLiveCalls({
     calls: telephony.calls,
     sessions: telephony.sessions,
     live: handoff.liveHandoff,
@@ -526,6 +527,9 @@ export async function createContainer(
     getVersion: (agentId, version) => persistence.directory.getVersion(agentId, version),
     logger,
   });
+  // Commands on a call another process holds go there and run on its LocalLiveCalls (docs/handoff.md#commands-on-a-live-call).
+  closers.push(serveLiveCommands(telephony.commands, localLive));
+  const live = new RoutedLiveCalls({ local: localLive, commands: telephony.commands, calls: telephony.calls });
   const localChats = new TestChatService({
     agents: persistence.agents,
     clock,

@@ -104,6 +104,11 @@ export interface AmdRequest {
 export interface SimulatorOptions {
   /** Where the server listens, e.g. http://127.0.0.1:PORT. */
   serverUrl: string;
+  /**
+   * Where media WebSockets connect (default `serverUrl`): another server process
+   * behind the same load balancer, so a call's webhook and its stream land apart.
+   */
+  streamServerUrl?: string;
   /** The server's PUBLIC_URL: what Twilio signs. */
   publicUrl: string;
   authToken: string;
@@ -217,7 +222,7 @@ export class TwilioSimulator {
 
   /** Opens a raw media socket (for token tests); resolves once open. */
   openSocket(signature: string | null = this.streamSignature()): Promise<WebSocket> {
-    const ws = new WebSocket(this.options.serverUrl.replace(/^http/, 'ws') + '/twilio/stream', {
+    const ws = new WebSocket((this.options.streamServerUrl ?? this.options.serverUrl).replace(/^http/, 'ws') + '/twilio/stream', {
       headers: signature === null ? {} : { 'x-twilio-signature': signature },
     });
     return new Promise((resolve, reject) => {
