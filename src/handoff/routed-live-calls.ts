@@ -128,6 +128,9 @@ function requiredString(a: Record<string, unknown>, key: string): string {
 
 function optionalStrings<K extends string>(a: Record<string, unknown>, keys: K[]): Partial<Record<K, string>> {
   const out: Partial<Record<K, string>> = {};
-  for (const k of keys) if (typeof a[k] === 'string') out[k] = a[k];
+  for (const k of keys) {
+    const v = a[k];
+    if (typeof v === 'string') out[k] = v;
+  }
   return out;
 }
