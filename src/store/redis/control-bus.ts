@@ -65,6 +65,9 @@ export class RedisControlBus implements ControlBus {
       }, options.timeoutMs ?? CONTROL_REQUEST_TIMEOUT_MS);
       this.pending.set(id, { resolve, reject, timer });
     });
+    // The reply can arrive (on the subscriber connection) before PUBLISH answers on this one: a
+    // refusal settling `reply` then must not count as unhandled, or Node ends the process.
+    reply.catch(() => {});
     const message: Message = { kind: 'request', id, topic, payload, replyTo: this.processId };
     const receivers = await this.redis.command.publish(this.redis.keys.processChannel(processId), JSON.stringify(message));
     if (receivers === 0) this.settle(id, (p) => p.reject(new ProcessUnreachable(processId, 'gone')));
