@@ -1,4 +1,5 @@
-import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Job, Queue, Worker } from 'bullmq';
+import { onDemand } from '../core/on-demand.js';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../core/logger.js';
 import {
@@ -30,6 +31,9 @@ export interface BullMqJobRunnerOptions {
   logger: Logger;
 }
 
+/** BullMQ is loaded only when a runner is built (REDIS_URL set), not at start (docs/architecture.md#memory). */
+const bullmq = onDemand<typeof import('bullmq')>('bullmq');
+
 interface Entry {
   def: JobDefinition;
   queue: Queue;
@@ -52,7 +56,7 @@ export class BullMqJobRunner implements JobRunner {
 
   register<P>(definition: JobDefinition<P>): void {
     if (this.entries.has(definition.name)) throw new Error(`job ${definition.name} is registered twice`);
-    const queue = new Queue(definition.name, {
+    const queue = new (bullmq().Queue)(definition.name, {
       connection: this.options.connection,
       prefix: this.options.prefix,
       defaultJobOptions: {
@@ -143,7 +147,7 @@ export class BullMqJobRunner implements JobRunner {
 
   private startWorker(entry: Entry): void {
     const { def } = entry;
-    const worker = new Worker(
+    const worker = new (bullmq().Worker)(
       def.name,
       async (job: Job, _token?: string, signal?: AbortSignal) => {
         try {
@@ -154,7 +158,7 @@ export class BullMqJobRunner implements JobRunner {
           });
         } catch (err) {
           // BullMQ's own "do not retry" error; the processor only knows the port's.
-          if (err instanceof PermanentJobError) throw new UnrecoverableError(err.message);
+          if (err instanceof PermanentJobError) throw new (bullmq().UnrecoverableError)(err.message);
           throw err;
         }
       },
@@ -162,7 +166,7 @@ export class BullMqJobRunner implements JobRunner {
     );
     worker.on('failed', (job, err) => {
       entry.attemptFailures++;
-      const final = job !== undefined && (err instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1));
+      const final = job !== undefined && (err instanceof bullmq().UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1));
       if (final) entry.jobsFailed++;
       const fields = { err, job: def.name, jobId: job?.id, attempt: job?.attemptsMade };
       if (final) this.options.logger.error(fields, 'job failed; kept in the failed list');

@@ -2,7 +2,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { Kysely, PostgresAdapter, PostgresDialect, SqliteDialect, sql } from 'kysely';
-import pg from 'pg';
+import type pgModule from 'pg';
+import { onDemand } from '../core/on-demand.js';
 import type { DatabaseSchema } from './tables.js';
 
 /**
@@ -30,6 +31,9 @@ const SQLITE_BUSY_TIMEOUT_MS = 5_000;
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
+/** The PostgreSQL driver is loaded only for a postgres:// DATABASE_URL (docs/architecture.md#memory). */
+const loadPg = onDemand<typeof pgModule>('pg');
+
 // node-pg returns int8 (our epoch-ms timestamps and counts) as strings by default;
 // every value we store fits a double exactly, so parse it per pool, not globally.
 const PG_INT8_OID = 20;
@@ -37,7 +41,7 @@ const pgTypes = {
   getTypeParser: ((oid: number, format?: string) =>
     oid === PG_INT8_OID && format !== 'binary'
       ? (v: string) => Number(v)
-      : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+      : loadPg().types.getTypeParser(oid, format as 'text')) as typeof pgModule.types.getTypeParser,
 };
 
 export async function openDb(databaseUrl: string, options: OpenDbOptions = {}): Promise<Db> {
@@ -61,6 +65,7 @@ function openSqlite(rawPath: string): Db {
 }
 
 async function openPostgres(url: string, schemaOption?: string): Promise<Db> {
+  const pg = loadPg();
   const parsed = new URL(url);
   const schema = schemaOption ?? parsed.searchParams.get('schema') ?? undefined;
   parsed.searchParams.delete('schema');
@@ -94,7 +99,7 @@ export function dialectOf(db: Kysely<unknown>): Dialect {
 /** Drops a PostgreSQL schema and everything in it (tests clean up after themselves). */
 export async function dropPostgresSchema(url: string, schema: string): Promise<void> {
   if (!SCHEMA_NAME.test(schema)) throw new Error(`bad PostgreSQL schema name "${schema}"`);
-  const client = new pg.Client({ connectionString: url });
+  const client = new (loadPg().Client)({ connectionString: url });
   await client.connect();
   try {
     await client.query(`drop schema if exists "${schema}" cascade`);

@@ -1,4 +1,5 @@
-import twilio from 'twilio';
+// The SDK's TwiML builder alone: the package root loads the whole REST client.
+import VoiceResponse from 'twilio/lib/twiml/VoiceResponse.js';
 import { TWILIO_PATHS, streamUrlOf } from './twiml.js';
 
 /**
@@ -8,7 +9,6 @@ import { TWILIO_PATHS, streamUrlOf } from './twiml.js';
  * CallSid (and the attempt) in the query string, which Twilio signs with the
  * rest of the URL, so a callback names its transfer without any lookup.
  */
-const { VoiceResponse } = twilio.twiml;
 type Vr = InstanceType<typeof VoiceResponse>;
 
 export const HANDOFF_PATHS = {

@@ -1,4 +1,5 @@
-import twilio from 'twilio';
+// The SDK's webhook helpers alone: the package root loads the whole REST client (axios and every API), which idle memory does not need.
+import { getExpectedTwilioSignature, validateRequest } from 'twilio/lib/webhooks/webhooks.js';
 import type { Config } from '../config.js';
 
 /**
@@ -31,7 +32,7 @@ export function checkSignature(
   if (!config.TWILIO_AUTH_TOKEN) return 'no_auth_token';
   const sig = Array.isArray(signature) ? signature[0] : signature;
   if (!sig) return 'missing';
-  return twilio.validateRequest(config.TWILIO_AUTH_TOKEN, sig, url, params) ? 'valid' : 'invalid';
+  return validateRequest(config.TWILIO_AUTH_TOKEN, sig, url, params) ? 'valid' : 'invalid';
 }
 
 export const isAccepted = (v: SignatureVerdict): boolean => v === 'valid' || v === 'disabled';
@@ -66,5 +67,5 @@ export function signatureWarnings(config: SignatureConfig): string[] {
 
 /** For tests and the simulator: the signature Twilio would send. */
 export function expectedSignature(authToken: string, url: string, params: Record<string, unknown>): string {
-  return twilio.getExpectedTwilioSignature(authToken, url, params);
+  return getExpectedTwilioSignature(authToken, url, params);
 }

@@ -1,4 +1,5 @@
-import twilio from 'twilio';
+// The SDK's TwiML builder alone: the package root loads the whole REST client.
+import VoiceResponse from 'twilio/lib/twiml/VoiceResponse.js';
 import type { UnavailableBehaviour } from '../agents/directory.js';
 import type { NextStep } from '../calls/call-record.js';
 
@@ -7,7 +8,6 @@ import type { NextStep } from '../calls/call-record.js';
  * so text is XML-escaped. URLs are absolute (PUBLIC_URL): TwiML sent through
  * the REST API has no base URL to resolve relative ones against.
  */
-const { VoiceResponse } = twilio.twiml;
 
 /** How long a cold transfer rings before `/twilio/dial-result` reports no-answer. */
 export const DIAL_TIMEOUT_SECONDS = 20;

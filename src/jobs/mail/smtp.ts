@@ -1,4 +1,5 @@
-import nodemailer from 'nodemailer';
+import type nodemailer from 'nodemailer';
+import { onDemand } from '../../core/on-demand.js';
 
 /** One message out; the SMTP adapter (nodemailer) and tests implement it. */
 export interface MailMessage {
@@ -14,13 +15,16 @@ export interface MailTransport {
   close(): void;
 }
 
+/** nodemailer is loaded only when SMTP_URL is set (docs/architecture.md#memory). */
+const mailer = onDemand<typeof nodemailer>('nodemailer');
+
 /** No SMTP dialogue may hang a worker: a server that stops answering fails the attempt (and it is retried). */
 const SMTP_TIMEOUT_MS = 15_000;
 
 /** SMTP through nodemailer, from SMTP_URL (`smtp://` upgrades with STARTTLS when offered, `smtps://` is TLS from the start). */
 export function smtpTransport(smtpUrl: string): MailTransport {
   const url = new URL(smtpUrl);
-  const transporter = nodemailer.createTransport({
+  const transporter = mailer().createTransport({
     host: url.hostname,
     port: url.port ? Number(url.port) : url.protocol === 'smtps:' ? 465 : 587,
     secure: url.protocol === 'smtps:',

@@ -1,4 +1,4 @@
-import OpenAI, { APIConnectionError, APIError, APIUserAbortError } from 'openai';
+import type OpenAI from 'openai';
 import type {
   ChatCompletionChunk,
   ChatCompletionCreateParamsStreaming,
@@ -8,6 +8,7 @@ import type {
 import { systemClock, type Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import { ProviderTimer } from '../deadline.js';
+import { onDemand } from '../../core/on-demand.js';
 import { kindForStatus, ProviderError, type ProviderErrorKind } from '../errors.js';
 import {
   type LlmMessage,
@@ -60,6 +61,9 @@ export interface OpenAiLlmOptions {
 
 type TimeoutKind = 'first_token_timeout' | 'stall';
 
+/** The SDK is loaded when a client is built (OPENAI_API_KEY set), not at start (docs/architecture.md#memory). */
+const openAiSdk = onDemand<typeof import('openai')>('openai');
+
 export class OpenAiLlm implements LlmPort {
   readonly model: string;
   private readonly client: OpenAI | undefined;
@@ -81,7 +85,7 @@ export class OpenAiLlm implements LlmPort {
     this.random = options.random ?? Math.random;
     this.logger = options.logger;
     this.client = options.apiKey
-      ? new OpenAI({
+      ? new (openAiSdk().OpenAI)({
           apiKey: options.apiKey,
           // Explicit values so the SDK does not read process.env behind config.ts's back.
           baseURL: options.baseUrl ?? OPENAI_DEFAULT_BASE_URL,
@@ -184,7 +188,7 @@ export class OpenAiLlm implements LlmPort {
           yielded,
           attempt,
           maxAttempts: this.maxAttempts,
-          retryAfterMs: err instanceof APIError ? retryAfterMs(err.headers, this.clock.wallNow()) : undefined,
+          retryAfterMs: err instanceof openAiSdk().APIError ? retryAfterMs(err.headers, this.clock.wallNow()) : undefined,
           backoffMs: backoffMs(attempt, this.backoffBaseMs, this.random),
           budgetLeftMs: deadlineMs - this.clock.now(),
         });
@@ -298,6 +302,8 @@ function toLlmError(
   if (err instanceof ProviderError) return err;
   // Our own timers abort through the signal, which the SDK reports as a user abort.
   if (timedOut) return timeoutError(timedOut, firstTokenTimeoutMs, chunkTimeoutMs);
+  // Only reached with a client built, so the SDK is loaded already.
+  const { APIConnectionError, APIError, APIUserAbortError } = openAiSdk();
   if (err instanceof APIUserAbortError) return llmError('connection', 'The LLM request was aborted');
   if (err instanceof APIConnectionError) return llmError('connection', `Could not reach the LLM: ${err.message}`);
   if (err instanceof APIError) {

@@ -1,8 +1,9 @@
-import { DeepgramClient } from '@deepgram/sdk';
+import type { DeepgramClient } from '@deepgram/sdk';
 import { systemClock, type Clock, type TimerHandle } from '../../core/clock.js';
 import { notConfigured } from '../../core/errors.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
 import { judgeDeadline, ProviderTimer } from '../deadline.js';
+import { onDemand } from '../../core/on-demand.js';
 import { kindForStatus, ProviderError, type ProviderErrorKind } from '../errors.js';
 import { openWsTransport } from './deepgram-transport.js';
 import type { SttEvent, SttOptions, SttPort, SttSession } from './port.js';
@@ -20,6 +21,9 @@ import type { SttEvent, SttOptions, SttPort, SttSession } from './port.js';
  * All times in emitted events are on the CALL's audio timeline (seconds since
  * the first byte passed to `sendAudio`), across reconnects.
  */
+
+/** The SDK is loaded with the first adapter that has a key, not at start (docs/architecture.md#memory). */
+const deepgramSdk = onDemand<typeof import('@deepgram/sdk')>('@deepgram/sdk');
 
 /** μ-law 8 kHz mono: one byte per sample. */
 const BYTES_PER_SECOND = 8000;
@@ -95,6 +99,8 @@ export class DeepgramStt implements SttPort {
     this.timing = { ...DEEPGRAM_TIMING, ...config.timing };
     this.clock = config.clock ?? systemClock;
     this.logger = (config.logger ?? silentLogger).child({ component: 'stt.deepgram' });
+    // Loaded now rather than at the first call's connect, which must not wait for it.
+    if (config.apiKey) deepgramSdk();
   }
 
   /**
@@ -291,7 +297,7 @@ class DeepgramSession implements SttSession {
     // A refused handshake, as the transport saw it: the status says whether another try can help.
     let refusal: ProviderError | undefined;
     // One client per attempt, so its transport's report belongs to this attempt and no other.
-    const client = new DeepgramClient({
+    const client = new (deepgramSdk().DeepgramClient)({
       apiKey: this.d.apiKey,
       baseUrl: this.d.baseUrl,
       reconnect: false,

@@ -1,5 +1,6 @@
-import { ElevenLabsClient, ElevenLabsError, ElevenLabsTimeoutError } from '@elevenlabs/elevenlabs-js';
+import type { ElevenLabsClient } from '@elevenlabs/elevenlabs-js';
 import { systemClock, type Clock } from '../../core/clock.js';
+import { onDemand } from '../../core/on-demand.js';
 import { ProviderTimer } from '../deadline.js';
 import { kindForStatus, ProviderError, type ProviderErrorKind } from '../errors.js';
 import type { TtsPort, TtsRequest, VoiceSpec } from './port.js';
@@ -27,6 +28,12 @@ const SDK_REQUEST_TIMEOUT_S = 60;
 
 export const ELEVENLABS_OUTPUT_FORMAT = 'ulaw_8000';
 
+/**
+ * The SDK (its root loads every ElevenLabs API and schema: the largest package we use) is
+ * loaded when a client is built (ELEVENLABS_API_KEY set), not at start (docs/architecture.md#memory).
+ */
+const elevenLabsSdk = onDemand<typeof import('@elevenlabs/elevenlabs-js')>('@elevenlabs/elevenlabs-js');
+
 export interface ElevenLabsTtsOptions {
   /** ELEVENLABS_API_KEY; without it every synthesis fails with `not_configured`. */
   apiKey?: string;
@@ -52,7 +59,7 @@ export class ElevenLabsTts implements TtsPort {
     this.chunkTimeoutMs = options.chunkTimeoutMs ?? ELEVENLABS_CHUNK_TIMEOUT_MS;
     this.optimizeStreamingLatency = options.optimizeStreamingLatency;
     this.client = options.apiKey
-      ? new ElevenLabsClient({
+      ? new (elevenLabsSdk().ElevenLabsClient)({
           apiKey: options.apiKey,
           ...(options.baseUrl ? { baseUrl: options.baseUrl } : {}),
           maxRetries: 0,
@@ -142,6 +149,8 @@ function ttsError(kind: ProviderErrorKind, message: string, status?: number): Pr
 /** The adapter's edge: every failure is classified here, once, from the SDK's error classes and the HTTP status. */
 function toTtsError(err: unknown): ProviderError {
   if (err instanceof ProviderError) return err;
+  // Only reached with a client built, so the SDK is loaded already.
+  const { ElevenLabsError, ElevenLabsTimeoutError } = elevenLabsSdk();
   if (err instanceof ElevenLabsTimeoutError) return ttsError('connection', 'ElevenLabs request timed out');
   if (err instanceof ElevenLabsError && err.statusCode !== undefined) {
     return ttsError(kindForStatus(err.statusCode), `ElevenLabs answered ${err.statusCode}${describeDetail(err.body)}`, err.statusCode);

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { onDemand } from '../../core/on-demand.js';
 import type { Logger } from '../../core/logger.js';
 import { RedisKeys } from './keys.js';
 
@@ -13,6 +14,9 @@ import { RedisKeys } from './keys.js';
 
 /** Errors while Redis is unreachable are logged at most this often (ioredis retries by itself). */
 const ERROR_LOG_INTERVAL_MS = 5_000;
+
+/** ioredis is loaded only when a connection is made (REDIS_URL set), not at start (docs/architecture.md#memory). */
+const ioredis = onDemand<typeof import('ioredis')>('ioredis');
 
 export type ChannelHandler = (message: string) => void;
 
@@ -33,6 +37,7 @@ export class RedisConnection {
     this.keys = new RedisKeys(prefix);
     this.processId = `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
     const options = { lazyConnect: true, maxRetriesPerRequest: 3, connectionName: `var-${this.processId}` };
+    const { Redis } = ioredis();
     this.command = new Redis(url, options);
     this.subscriber = new Redis(url, options);
     for (const client of [this.command, this.subscriber]) client.on('error', (err: Error) => this.logError(err));
