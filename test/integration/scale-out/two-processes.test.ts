@@ -20,7 +20,9 @@ import { TEST_REDIS_URL, deletePrefix } from '../redis/redis-test.js';
  * on A and its media stream on B, and B plays the greeting; a deactivation
  * through A changes routing on B for the very next call; an assume through A's
  * API reaches B (which holds the call) and stops the AI there within 500 ms,
- * and its Twilio REST requests reach Twilio; a SIGKILLed B has its calls ended
+ * and its Twilio REST requests reach Twilio; the person's leg callbacks landing
+ * on A are run on B, and a hand back through A's API returns the caller to the
+ * AI; a SIGKILLed B has its calls ended
  * as failed / process_lost within the heartbeat timeout while A's call goes on
  * and the history keeps everything.
  *
@@ -41,6 +43,8 @@ const LONG_NUMBER = '+15550100071';
 const GATE_NUMBER = '+15550100072';
 const SHORT_NUMBER = '+15550100073';
 const PERSON_PHONE = '+15550109001';
+/** A person who never answers: the call they are rung for stays on hold in its conference. */
+const AWAY_PHONE = '+15550109002';
 const STREAM_TWIML = /<Connect[^>]*><Stream /;
 
 const sentence = (i: number) => `This is sentence number ${i} of a long greeting, played slowly so that a person can take the call in the middle of it.`;
@@ -138,7 +142,7 @@ function simulator(webhooks: ServerProcess, streams: ServerProcess = webhooks): 
     publicUrl: PUBLIC_URL,
     authToken: AUTH_TOKEN,
     accountSid: ACCOUNT_SID,
-    people: { [PERSON_PHONE]: 'no-answer' },
+    people: { [PERSON_PHONE]: 'accept', [AWAY_PHONE]: 'no-answer' },
   });
   sims.push(sim);
   return sim;
@@ -247,6 +251,14 @@ describe('two server processes on one Redis and PostgreSQL', () => {
       phone: PERSON_PHONE,
     });
     expect(person.status).toBe(201);
+    const away = await api<{ id: string }>(a, 'POST', '/staff', {
+      displayName: 'Alex Away',
+      username: `alex-${randomBytes(3).toString('hex')}`,
+      password: 'secret-pass',
+      role: 'support',
+      phone: AWAY_PHONE,
+    });
+    expect(away.status).toBe(201);
     const clearsBefore = call1.clears;
     const t0 = performance.now();
     const assumed = api(a, 'POST', `/calls/${call1.callSid}/assume`, { staffId: person.json.id, reason: 'two-process test' });
@@ -272,6 +284,24 @@ describe('two server processes on one Redis and PostgreSQL', () => {
     );
     expect((await api<CallView>(b, 'GET', `/calls/${call1.callSid}`)).json.events.map((e) => e.type)).toContain('handoff.assumed');
 
+    // The person answers: their leg's callbacks land on A and are run on B, which runs the transfer.
+    await until(async () => (await api<CallView>(a, 'GET', `/calls/${call1.callSid}`)).json.state === 'human', 'the person to have the call');
+    // The hand back through A's API is run on B too; the caller comes back to the AI on a new stream.
+    const streamsBefore = call1.events.filter((e) => e.kind === 'stream_open').length;
+    const handedBack = await api<CallView>(a, 'POST', `/calls/${call1.callSid}/transfer-to-ai`, { agentId: 'long', reason: 'two-process test' });
+    expect(handedBack.status, JSON.stringify(handedBack.json)).toBe(202);
+    await until(() => call1.events.filter((e) => e.kind === 'stream_open').length > streamsBefore, 'the caller back on a media stream');
+    await until(async () => (await api<CallView>(a, 'GET', `/calls/${call1.callSid}`)).json.state === 'ai', 'the AI to have the call again');
+    expect(await holderOf(call1.callSid)).toBe(b.processId);
+
+    // A second call on B, assumed for a person who does not answer: the caller holds in the conference
+    // (no stream whose end Twilio would report), so only B knows of it.
+    const call3 = await ab.placeCall({ from: CALLER, to: LONG_NUMBER });
+    await until(() => call3.audioBytes >= 1600, 'call 3’s greeting on B');
+    expect(await holderOf(call3.callSid)).toBe(b.processId);
+    const onHold = await api<CallView>(a, 'POST', `/calls/${call3.callSid}/assume`, { staffId: away.json.id });
+    expect(onHold.status, JSON.stringify(onHold.json)).toBe(202);
+
     // (d) A holds a call of its own; then B dies.
     const onA = simulator(a);
     const call2 = await onA.placeCall({ from: CALLER, to: SHORT_NUMBER });
@@ -281,15 +311,15 @@ describe('two server processes on one Redis and PostgreSQL', () => {
     await b.kill();
     const lost = await until(
       async () => {
-        const r = (await api<CallView>(a, 'GET', `/calls/${call1.callSid}`)).json;
+        const r = (await api<CallView>(a, 'GET', `/calls/${call3.callSid}`)).json;
         return r.state === 'ended' ? r : undefined;
       },
-      'B’s call to be ended by A',
+      'B’s call on hold to be ended by A',
       HEARTBEAT_TIMEOUT_MS + BEAT_MS + 10_000,
       10,
     );
     const lostMs = performance.now() - killedAt;
-    console.info(`SIGKILL of B → its call ended as process_lost after ${lostMs.toFixed(0)} ms (timeout ${HEARTBEAT_TIMEOUT_MS} ms + one beat)`);
+    console.info(`SIGKILL of B → its call on hold ended as process_lost after ${lostMs.toFixed(0)} ms (timeout ${HEARTBEAT_TIMEOUT_MS} ms + one beat)`);
     expect(lost.outcome).toEqual({ kind: 'failed', detail: 'process_lost' });
     // A beat plus the sweep's own work; the loaded-machine slack is in the poll, not in the promise.
     expect(lostMs).toBeLessThan(HEARTBEAT_TIMEOUT_MS + BEAT_MS + 2_000);
@@ -312,12 +342,16 @@ describe('two server processes on one Redis and PostgreSQL', () => {
     // The history, read through A, has every call with its events.
     const history = (await api<{ items: CallView[] }>(a, 'GET', '/calls?limit=50')).json.items;
     const byId = new Map(history.map((c) => [c.id, c]));
-    expect(byId.get(call1.callSid)).toMatchObject({ state: 'ended', outcome: { kind: 'failed', detail: 'process_lost' } });
+    expect(byId.get(call3.callSid)).toMatchObject({ state: 'ended', outcome: { kind: 'failed', detail: 'process_lost' } });
+    // B's call on a stream: Twilio saw the socket drop and asked A what next, or A's sweep ended it.
+    expect(byId.get(call1.callSid)).toMatchObject({ state: 'ended' });
     expect(byId.get(call2.callSid)).toMatchObject({ state: 'ended', outcome: { kind: 'completed' } });
     expect(byId.get(warm)).toMatchObject({ state: 'ended' });
-    expect(history).toHaveLength(5);
+    expect(history).toHaveLength(6);
     const events1 = (await api<CallView>(a, 'GET', `/calls/${call1.callSid}`)).json.events.map((e) => e.type);
-    expect(events1).toEqual(expect.arrayContaining(['call.started', 'stream.started', 'handoff.assumed', 'call.ended']));
+    expect(events1).toEqual(expect.arrayContaining(['call.started', 'stream.started', 'handoff.assumed', 'transfer.accepted', 'call.ended']));
+    const events3 = (await api<CallView>(a, 'GET', `/calls/${call3.callSid}`)).json.events.map((e) => e.type);
+    expect(events3).toEqual(expect.arrayContaining(['call.started', 'stream.started', 'handoff.assumed', 'call.ended']));
     const events2 = (await api<CallView>(a, 'GET', `/calls/${call2.callSid}`)).json.events.map((e) => e.type);
     expect(events2).toEqual(expect.arrayContaining(['call.started', 'stream.started', 'call.ended']));
   }, 120_000);
