@@ -24,7 +24,7 @@ export interface LiveCallCommands {
   assume(callSid: string, command: { staffId: string; reason?: string }): Promise<void>;
   /** The person hands the caller to an active AI agent. 409 `AGENT_NOT_ACTIVE`, 409 when no person has the call. */
   transferToAi(callSid: string, command: { agentId: string; by?: string; reason?: string }): Promise<void>;
-  /** Ends the call for everyone (the caller's leg is completed through the REST API). */
+  /** Ends the call for everyone (the caller's leg is completed through the REST API); an ended call is done. */
   hangUp(callSid: string, command: { by?: string; reason?: string }): Promise<void>;
   /** Whether this process holds the call (its AI stream or its handoff). */
   holds(callSid: string): boolean;
@@ -118,7 +118,8 @@ export class LocalLiveCalls implements LiveCallCommands {
     const record = await calls.get(callSid);
     if (!record) throw new AppError('NOT_FOUND', `no live call ${callSid}`);
     if (record.state === 'ended') return;
-    if (!this.holds(callSid)) throw new AppError('CALL_NOT_HERE', 'another process holds this call');
+    // Any process can end the call through the REST API: a call still connecting has no
+    // session anywhere, and a session on another process stops when Twilio closes its stream.
     this.deps.logger.info({ callSid, by: command.by, reason: command.reason }, 'call hung up by command');
     await this.deps.telephony.endCall(callSid);
     await calls.end(callSid, command.reason ? `hung_up:${command.reason}` : 'hung_up', 'completed');

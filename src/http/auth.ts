@@ -64,6 +64,7 @@ export const ROUTE_ROLES: Readonly<Record<string, readonly Role[] | 'public'>> =
   'GET /calls/:id/recording': ALL,
   'POST /calls/:id/assume': ALL,
   'POST /calls/:id/transfer-to-ai': ALL,
+  'POST /calls/:id/hang-up': ALL,
   // Figures about agents and versions, for the people who build them (docs/metrics.md#analytics).
   'GET /analytics': EDITORS,
   // Staff and queues (docs/people.md)

@@ -758,7 +758,7 @@ describe('console in Chromium: a live call handed over', () => {
     }
   }
 
-  it('watches the transcript live, assumes the call as a signed-in person, then hands it to an active agent', { timeout: 60_000 }, async () => {
+  it('watches the transcript live, assumes the call as a signed-in person, hands it to an active agent, then ends it', { timeout: 60_000 }, async () => {
     const shot = screenshots('call-handoff');
     dir = await mkdtemp(join(tmpdir(), 'console-handoff-'));
     await writeFile(join(dir, 'desk.json'), JSON.stringify(desk));
@@ -828,5 +828,16 @@ describe('console in Chromium: a live call handed over', () => {
     expect(hh.eventsOf(sid).find((e) => e.type === 'handoff.to_ai')).toMatchObject({ by: expect.stringMatching(/^staff:/), reason: 'wants a table' });
     await shot(page, 'back-with-ai', { fullPage: true });
     expect(await axeViolations(page)).toEqual([]);
+
+    // End the call: the caller is hung up and the page shows it ended.
+    await page.getByRole('button', { name: 'End call' }).click();
+    const end = page.getByRole('dialog', { name: 'End this call?' });
+    await end.getByLabel('Reason (optional)').fill('test over');
+    expect(await axeViolations(page)).toEqual([]);
+    await end.getByRole('button', { name: 'End call' }).click();
+    await settle(hh, () => call.ended, 'the caller hung up');
+    await page.locator('.badge', { hasText: 'Ended' }).waitFor();
+    expect(await page.getByRole('button', { name: 'End call' }).count()).toBe(0);
+    expect(hh.eventsOf(sid).find((e) => e.type === 'call.ended')).toMatchObject({ reason: 'hung_up:test over' });
   });
 });

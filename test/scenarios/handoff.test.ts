@@ -307,6 +307,43 @@ describe('assume and hand back', () => {
     expect(call.ended).toBe(false);
   });
 
+  it('hang-up by a person: the call ends for the caller and the person on it, the session is given back; again: 409 CALL_ENDED', async () => {
+    const hh = await setup({ speech: true });
+    const ed = await person(hh, 'accept');
+    const token = await tokenOf(hh, ed);
+    hh.openai!.enqueue({ text: 'Hello, this is the concierge.' });
+    const call = await hh.sim.placeCall({ from: CALLER, to: NUMBERS.concierge });
+    const sid = call.callSid;
+    await hh.until(() => hh.eventsOf(sid).some((e) => e.type === 'turn.agent'), { what: 'the greeting' });
+    expect((await api(hh, token, `/calls/${sid}/assume`, {})).statusCode).toBe(202);
+    await hh.until(async () => (await hh.record(sid)).state === 'human', { what: 'the person to join' });
+
+    const res = await api(hh, token, `/calls/${sid}/hang-up`, { reason: 'abusive caller' });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toEqual({ id: sid, state: 'ended' });
+    await hh.until(() => call.ended, { what: 'the caller’s leg completed' });
+    await hh.until(() => hh.sim.legsTo(ed.phone)[0]!.ended, { what: 'the person’s leg let go' });
+    expect(hh.eventsOf(sid).find((e) => e.type === 'call.ended')).toMatchObject({ reason: 'hung_up:abusive caller' });
+    await hh.until(async () => (await liveSessions(hh, ed.id)) === 0, { what: 'the session given back' });
+    const again = await api(hh, token, `/calls/${sid}/hang-up`, {});
+    expect(again.statusCode).toBe(409);
+    expect(again.json().error.code).toBe('CALL_ENDED');
+    expect((await api(hh, token, '/calls/CA00000000000000000000000000000000/hang-up', {})).statusCode).toBe(404);
+  });
+
+  it('hang-up while the AI has the call: the AI stops and the caller is hung up', async () => {
+    const hh = await setup({ speech: true });
+    const fay = await person(hh, 'accept');
+    const token = await tokenOf(hh, fay);
+    hh.openai!.enqueue({ text: 'Hello, this is the concierge.' });
+    const call = await hh.sim.placeCall({ from: CALLER, to: NUMBERS.concierge });
+    await hh.until(() => hh.eventsOf(call.callSid).some((e) => e.type === 'turn.agent'), { what: 'the greeting' });
+    expect((await api(hh, token, `/calls/${call.callSid}/hang-up`, {})).statusCode).toBe(200);
+    await hh.until(() => call.ended, { what: 'the caller’s leg completed' });
+    await hh.until(() => hh.container.telephony.sessions.size === 0, { what: 'the AI session stopped' });
+    expect((await hh.record(call.callSid)).state).toBe('ended');
+  });
+
   it('assume is refused for a call that has ended (409) and an unknown call (404); an API key must be admin and name the person', async () => {
     const hh = await setup();
     const cy = await person(hh, 'accept');

@@ -18,6 +18,7 @@ export function CallPage({ id, canAssume }: { id: string; canAssume: boolean }) 
   const [error, setError] = useState<string | null>(null);
   const [assuming, setAssuming] = useState(false);
   const [handing, setHanding] = useState(false);
+  const [hangingUp, setHangingUp] = useState(false);
   /** The live feed's events while it works; null: the call record's own (polling, or an ended call). */
   const [feed, setFeed] = useState<LiveEvent[] | null>(null);
   const log = useRef<HTMLOListElement>(null);
@@ -132,6 +133,7 @@ export function CallPage({ id, canAssume }: { id: string; canAssume: boolean }) 
             Transfer to AI
           </Button>
         ) : null}
+        {call.state !== 'ended' ? <Button onClick={() => setHangingUp(true)}>End call</Button> : null}
       </div>
       <p class="muted">
         {aiHas ? (
@@ -185,6 +187,7 @@ export function CallPage({ id, canAssume }: { id: string; canAssume: boolean }) 
       </div>
       {assuming ? <Assume callId={call.id} onClose={() => setAssuming(false)} /> : null}
       {handing ? <TransferToAi callId={call.id} agents={agents} onClose={() => setHanding(false)} /> : null}
+      {hangingUp ? <HangUp callId={call.id} onClose={() => setHangingUp(false)} /> : null}
     </main>
   );
 }
@@ -242,6 +245,42 @@ function Assume({ callId, onClose }: { callId: string; onClose: () => void }) {
           <Button onClick={onClose}>Cancel</Button>
           <Button kind="primary" type="submit" disabled={busy}>
             Assume
+          </Button>
+        </div>
+      </form>
+    </Dialog>
+  );
+}
+
+function HangUp({ callId, onClose }: { callId: string; onClose: () => void }) {
+  const [reason, setReason] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  return (
+    <Dialog title="End this call?" onClose={onClose}>
+      <form
+        onSubmit={async (e) => {
+          e.preventDefault();
+          setBusy(true);
+          try {
+            await api('POST', `/calls/${enc(callId)}/hang-up`, reason.trim() ? { reason: reason.trim() } : {});
+            say('The call has ended.');
+            onClose();
+          } catch (err) {
+            setError(err instanceof ApiError && err.code === 'CALL_ENDED' ? 'The call has already ended.' : err instanceof Error ? err.message : String(err));
+            setBusy(false);
+          }
+        }}
+      >
+        <p>The caller is hung up, and so is anyone else on the call: the AI or the person handling it.</p>
+        <Field label="Reason (optional)" hint="Kept in the call's history.">
+          <textarea rows={2} value={reason} onInput={(e) => setReason(e.currentTarget.value)} />
+        </Field>
+        <ErrorText error={error} />
+        <div class="dialog-actions">
+          <Button onClick={onClose}>Cancel</Button>
+          <Button kind="danger" type="submit" disabled={busy}>
+            End call
           </Button>
         </div>
       </form>

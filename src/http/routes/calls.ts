@@ -169,7 +169,7 @@ const eventView = ({ callSid: _sid, at, ...e }: CallEvent) => ({ ...e, at: iso(a
 
 /**
  * Commands on a live call and its live feed (docs/handoff.md): assume, hand
- * back to an AI, and `WS /calls/:id/live`. The commands go through
+ * back to an AI, hang up, and `WS /calls/:id/live`. The commands go through
  * `container.live` (one call each), so a router can carry them to the process
  * that holds the call.
  */
@@ -233,6 +233,29 @@ export async function liveCallRoutes(app: FastifyInstance, { container }: { cont
         ...(req.body.reason ? { reason: req.body.reason } : {}),
       });
       return reply.code(202).send(await stateOf(req.params.id));
+    },
+  );
+
+  r.post(
+    '/calls/:id/hang-up',
+    {
+      schema: {
+        tags,
+        summary: 'Ends a call in progress for everyone (the caller, the AI, a person on it); whichever process holds it',
+        description: '404 for an unknown call, 409 `CALL_ENDED` for one that has already ended.',
+        params,
+        body: z.object({ reason: z.string().max(500).optional() }).optional(),
+        response: { 200: accepted },
+      },
+    },
+    async (req) => {
+      const p = principalOf(req);
+      await callMustBeLive(container, req.params.id);
+      await container.live.hangUp(req.params.id, {
+        by: `${p.kind === 'session' ? 'staff' : 'api-key'}:${p.id}`,
+        ...(req.body?.reason ? { reason: req.body.reason } : {}),
+      });
+      return stateOf(req.params.id);
     },
   );
 

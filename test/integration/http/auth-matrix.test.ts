@@ -155,6 +155,7 @@ const CASES: Record<string, () => Promise<Prepared>> = {
   // A call that has ended: every allowed role gets past the matrix to the call's own 409.
   'POST /calls/:id/assume': async () => ({ url: `/api/v1/calls/${await endedCall()}/assume`, payload: { staffId: 'st_anyone' }, status: 409 }),
   'POST /calls/:id/transfer-to-ai': async () => ({ url: `/api/v1/calls/${await endedCall()}/transfer-to-ai`, payload: { agentId: 'any' }, status: 409 }),
+  'POST /calls/:id/hang-up': async () => ({ url: `/api/v1/calls/${await endedCall()}/hang-up`, payload: {}, status: 409 }),
   'POST /calls': async () => {
     const agent = await agentIn(t, 'active');
     await t.container.persistence.phoneNumbers.assign(uniqueNumber(), agent.id);
