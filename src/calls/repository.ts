@@ -17,8 +17,15 @@ export interface CallRepository {
   list(options?: { includeEnded?: boolean }): Promise<CallRecord[]>;
 }
 
-/** Ended calls kept in memory for live reads; older ones live only in SQL history. */
-export const DEFAULT_MAX_ENDED_RECORDS = 2000;
+/**
+ * Ended calls kept in memory for live reads; older ones live only in SQL history, where every
+ * reader of an ended call (the calls API, post-call jobs, recordings) falls back to. An ended
+ * record with its transcript and interpreter snapshot holds 9 KB of heap for a one-minute call
+ * and 26 KB for a 40-turn one, so 2000 of them held 18–50 MB in every long-running process
+ * (docs/architecture.md#memory). 500 still cover a minute of calls ending at 500 held calls,
+ * far longer than the status callbacks and stream-ended requests that follow a call's end.
+ */
+export const DEFAULT_MAX_ENDED_RECORDS = 500;
 
 /**
  * Live call records of this process. Reads return copies so callers can't
