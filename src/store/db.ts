@@ -1,9 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { Kysely, PostgresAdapter, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, PostgresAdapter, SqliteDialect, sql } from 'kysely';
 import type pgModule from 'pg';
 import { onDemand } from '../core/on-demand.js';
+import { SchemaScopedPostgresDialect } from './pg-introspector.js';
 import type { DatabaseSchema } from './tables.js';
 
 /**
@@ -87,7 +88,8 @@ async function openPostgres(url: string, schemaOption?: string): Promise<Db> {
     types: pgTypes,
     ...(schema !== undefined ? { options: `-c search_path="${schema}"` } : {}),
   });
-  const db = new Kysely<DatabaseSchema>({ dialect: new PostgresDialect({ pool }) });
+  // Introspection (the migrator's "do my tables exist?") reads only our schema: see pg-introspector.ts.
+  const db = new Kysely<DatabaseSchema>({ dialect: new SchemaScopedPostgresDialect({ pool }, schema ?? 'public') });
   return { db, dialect: 'postgres', ...(schema !== undefined ? { schema } : {}), close: () => db.destroy() };
 }
 
