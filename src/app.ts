@@ -97,6 +97,8 @@ export async function buildApp(container: Container): Promise<FastifyInstance> {
     openFork: handoff.openFork,
     forward: container.telephony.callbacks,
     knows: (callerSid) => handoff.handoffs.get(callerSid) !== undefined || handoff.liveHandoff.has(callerSid),
+    clock: container.clock,
+    counters: container.telephony.streamCounters,
   });
   if (container.config.BENCH_STATS) await app.register(benchStatsRoutes, { container });
   // The web console (static files); it talks to the API below like any client.

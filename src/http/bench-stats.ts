@@ -38,7 +38,7 @@ export async function benchStatsRoutes(app: FastifyInstance, { container }: { co
     const delayMs = (ns: number) => Math.max(0, ns / 1e6 - ELD_RESOLUTION_MS);
     const out = {
       turns,
-      calls: { records: records.length, ended, sessions: container.telephony.sessions.size, paced: container.telephony.pacer.size, streamsClosedWithoutStart: container.telephony.streamCounters.closedWithoutStart, mediaDroppedForRate: container.telephony.streamCounters.droppedForRate, streamsClosedForRate: container.telephony.streamCounters.closedForRate },
+      calls: { records: records.length, ended, sessions: container.telephony.sessions.size, paced: container.telephony.pacer.size, streamsClosedWithoutStart: container.telephony.streamCounters.closedWithoutStart, mediaDroppedForRate: container.telephony.streamCounters.droppedForRate, streamsClosedForRate: container.telephony.streamCounters.closedForRate, forksClosedWithoutStart: container.telephony.streamCounters.forksClosedWithoutStart, forkDroppedForRate: container.telephony.streamCounters.forkDroppedForRate, forksClosedForRate: container.telephony.streamCounters.forksClosedForRate },
       eventLoopDelayMs: { p50: delayMs(eld.percentile(50)), p99: delayMs(eld.percentile(99)), max: delayMs(eld.max) },
       memory: process.memoryUsage(),
     };

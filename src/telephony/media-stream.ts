@@ -34,9 +34,20 @@ export interface MediaStreamCounters {
   droppedForRate: number;
   /** Sockets closed (1008) for flooding past the rate limit. */
   closedForRate: number;
+  /** The same three for audio forks (`WS /twilio/fork`, src/http/routes/twilio-handoff.ts). */
+  forksClosedWithoutStart: number;
+  forkDroppedForRate: number;
+  forksClosedForRate: number;
 }
 
-export const newMediaStreamCounters = (): MediaStreamCounters => ({ closedWithoutStart: 0, droppedForRate: 0, closedForRate: 0 });
+export const newMediaStreamCounters = (): MediaStreamCounters => ({
+  closedWithoutStart: 0,
+  droppedForRate: 0,
+  closedForRate: 0,
+  forksClosedWithoutStart: 0,
+  forkDroppedForRate: 0,
+  forksClosedForRate: 0,
+});
 
 export interface StreamOpenContext {
   callSid: string;

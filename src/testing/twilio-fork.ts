@@ -34,6 +34,8 @@ export class SimFork {
   readonly streamSid = 'MZ' + randomBytes(16).toString('hex');
   readonly protocolErrors: string[] = [];
   state: 'connecting' | 'open' | 'stopped' | 'refused' = 'connecting';
+  /** How the server closed the socket, when it did (e.g. 1008 for a flood). */
+  closedBy: { code: number; reason: string } | undefined;
   private ws: WebSocket | undefined;
   private seq = 1;
   private readonly chunks = { inbound: 0, outbound: 0 };
@@ -80,8 +82,11 @@ export class SimFork {
     }
     this.state = 'open';
     ws.on('message', (data) => this.protocolErrors.push(`server sent on a one-way stream: ${String(data).slice(0, 80)}`));
-    ws.on('close', () => {
-      if (this.state === 'open') this.state = 'stopped';
+    ws.on('close', (code, reason) => {
+      if (this.state === 'open') {
+        this.state = 'stopped';
+        this.closedBy = { code, reason: reason.toString() };
+      }
     });
     ws.on('error', () => {});
     ws.send(JSON.stringify({ event: 'connected', protocol: 'Call', version: '1.0.0' }));

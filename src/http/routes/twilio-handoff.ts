@@ -5,6 +5,7 @@ import { AppError } from '../../core/errors.js';
 import { CLOSE_MESSAGE_RATE, CLOSE_MESSAGE_RATE_REASON, MEDIA_MESSAGE_RATE, MessageRateLimiter } from '../../core/message-rate.js';
 import type { Logger } from '../../core/logger.js';
 import type { Handoffs } from '../../handoff/handoffs.js';
+import { START_TIMEOUT_MS, type MediaStreamCounters } from '../../telephony/media-stream.js';
 import { decodePayload, parseInbound } from '../../telephony/messages.js';
 import { checkSignature, isAccepted, webhookUrl, websocketUrl } from '../../telephony/signature.js';
 import type { StreamTokens } from '../../telephony/stream-token.js';
@@ -55,8 +56,10 @@ export interface TwilioHandoffRouteDeps {
    */
   forward?: TwilioCallbackRouter;
   knows?(callerSid: string): boolean;
-  /** For the fork's message-rate limit (default: the system clock). */
-  clock?: Pick<Clock, 'now'>;
+  /** For the fork's message-rate limit and start timeout (default: the system clock). */
+  clock?: Pick<Clock, 'now' | 'setTimeout'>;
+  /** Process-wide counters (the fork's share of them), read by /bench/stats. */
+  counters?: Pick<MediaStreamCounters, 'forksClosedWithoutStart' | 'forkDroppedForRate' | 'forksClosedForRate'>;
 }
 
 type Form = Record<string, string | string[] | undefined>;
@@ -143,13 +146,27 @@ export async function twilioHandoffRoutes(app: FastifyInstance, deps: TwilioHand
     // Attached before any await: Twilio's `connected` and `start` come at once.
     let sink: ForkSink | undefined;
     let refused = false;
+    const counters = deps.counters;
     const rate = new MessageRateLimiter(MEDIA_MESSAGE_RATE);
+    // Like the media stream: a socket that never starts holds memory for nothing (Twilio starts within a second).
+    const startTimer = clock.setTimeout(() => {
+      if (sink || refused) return;
+      refused = true;
+      if (counters) counters.forksClosedWithoutStart++;
+      logger.warn({ afterMs: START_TIMEOUT_MS }, 'audio fork sent no start; closing it');
+      socket.close(1008, 'no start');
+    }, START_TIMEOUT_MS);
     socket.on('message', (data, isBinary) => {
       if (refused) return;
+      // Before parsing: a flood must cost as little as possible. Only the fork (the person's live
+      // transcript) is lost by closing it; the caller's call goes on in its conference.
       const verdict = rate.take(clock.now());
+      if (verdict !== 'ok' && counters) counters.forkDroppedForRate++;
       if (verdict === 'drop') return;
       if (verdict === 'close') {
         refused = true;
+        startTimer.cancel();
+        if (counters) counters.forksClosedForRate++;
         logger.warn({ dropped: rate.dropped }, 'audio fork flooded past its message rate; closing it');
         void sink?.close();
         socket.close(CLOSE_MESSAGE_RATE, CLOSE_MESSAGE_RATE_REASON);
@@ -157,6 +174,8 @@ export async function twilioHandoffRoutes(app: FastifyInstance, deps: TwilioHand
       }
       const msg = parseInbound(data as Buffer, isBinary);
       if (msg.event === 'start') {
+        if (sink) return;
+        startTimer.cancel();
         const check = tokens.verify(msg.customParameters.token, msg.callSid, msg.accountSid);
         sink = check.ok ? openFork(msg.callSid) : undefined;
         if (!sink) {
@@ -169,7 +188,11 @@ export async function twilioHandoffRoutes(app: FastifyInstance, deps: TwilioHand
       if (msg.event === 'media') sink?.audio(msg.track, decodePayload(msg.payload));
       else if (msg.event === 'stop') void sink?.close();
     });
-    socket.on('close', () => void sink?.close());
-    socket.on('error', () => void sink?.close());
+    const closed = () => {
+      startTimer.cancel();
+      void sink?.close();
+    };
+    socket.on('close', closed);
+    socket.on('error', closed);
   });
 }

@@ -13,11 +13,15 @@ import { TwilioHandoffTelephony } from '../../../src/telephony/handoff-rest.js';
 import { ForkTranscriber, type ForkTurn } from '../../../src/handoff/fork-transcriber.js';
 import { FakeStt } from '../../../src/providers/stt/fake.js';
 import { StreamTokens } from '../../../src/telephony/stream-token.js';
+import { START_TIMEOUT_MS, newMediaStreamCounters, type MediaStreamCounters } from '../../../src/telephony/media-stream.js';
+import { MEDIA_MESSAGE_RATE } from '../../../src/core/message-rate.js';
+import twilio from 'twilio';
+import WebSocket from 'ws';
 import { HANDOFF_PATHS, callbackUrl, callerConferenceTwiml, conferenceName, forkName, forkUrlOf } from '../../../src/telephony/handoff-twiml.js';
 import { attachSimulatorToRest } from '../../../src/testing/twilio-sim-rest.js';
 import { startFakeTwilioRest, type FakeTwilioRest } from '../../../src/testing/twilio-rest.js';
 import { TwilioSimulator, type PersonScript, type SimCall } from '../../../src/testing/twilio-simulator.js';
-import { untilVirtual } from '../../support/virtual-time.js';
+import { realTick, untilVirtual } from '../../support/virtual-time.js';
 
 /**
  * Every warm-transfer outcome at the Twilio edge: a caller waits in
@@ -52,6 +56,8 @@ interface Edge {
   tokens: StreamTokens;
   stt: FakeStt;
   forkTurns: ForkTurn[];
+  counters: MediaStreamCounters;
+  serverUrl: string;
   until(done: () => boolean, what: string, maxMs?: number): Promise<void>;
 }
 
@@ -81,6 +87,7 @@ async function setup(people: Person[]): Promise<Edge> {
   const tokens = new StreamTokens('handoff-edge-secret-key-0123', clock);
   const stt = new FakeStt();
   const forkTurns: ForkTurn[] = [];
+  const counters = newMediaStreamCounters();
   const app = Fastify();
   installErrorHandling(app);
   await app.register(formbody);
@@ -92,6 +99,8 @@ async function setup(people: Person[]): Promise<Edge> {
     onConferenceEvent: (e) => conferenceEvents.push(e),
     tokens,
     openFork: () => new ForkTranscriber({ stt, language: 'en-US', logger: silentLogger, onTurn: (t) => forkTurns.push(t) }),
+    clock,
+    counters,
   });
   // The caller's side: straight onto hold (the AI part is not under test), hang-ups reported.
   app.post('/twilio/voice', async (req, reply) => {
@@ -104,8 +113,9 @@ async function setup(people: Person[]): Promise<Edge> {
     return '<Response/>';
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
+  const serverUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   const sim = new TwilioSimulator({
-    serverUrl: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`,
+    serverUrl,
     publicUrl: PUBLIC_URL,
     authToken: AUTH_TOKEN,
     accountSid: ACCOUNT_SID,
@@ -116,7 +126,7 @@ async function setup(people: Person[]): Promise<Edge> {
   const until = (done: () => boolean, what: string, maxMs = 180_000) => untilVirtual(clock, done, { defaultStepMs: 250, maxMs, what });
   const caller = await sim.placeCall({ from: '+15550001111', to: OUR_NUMBER });
   await until(() => caller.events.some((e) => e.kind === 'hold'), 'the caller on hold');
-  edge = { clock, sim, rest, app, handoffs, released: [], picks: [], outcomes: [], conferenceEvents, caller, until, telephony, tokens, stt, forkTurns };
+  edge = { clock, sim, rest, app, handoffs, released: [], picks: [], outcomes: [], conferenceEvents, caller, until, telephony, tokens, stt, forkTurns, counters, serverUrl };
   return edge;
 }
 
@@ -348,5 +358,48 @@ describe('warm transfer over Twilio', () => {
     await e.until(() => fork.state === 'stopped', 'the server to close the fork');
     fork.sendAudio('inbound', new Uint8Array(160));
     expect(e.stt.sessions).toHaveLength(0);
+  });
+
+  it('a flood on the audio fork is dropped past its rate, counted, then the fork is closed with 1008; the caller keeps the person', async () => {
+    const people = [ana('accept')];
+    const e = await setup(people);
+    await settle(e, transfer(e, people).done);
+    const callerSid = e.caller.callSid;
+    await e.telephony.startFork(callerSid, { name: forkName(callerSid), url: forkUrlOf(PUBLIC_URL), token: e.tokens.issue(callerSid, ACCOUNT_SID) });
+    const fork = e.caller.fork(forkName(callerSid))!;
+    await e.until(() => fork.state === 'open', 'the fork to open');
+    // 2,000 frames in one virtual instant (no virtual time passes while they arrive): the burst
+    // passes (less `connected` and `start`), the rest is dropped until the flood closes the fork.
+    fork.sendAudio('inbound', new Uint8Array(160 * 2_000).fill(0xff));
+    for (let i = 0; i < 2_000 && fork.state !== 'stopped'; i++) await realTick();
+    expect(fork.closedBy).toEqual({ code: 1008, reason: 'message rate limit' });
+    expect(e.counters.forkDroppedForRate).toBe(MEDIA_MESSAGE_RATE.closeAfterDropped);
+    expect(e.counters.forksClosedForRate).toBe(1);
+    // What passed was transcribed; nothing after the burst reached speech-to-text, and its session ended.
+    expect(e.stt.sessions[0]!.bytesReceived).toBe((MEDIA_MESSAGE_RATE.burst - 2) * 160);
+    await e.until(() => e.stt.sessions.every((x) => x.closed), 'the fork transcriber to close');
+    // Only the fork is gone: the caller is still talking to the person in the conference.
+    await e.clock.advance(5_000);
+    expect(e.caller.ended).toBe(false);
+    expect(e.sim.conference(conferenceName(callerSid))?.status).toBe('in-progress');
+  });
+
+  it('an audio fork that never sends start is closed after START_TIMEOUT_MS and counted', async () => {
+    const e = await setup([]);
+    const url = forkUrlOf(PUBLIC_URL);
+    const path = url.slice(PUBLIC_URL.replace(/^http/, 'ws').length);
+    const ws = new WebSocket(e.serverUrl.replace(/^http/, 'ws') + path, { headers: { 'x-twilio-signature': twilio.getExpectedTwilioSignature(AUTH_TOKEN, url, {}) } });
+    let closed: number | undefined;
+    ws.on('close', (code) => (closed = code));
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    ws.send(JSON.stringify({ event: 'connected', protocol: 'Call', version: '1.0.0' }));
+    await e.clock.advance(START_TIMEOUT_MS - 1_000);
+    expect(closed).toBeUndefined();
+    await e.until(() => closed !== undefined, 'the server to close the idle fork', 5_000);
+    expect(closed).toBe(1008);
+    expect(e.counters.forksClosedWithoutStart).toBe(1);
   });
 });
