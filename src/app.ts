@@ -6,6 +6,7 @@ import websocket from '@fastify/websocket';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Container } from './container.js';
 import { AppError } from './core/errors.js';
+import { FLOW_BODY_LIMIT, installBodyLimits } from './http/body-limits.js';
 import { clientErrorHandler, frameworkErrorHandler, installErrorHandling } from './http/errors.js';
 import { installJsonBodyPolicy, strictValidatorCompiler } from './http/request-body.js';
 import { installSecurity } from './http/security.js';
@@ -44,7 +45,7 @@ export async function buildApp(container: Container): Promise<FastifyInstance> {
     loggerInstance: container.logger as FastifyBaseLogger,
     // Per-request logs would drown the call logs; routes log what matters.
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: 2 * 1024 * 1024,
+    bodyLimit: FLOW_BODY_LIMIT,
     // Close idle keep-alive sockets promptly on shutdown.
     forceCloseConnections: 'idle',
     // Errors Fastify and Node answer themselves get the same { error } shape (src/http/errors.ts).
@@ -55,6 +56,7 @@ export async function buildApp(container: Container): Promise<FastifyInstance> {
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandling(app);
   installJsonBodyPolicy(app);
+  installBodyLimits(app);
   await installSecurity(app, { publicUrl: container.config.PUBLIC_URL });
 
   await app.register(formbody);

@@ -63,10 +63,14 @@ const CODE_BY_FASTIFY: Partial<Record<string, ErrorCode>> = {
 };
 
 /** A Fastify (or Node) error as an AppError with its own status. */
-function fromFastify(fe: FastifyError): { error: AppError; status: number } | undefined {
+function fromFastify(fe: FastifyError, bodyLimit?: number): { error: AppError; status: number } | undefined {
   const status = fe.statusCode;
   if (!status || status < 400 || status >= 500) return undefined;
   const code = CODE_BY_FASTIFY[fe.code] ?? CODE_BY_STATUS[status] ?? 'BAD_REQUEST';
+  // The route's own limit (src/http/body-limits.ts), so a client knows what fits.
+  if (code === 'PAYLOAD_TOO_LARGE' && bodyLimit !== undefined) {
+    return { error: new AppError(code, `request body too large: this route takes at most ${bodyLimit} bytes`, { limit: bodyLimit }), status };
+  }
   const message =
     code === 'PAYLOAD_TOO_LARGE'
       ? 'request body too large'
@@ -93,7 +97,7 @@ export function installErrorHandling(app: FastifyInstance): void {
     if (fe.validation) {
       return send(reply, new AppError('VALIDATION_FAILED', fe.message, { issues: fe.validation }));
     }
-    const mapped = fromFastify(fe);
+    const mapped = fromFastify(fe, req.routeOptions?.bodyLimit);
     if (mapped) return send(reply, mapped.error, mapped.status);
     req.log.error({ err }, 'unhandled error');
     return send(reply, new AppError('INTERNAL', 'internal error'));

@@ -1,6 +1,7 @@
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FLOW_BODY_LIMIT, SMALL_BODY_LIMIT } from '../../../src/http/body-limits.js';
 import { MAX_ECHO_CHARS } from '../../../src/http/errors.js';
 import { MAX_JSON_DEPTH } from '../../../src/http/request-body.js';
 import { buildTestApp, type TestApp } from '../../support/app.js';
@@ -87,6 +88,28 @@ describe('one error shape for Fastify’s and Node’s own errors', () => {
     expectErrorShape(await api('GET', '/agents/%E0%A4%A'), 400, 'BAD_REQUEST');
     const missing = expectErrorShape(await t.app.inject({ method: 'GET', url: `/nope/${'x'.repeat(10_000)}` }), 404, 'NOT_FOUND');
     expect(missing.message.length).toBeLessThan(MAX_ECHO_CHARS + 50);
+  });
+
+  it('request bodies are limited per route: 64 KiB on Twilio webhooks and small API routes, 2 MiB where a flow travels', async () => {
+    const padding = 'x'.repeat(100 * 1024);
+    // Small routes: 413 naming the limit, whatever the body holds.
+    for (const url of ['/api-keys', '/auth/login', '/staff', '/queues', `/agents/nope/test-chat`]) {
+      const error = expectErrorShape(await api('POST', url, JSON.stringify({ name: padding }), { 'content-type': 'application/json' }), 413, 'PAYLOAD_TOO_LARGE');
+      expect(error.details).toEqual({ limit: SMALL_BODY_LIMIT });
+      expect(error.message).toContain(String(SMALL_BODY_LIMIT));
+    }
+    const form = `CallSid=CA${'a'.repeat(32)}&Junk=${padding}`;
+    for (const url of ['/twilio/voice', '/twilio/status', '/twilio/stream-ended']) {
+      expectErrorShape(await t.app.inject({ method: 'POST', url, headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: form }), 413, 'PAYLOAD_TOO_LARGE');
+    }
+    // A flow of the same size is welcome where flows travel; past 2 MiB it is not.
+    const big = { ...validFlow(), description: padding };
+    const created = await api('POST', '/agents', { name: 'Big flow', flow: big });
+    expect(created.statusCode, created.body).toBe(201);
+    const saved = await api('PUT', `/agents/${created.json().id}/draft`, { flow: big, baseRevision: 1 });
+    expect(saved.statusCode, saved.body).toBe(200);
+    const huge = expectErrorShape(await api('POST', '/agents', JSON.stringify({ name: 'Huge', flow: { ...big, description: 'x'.repeat(FLOW_BODY_LIMIT) } }), { 'content-type': 'application/json' }), 413, 'PAYLOAD_TOO_LARGE');
+    expect(huge.details).toEqual({ limit: FLOW_BODY_LIMIT });
   });
 
   it('431 (headers too large) and malformed HTTP, answered before Fastify sees a request', async () => {
