@@ -119,3 +119,25 @@ describe('stream tokens', () => {
     expect(h.eventsOf(c.callSid).at(-1)).toMatchObject({ reason: 'token_expired' });
   });
 });
+
+describe('replayed webhooks', () => {
+  it('a replayed signed webhook is idempotent: the voice webhook twice makes one call, a final status twice ends it once', async () => {
+    const callSid = sid('CA');
+    const params = { CallSid: callSid, AccountSid: ACCOUNT_SID, From: CALLER, To: PIZZA_NUMBER, CallStatus: 'ringing', Direction: 'inbound' };
+    const signature = h.sim.sign('/twilio/voice', params);
+    const first = await h.sim.post('/twilio/voice', params, signature);
+    // The very same request again (a retry by Twilio, or a replay by someone who captured it).
+    const again = await h.sim.post('/twilio/voice', params, signature);
+    expect([first.status, again.status]).toEqual([200, 200]);
+    expect(again.body).toContain('<Connect');
+    expect(h.eventsOf(callSid).filter((e) => e.type === 'call.started')).toHaveLength(1);
+    const record = await h.record(callSid);
+    expect(record.state).toBe('connecting');
+
+    const status = { CallSid: callSid, AccountSid: ACCOUNT_SID, CallStatus: 'completed', CallDuration: '3' };
+    const statusSignature = h.sim.sign('/twilio/status', status);
+    for (let i = 0; i < 3; i++) expect((await h.sim.post('/twilio/status', status, statusSignature)).status).toBe(200);
+    expect(h.eventsOf(callSid).filter((e) => e.type === 'call.ended')).toHaveLength(1);
+    expect((await h.record(callSid)).outcome).toEqual({ kind: 'completed', detail: 'status:completed' });
+  });
+});
