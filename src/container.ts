@@ -12,7 +12,10 @@ import {
 import { InProcessAgentChanges, type AgentChanges } from './agents/changes.js';
 import { CallCommands } from './calls/call-commands.js';
 import { InProcessCallHolders, type CallHolders } from './calls/holders.js';
-import { ProcessWatch } from './calls/process-watch.js';
+import { ProcessWatch, type ProcessRegistry } from './calls/process-watch.js';
+import { FailSoftCallHolders } from './calls/fail-soft-holders.js';
+import { FailSoftCallRepository } from './calls/fail-soft-repository.js';
+import { SharedStateHealth } from './calls/shared-state-health.js';
 import { LocalControlBus, type ControlBus } from './core/control-bus.js';
 import type { CallEventBus } from './calls/events.js';
 import type { CallRepository } from './calls/repository.js';
@@ -223,6 +226,10 @@ export interface LiveState {
   presence?: PresenceStore;
   throttle?: LoginThrottle;
   redis?: RedisConnection;
+  /** With Redis: heartbeats and the sweep for dead processes (src/calls/process-watch.ts). */
+  processRegistry?: ProcessRegistry;
+  /** With Redis: whether it answers, and the call changes waiting for it (`/ready`). */
+  shared?: { health: SharedStateHealth; backlog(): number };
   close(): Promise<void>;
 }
 
@@ -389,9 +396,9 @@ export async function createContainer(
   closers.push(() => callMetrics.close());
   registerJobMetrics(metrics, jobs);
   let processWatch: ProcessWatch | undefined;
-  if (liveState.mode === 'redis' && liveState.callHolders instanceof RedisCallHolders) {
+  if (liveState.processRegistry) {
     processWatch = new ProcessWatch({
-      registry: liveState.callHolders,
+      registry: liveState.processRegistry,
       calls: telephony.calls,
       clock,
       logger,
@@ -422,6 +429,14 @@ export async function createContainer(
     help: 'Call events waiting to be written to the SQL history (grows while the database is unavailable).',
     read: () => callRecorder.pending,
   });
+  const shared = liveState.shared;
+  if (shared) {
+    metrics.gauge({
+      name: 'live_state_backlog_changes',
+      help: 'Changes to live call records waiting for Redis (grows while Redis is unreachable; written when it answers again).',
+      read: () => shared.backlog(),
+    });
+  }
   metrics.gauge({
     name: 'provider_breaker_state',
     help: 'Circuit breaker per provider endpoint: 0 closed, 1 half-open, 2 open (skipped).',
@@ -1028,14 +1043,21 @@ export async function createLiveState(config: Config, clock: Clock, logger: Logg
       RedisControlBus.open(redis, clock, logger),
     ]);
     logger.info({ processId: redis.processId, prefix: config.REDIS_PREFIX }, 'live state in Redis');
-    const callHolders = new RedisCallHolders(redis);
+    // Calls in progress outlast Redis going away: they go on from this process's copy and re-sync after.
+    const health = new SharedStateHealth(logger, () => clock.wallNow());
+    const redisHolders = new RedisCallHolders(redis);
+    const callHolders = new FailSoftCallHolders(redisHolders, { health, logger });
+    const callRepository = new FailSoftCallRepository(new RedisCallRepository(redis), { health, clock, logger });
+    callBus.onPublishFailed = (err) => health.failed('call event relay', err);
     return {
       mode: 'redis',
       processId: redis.processId,
       agentChanges,
-      callRepository: new RedisCallRepository(redis),
+      callRepository,
       callHolders,
-      presence: new RedisPresence({ redis, processes: callHolders, clock, heartbeatTimeoutMs: config.PROCESS_HEARTBEAT_TIMEOUT_MS }),
+      processRegistry: callHolders,
+      shared: { health, backlog: () => callRepository.backlog },
+      presence: new RedisPresence({ redis, processes: redisHolders, clock, heartbeatTimeoutMs: config.PROCESS_HEARTBEAT_TIMEOUT_MS }),
       throttle: new RedisLoginThrottle(redis),
       testChatHolders: new RedisTestChatHolders(redis),
       outboundSlots: new RedisOutboundSlots(redis, config.PROCESS_HEARTBEAT_TIMEOUT_MS),
@@ -1043,6 +1065,7 @@ export async function createLiveState(config: Config, clock: Clock, logger: Logg
       control,
       redis,
       async close() {
+        callRepository.close();
         await Promise.allSettled([agentChanges.close(), callBus.close(), control.close()]);
         await redis.close();
       },

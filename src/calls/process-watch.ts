@@ -35,6 +35,13 @@ export class ProcessWatch {
   private closed = false;
   /** Ticks run one after another: a sweep in flight finishes before the next starts. */
   private chain: Promise<unknown> = Promise.resolve();
+  /**
+   * After this process could not beat (Redis unreachable), it judges nobody until it has beaten
+   * for a whole timeout again: when Redis comes back every process's last beat is old, and the
+   * first sweeper would otherwise end the calls of processes that were only waiting to beat.
+   */
+  private sweepFromMs: number | undefined;
+  private beatFailed = false;
 
   constructor(private readonly deps: ProcessWatchDeps) {}
 
@@ -57,7 +64,19 @@ export class ProcessWatch {
 
   private async tickOnce(): Promise<string[]> {
     const { registry, clock, timeoutMs, logger } = this.deps;
-    await registry.beat(clock.wallNow());
+    try {
+      await registry.beat(clock.wallNow());
+    } catch (err) {
+      this.beatFailed = true;
+      throw err;
+    }
+    if (this.beatFailed) {
+      this.beatFailed = false;
+      this.sweepFromMs = clock.wallNow() + timeoutMs;
+      logger.info({ afterMs: timeoutMs }, 'heartbeat back after a failure: other processes are judged again after a full timeout');
+    }
+    if (this.sweepFromMs !== undefined && clock.wallNow() < this.sweepFromMs) return [];
+    this.sweepFromMs = undefined;
     const cutoffMs = clock.wallNow() - timeoutMs;
     const ended: string[] = [];
     for (const processId of await registry.deadProcesses(cutoffMs)) {

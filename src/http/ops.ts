@@ -14,7 +14,10 @@ export async function opsRoutes(app: FastifyInstance, { container }: { container
     const providers = container.providers.health.report();
     // The SQL history failing: calls go on and their events wait in memory (bounded) for a retry.
     const history = { failing: container.callRecorder.failing, backlog: container.callRecorder.pending };
-    const degraded = providers.status !== 'ok' || history.failing;
-    return { status: degraded ? 'degraded' : 'ready', providers, history };
+    // Redis (REDIS_URL) unreachable: calls in progress go on from this process's copies; changes wait.
+    const shared = container.liveState.shared;
+    const liveState = shared ? { failing: shared.health.failing, backlog: shared.backlog() } : undefined;
+    const degraded = providers.status !== 'ok' || history.failing || liveState?.failing === true;
+    return { status: degraded ? 'degraded' : 'ready', providers, history, ...(liveState ? { liveState } : {}) };
   });
 }

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Container } from '../../container.js';
+import { DEFAULT_UNAVAILABLE } from '../../agents/directory.js';
 import { FINAL_CALL_STATUSES } from '../../calls/calls.js';
 import { AppError } from '../../core/errors.js';
 import { isOpen } from '../../flow/business-hours.js';
@@ -76,6 +77,20 @@ export async function twilioRoutes(app: FastifyInstance, { container }: { contai
   };
 
   app.post(TWILIO_PATHS.voice, { schema: { hide: true } }, async (req, reply) => {
+    try {
+      return await answerCall(req, reply);
+    } catch (err) {
+      // Redis (REDIS_URL) unreachable: the call record cannot be created where its stream may land.
+      // The caller hears the agent's unavailable answer, never Twilio's application error.
+      if (!container.liveState.shared?.health.failing) throw err;
+      const to = field((req.body ?? {}) as Form, 'To');
+      logger.warn({ callSid: field((req.body ?? {}) as Form, 'CallSid'), err: { message: (err as Error).message } }, 'live state unreachable: new call answered as unavailable');
+      const found = await t.directory.lookupNumber(to).catch(() => undefined);
+      return xml(reply, unavailableTwiml(found && found.kind !== 'unassigned' ? found.unavailable : DEFAULT_UNAVAILABLE));
+    }
+  });
+
+  const answerCall = async (req: FastifyRequest, reply: { type: (t: string) => unknown }) => {
     const body = (req.body ?? {}) as Form;
     const callSid = field(body, 'CallSid');
     const accountSid = field(body, 'AccountSid');
@@ -136,7 +151,7 @@ export async function twilioRoutes(app: FastifyInstance, { container }: { contai
     await calls.open({ ...common, version: found.version });
     calls.armStreamStart(callSid);
     return xml(reply, connectStreamTwiml(publicUrl, tokens.issue(callSid, accountSid)));
-  });
+  };
 
   app.get(TWILIO_PATHS.stream, { websocket: true, schema: { hide: true } }, (socket) => {
     attachMediaStream(socket, {
@@ -202,7 +217,8 @@ export async function twilioRoutes(app: FastifyInstance, { container }: { contai
     const status = field(body, 'CallStatus');
     if (callSid && FINAL_CALL_STATUSES.has(status)) {
       // Looked up before the end releases the call: the holder may be another process.
-      const holder = await calls.holders.holderOf(callSid);
+      // Unknown while Redis is unreachable: the call still ends here; no other process can be told anyway.
+      const holder = await calls.holders.holderOf(callSid).catch(() => undefined);
       await calls.end(callSid, `status:${status}`, status === 'completed' ? 'completed' : status);
       // The caller is gone: the AI stops without waiting for the socket to notice, on whichever process has it.
       if (holder !== undefined) {

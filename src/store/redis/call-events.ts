@@ -13,6 +13,8 @@ export class RedisCallEventBus implements CallEventBus {
   private readonly local = new Set<CallEventListener>();
   private readonly all = new Set<CallEventListener>();
   private unsubscribe: (() => Promise<void>) | undefined;
+  /** A relay that did not get through; unset, each is a warning (set, it is counted as Redis trouble, logged once). */
+  onPublishFailed: ((err: unknown) => void) | undefined;
 
   private constructor(
     private readonly redis: RedisConnection,
@@ -30,7 +32,11 @@ export class RedisCallEventBus implements CallEventBus {
     deliver(this.all, event);
     this.redis.command
       .publish(this.redis.keys.callEventsChannel(), JSON.stringify({ from: this.redis.processId, event }))
-      .catch((err: unknown) => this.logger.warn({ err: { message: (err as Error).message } }, 'call event not relayed to other processes'));
+      .catch((err: unknown) => {
+        // The event was delivered here (the recorder, this process's feeds); only other processes miss it.
+        if (this.onPublishFailed) this.onPublishFailed(err);
+        else this.logger.warn({ err: { message: (err as Error).message } }, 'call event not relayed to other processes');
+      });
   }
 
   subscribe(listener: CallEventListener): () => void {

@@ -14,6 +14,8 @@ import { RedisKeys } from './keys.js';
 
 /** Errors while Redis is unreachable are logged at most this often (ioredis retries by itself). */
 const ERROR_LOG_INTERVAL_MS = 5_000;
+/** Reconnect attempts back off to one a second: a Redis back after an outage is found within that. */
+const RECONNECT_MAX_DELAY_MS = 1_000;
 
 /** ioredis is loaded only when a connection is made (REDIS_URL set), not at start (docs/architecture.md#memory). */
 const ioredis = onDemand<typeof import('ioredis')>('ioredis');
@@ -36,9 +38,16 @@ export class RedisConnection {
   ) {
     this.keys = new RedisKeys(prefix);
     this.processId = `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
-    const options = { lazyConnect: true, maxRetriesPerRequest: 3, connectionName: `var-${this.processId}` };
+    const options = {
+      lazyConnect: true,
+      maxRetriesPerRequest: 3,
+      connectionName: `var-${this.processId}`,
+      retryStrategy: (times: number) => Math.min(times * 100, RECONNECT_MAX_DELAY_MS),
+    };
+    // Commands fail at once while Redis is unreachable instead of queueing through reconnects:
+    // live calls must not wait on it (src/calls/fail-soft-repository.ts serves them meanwhile).
     const { Redis } = ioredis();
-    this.command = new Redis(url, options);
+    this.command = new Redis(url, { ...options, enableOfflineQueue: false });
     this.subscriber = new Redis(url, options);
     for (const client of [this.command, this.subscriber]) client.on('error', (err: Error) => this.logError(err));
     this.subscriber.on('message', (channel: string, message: string) => {
