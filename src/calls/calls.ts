@@ -120,7 +120,7 @@ export class Calls {
     if (!ok) return false;
     await this.holders.hold(callSid);
     await this.repository.update(callSid, (r) => {
-      r.streams.push({ streamSid, startedAt: this.clock.wallNow() });
+      if (!r.streams.some((x) => x.streamSid === streamSid)) r.streams.push({ streamSid, startedAt: this.clock.wallNow() });
       r.nextStep = undefined;
       r.pendingTransfer = undefined;
     });
@@ -176,6 +176,8 @@ export class Calls {
 
   async addTurn(callSid: string, turn: TurnRecord): Promise<void> {
     await this.repository.update(callSid, (r) => {
+      // Applied again when a write is replayed (src/calls/fail-soft-repository.ts): the same turn once.
+      if (r.turns.slice(-5).some((t) => t.at === turn.at && t.role === turn.role && t.text === turn.text)) return;
       r.turns.push(turn);
     });
   }

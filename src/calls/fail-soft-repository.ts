@@ -62,54 +62,57 @@ export class FailSoftCallRepository implements CallRepository {
   }
 
   async get(callSid: string): Promise<CallRecord | undefined> {
-    const mine = this.local.get(callSid);
-    if (mine && this.pending.has(callSid)) return structuredClone(mine);
+    if (this.waiting(callSid)) return structuredClone(this.local.get(callSid)!);
     try {
+      // A read never replaces the copy: it may be older than a write that finished meanwhile.
       const record = await this.attempt('read', () => this.inner.get(callSid));
-      if (record && mine) this.keep(record);
+      const mine = this.local.get(callSid);
       return record ?? (mine ? structuredClone(mine) : undefined);
     } catch (err) {
+      const mine = this.local.get(callSid);
       if (mine) return structuredClone(mine);
       throw err;
     }
   }
 
   async update(callSid: string, change: Change): Promise<CallRecord | undefined> {
-    const mine = this.local.get(callSid);
     // Order matters: while earlier changes wait, later ones wait behind them.
-    if (mine && this.pending.has(callSid)) return this.defer(callSid, mine, change);
+    if (this.waiting(callSid)) return this.defer(callSid, change);
     let stored: CallRecord | undefined;
     try {
       stored = await this.attempt('write', () => this.inner.update(callSid, change));
     } catch (err) {
-      if (!mine) throw err;
-      return this.defer(callSid, mine, change);
+      if (!this.local.has(callSid)) throw err;
+      return this.defer(callSid, change);
     }
+    // The copy is read after the write, never before: another change may have replaced or changed it meanwhile.
     if (stored) {
-      this.keep(stored);
+      // A write that was under way when the store went away, and got through: later changes already
+      // wait on the copy, which must have this one too (the store gets them on top of it).
+      if (this.waiting(callSid)) change(this.local.get(callSid)!);
+      else this.keep(stored);
       return stored;
     }
+    const mine = this.local.get(callSid);
     if (!mine) return undefined;
     // The store lost a call this process holds (a Redis restarted empty): put it back, changed.
-    const restored = structuredClone(mine);
-    change(restored);
+    change(mine);
     try {
-      await this.attempt('restore', () => this.inner.createIfAbsent(restored));
+      await this.attempt('restore', () => this.inner.createIfAbsent(structuredClone(mine)));
       this.deps.logger.warn({ callSid }, 'live call record missing from the shared state; written back from this process’s copy');
-      this.keep(restored);
-      return restored;
     } catch {
-      this.local.set(callSid, restored);
+      // Already applied to the copy: an empty change makes the replay write it back.
       this.queue(callSid, () => {});
-      return structuredClone(restored);
     }
+    return structuredClone(this.local.get(callSid) ?? mine);
   }
 
-  async list(): Promise<CallRecord[]> {
+  async list(options?: { includeEnded?: boolean }): Promise<CallRecord[]> {
     try {
-      return await this.attempt('list', () => this.inner.list());
+      return await this.attempt('list', () => this.inner.list(options));
     } catch {
-      return [...this.local.values()].filter((r) => r.state !== 'ended').map((r) => structuredClone(r));
+      // This process's calls only: another's cannot be read while the store is down.
+      return [...this.local.values()].filter((r) => options?.includeEnded || r.state !== 'ended').map((r) => structuredClone(r));
     }
   }
 
@@ -149,13 +152,19 @@ export class FailSoftCallRepository implements CallRepository {
       changes.splice(0, count);
       if (changes.length === 0) {
         this.pending.delete(callSid);
-        this.keep(stored);
+        this.keep(stored!);
       }
       this.deps.logger.info({ callSid, changes: count }, 'live call changes made while the shared state was down are written');
     }
   }
 
-  private defer(callSid: string, mine: CallRecord, change: Change): CallRecord {
+  /** Changes for this call wait for the store: its copy is the truth until they are written. */
+  private waiting(callSid: string): boolean {
+    return this.pending.has(callSid) && this.local.has(callSid);
+  }
+
+  private defer(callSid: string, change: Change): CallRecord {
+    const mine = this.local.get(callSid)!;
     change(mine);
     this.queue(callSid, change);
     return structuredClone(mine);
@@ -178,8 +187,10 @@ export class FailSoftCallRepository implements CallRepository {
 
   /** Keeps the stored record as this process's copy; an ended, fully written call is let go. */
   private keep(record: CallRecord): void {
+    // While changes wait, the copy is ahead of anything read from the store: keep it.
+    if (this.pending.has(record.callSid)) return;
     this.local.delete(record.callSid);
-    if (record.state === 'ended' && !this.pending.has(record.callSid)) return;
+    if (record.state === 'ended') return;
     this.local.set(record.callSid, structuredClone(record));
     if (this.local.size <= MAX_LOCAL_RECORDS) return;
     for (const callSid of this.local.keys()) {

@@ -75,7 +75,10 @@ describe('Redis unreachable mid-call', () => {
     const synced = (await inRedis(sid))!;
     expect(synced.state).toBe('ended');
     expect(synced.outcome).toEqual(record.outcome);
-    expect(synced.turns).toEqual(record.turns);
+    // Every turn once, in Redis as in this process's copy (the copy is Redis's again now).
+    expect(synced.turns).toHaveLength(record.turns.length);
+    expect(synced.turns).toEqual(expect.arrayContaining(record.turns));
+    expect((await h.record(sid)).turns).toEqual(synced.turns);
     expect(await redis.hget(`${prefix}calls:holder`, sid)).toBeNull();
     expect(await ready()).toMatchObject({ status: 'ready', liveState: { failing: false, backlog: 0 } });
   });

@@ -16,6 +16,8 @@ import { RedisKeys } from './keys.js';
 const ERROR_LOG_INTERVAL_MS = 5_000;
 /** Reconnect attempts back off to one a second: a Redis back after an outage is found within that. */
 const RECONNECT_MAX_DELAY_MS = 1_000;
+/** A command unanswered this long fails (Redis hung, or the network dropping packets): a call waits at most this once. */
+const COMMAND_TIMEOUT_MS = 2_000;
 
 /** ioredis is loaded only when a connection is made (REDIS_URL set), not at start (docs/architecture.md#memory). */
 const ioredis = onDemand<typeof import('ioredis')>('ioredis');
@@ -44,10 +46,12 @@ export class RedisConnection {
       connectionName: `var-${this.processId}`,
       retryStrategy: (times: number) => Math.min(times * 100, RECONNECT_MAX_DELAY_MS),
     };
-    // Commands fail at once while Redis is unreachable instead of queueing through reconnects:
-    // live calls must not wait on it (src/calls/fail-soft-repository.ts serves them meanwhile).
+    // Commands fail at once while Redis is unreachable instead of queueing through reconnects, and
+    // those under way when the connection drops fail with it instead of waiting to be resent; a Redis
+    // that stops answering without closing fails them after COMMAND_TIMEOUT_MS. Live calls must
+    // not wait on it (src/calls/fail-soft-repository.ts serves them meanwhile).
     const { Redis } = ioredis();
-    this.command = new Redis(url, { ...options, enableOfflineQueue: false });
+    this.command = new Redis(url, { ...options, enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: COMMAND_TIMEOUT_MS });
     this.subscriber = new Redis(url, options);
     for (const client of [this.command, this.subscriber]) client.on('error', (err: Error) => this.logError(err));
     this.subscriber.on('message', (channel: string, message: string) => {
