@@ -15,8 +15,8 @@ import type { SharedStateHealth } from './shared-state-health.js';
  * replayed through the store's own compare-and-set, so changes other processes made
  * meanwhile are kept too. A record the store no longer has (a Redis restarted empty) is
  * written back from the copy. A change whose write reached Redis but whose answer was lost
- * with the connection is applied again on replay; every change the ledger makes tolerates
- * that except a turn or metric added twice.
+ * with the connection is applied again on replay: the ledger adds a turn or a stream once
+ * (src/calls/calls.ts), a counter may count one more.
  *
  * Only calls this process wrote are covered: another process's call cannot be read while
  * the store is down, and a new call cannot be created (the webhook answers with an error;
