@@ -228,6 +228,8 @@ export interface LiveState {
   redis?: RedisConnection;
   /** With Redis: heartbeats and the sweep for dead processes (src/calls/process-watch.ts). */
   processRegistry?: ProcessRegistry;
+  /** With Redis: the processes that beat after `cutoffMs` (epoch ms). */
+  liveProcesses?(cutoffMs: number): Promise<string[]>;
   /** With Redis: whether it answers, and the call changes waiting for it (`/ready`). */
   shared?: { health: SharedStateHealth; backlog(): number };
   close(): Promise<void>;
@@ -513,7 +515,7 @@ export async function createContainer(
   closers.push(() => callFeed.close());
   closers.push(serveFeedBacklogs(liveState.control, callFeed));
   const feedBacklog = feedBacklogSource({ bus: liveState.control, holders: liveState.callHolders, history: { flush: () => callRecorder.flush(), events: (id) => callHistory.events(id) } });
-  const holders = liveState.callHolders;
+  const liveProcesses = liveState.liveProcesses;
   const handoff = createHandoff({
     config,
     clock,
@@ -523,10 +525,10 @@ export async function createContainer(
     people,
     directory: persistence.directory,
     control: liveState.control,
-    ...(holders instanceof RedisCallHolders
+    ...(liveProcesses
       ? {
           otherProcesses: async () =>
-            (await holders.liveProcesses(clock.wallNow() - config.PROCESS_HEARTBEAT_TIMEOUT_MS)).filter((id) => id !== liveState.processId),
+            (await liveProcesses(clock.wallNow() - config.PROCESS_HEARTBEAT_TIMEOUT_MS)).filter((id) => id !== liveState.processId),
         }
       : {}),
   });
@@ -1056,6 +1058,7 @@ export async function createLiveState(config: Config, clock: Clock, logger: Logg
       callRepository,
       callHolders,
       processRegistry: callHolders,
+      liveProcesses: (cutoffMs) => redisHolders.liveProcesses(cutoffMs),
       shared: { health, backlog: () => callRepository.backlog },
       presence: new RedisPresence({ redis, processes: redisHolders, clock, heartbeatTimeoutMs: config.PROCESS_HEARTBEAT_TIMEOUT_MS }),
       throttle: new RedisLoginThrottle(redis),
