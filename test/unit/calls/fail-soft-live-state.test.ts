@@ -160,6 +160,50 @@ describe('live call records while the shared store is down', () => {
     expect(r.sharedHolders.holders.get('CA1')).toBe('p2');
   });
 
+  it('a write under way when the store goes away that gets through reaches the copy too; a read never replaces a newer copy', async () => {
+    const r = rig();
+    await open(r.calls);
+    await r.calls.streamStarted('CA1', 'MZ1');
+    // A write is under way (its answer held back) when the store goes away.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const update = r.flaky.update.bind(r.flaky);
+    r.flaky.update = async (sid, change) => {
+      await held;
+      return update(sid, change);
+    };
+    const inFlight = r.calls.addTurn('CA1', { role: 'agent', text: 'Menu.', at: 1 });
+    r.outage.down = true;
+    r.flaky.update = update;
+    await r.calls.addTurn('CA1', { role: 'caller', text: '2', at: 2 });
+    // It got through after all: the store has it, and so must the copy the call is served from.
+    r.outage.down = false;
+    release();
+    await inFlight;
+    r.outage.down = true;
+    expect((await r.calls.get('CA1'))!.turns.map((t) => t.text).sort()).toEqual(['2', 'Menu.']);
+    r.outage.down = false;
+    await r.repository.replay();
+    expect((await r.flaky.store.get('CA1'))!.turns.map((t) => t.text)).toEqual(['Menu.', '2']);
+
+    // A read that started before a write finished comes back older than the copy: the copy stays.
+    let releaseRead!: () => void;
+    const readHeld = new Promise<void>((resolve) => (releaseRead = resolve));
+    const get = r.flaky.get.bind(r.flaky);
+    r.flaky.get = async (sid) => {
+      const before = await get(sid);
+      await readHeld;
+      return before;
+    };
+    const staleRead = r.calls.get('CA1');
+    await r.calls.addTurn('CA1', { role: 'agent', text: 'How many?', at: 3 });
+    releaseRead();
+    await staleRead;
+    r.flaky.get = get;
+    r.outage.down = true;
+    expect((await r.calls.get('CA1'))!.turns.map((t) => t.text)).toEqual(['Menu.', '2', 'How many?']);
+  });
+
   it('with neither the store nor a copy, the failure is the caller’s to see', async () => {
     const r = rig();
     r.outage.down = true;
