@@ -134,6 +134,20 @@ describe.each(BACKENDS)('people store contract on $name', (backend) => {
     expect((await people.queues.get(support.id)).members).toEqual([]);
   });
 
+  it('stores session tokens and passwords hashed: neither appears in the database', async () => {
+    await people.staff.create({ displayName: 'T', username: 'tess', role: 'support', password: 'tess-secret-pw' });
+    const login = await people.sessions.login('tess', 'tess-secret-pw', '127.0.0.1');
+    if (login.kind !== 'ok') throw new Error(login.kind);
+    const rows = JSON.stringify([
+      await db.db.selectFrom('staff_sessions').selectAll().execute(),
+      await db.db.selectFrom('staff').selectAll().execute(),
+    ]);
+    expect(rows).not.toContain(login.token);
+    expect(rows).not.toContain('tess-secret-pw');
+    const [session] = await db.db.selectFrom('staff_sessions').select('token_hash').execute();
+    expect(session!.token_hash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
   it('ends sessions with their person and counts calls people handled', async () => {
     await people.staff.create({ displayName: 'S', username: 'sam', role: 'support', password: 'secret1' });
     const login = await people.sessions.login('SAM', 'secret1', '127.0.0.1');
