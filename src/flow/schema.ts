@@ -77,6 +77,11 @@ export const settingsSchema = z
     llm: z
       .object({
         model: z.string().optional(),
+        secondaryModel: z
+          .string()
+          .min(1)
+          .optional()
+          .describe('the model the secondary LLM (OPENAI_SECONDARY_*) answers this flow with when the primary fails; its base URL and key stay in the environment'),
         temperature: z.number().min(0).max(2).optional(),
       })
       .strict()

@@ -85,6 +85,24 @@ async function rejection(p: Promise<unknown>): Promise<ProviderError> {
 const ask = { messages: [{ role: 'user' as const, content: 'Where are you?' }] };
 
 describe('LLM failover', () => {
+  it('a flow’s llm.secondaryModel is the model the secondary answers with; the primary keeps the flow’s model', async () => {
+    const primary = await fakeOpenAI();
+    const secondary = await fakeOpenAI();
+    primary.setResponder(() => ({ status: 500 }));
+    secondary.setResponder(() => ({ text: 'From the secondary.' }));
+    const { endpoint } = breakers(new ManualClock());
+    const llm = new FailoverLlm(
+      [
+        { endpoint: endpoint('llm', 'primary', 'openai'), llm: openAi(primary.url, 'primary-model') },
+        { endpoint: endpoint('llm', 'secondary', 'openai'), llm: openAi(secondary.url, 'secondary-model') },
+      ],
+      silentLogger,
+    );
+    expect(await collectText(llm.stream({ ...ask, model: 'flow-model', secondaryModel: 'flow-secondary-model' }))).toBe('From the secondary.');
+    expect(primary.requests.map((r) => r.model)).toEqual(['flow-model']);
+    expect(secondary.requests.map((r) => r.model)).toEqual(['flow-secondary-model']);
+  });
+
   it('a primary answering 500 hands the turn to the secondary (its own model); the breaker opens after 2 and skips the primary', async () => {
     const clock = new ManualClock();
     const primary = await fakeOpenAI();

@@ -125,6 +125,7 @@ async function streamRound(ctx: NodeContext, messages: LlmMessage[], tools: LlmT
       messages,
       ...(tools.length ? { tools } : {}),
       ...(llm?.model ? { model: llm.model } : {}),
+      ...(llm?.secondaryModel ? { secondaryModel: llm.secondaryModel } : {}),
       ...(llm?.temperature !== undefined ? { temperature: llm.temperature } : {}),
       signal,
     })) {

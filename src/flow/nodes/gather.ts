@@ -28,6 +28,7 @@ async function extractSpeech(node: GatherNode, text: string, question: string, c
     json: true,
     temperature: 0,
     ...(ctx.settings.llm?.model ? { model: ctx.settings.llm.model } : {}),
+    ...(ctx.settings.llm?.secondaryModel ? { secondaryModel: ctx.settings.llm.secondaryModel } : {}),
   })) {
     if (ev.type === 'text') reply += ev.text;
   }

@@ -6,8 +6,8 @@ import type { LlmPort, LlmRequest, LlmStreamEvent } from './port.js';
 /**
  * The LLM stage behind circuit breakers: the primary, then (when configured) a
  * secondary OpenAI-compatible endpoint with its own model. A flow's
- * `settings.llm.model` names a model of the primary, so the secondary always
- * answers with its own configured model.
+ * `settings.llm.model` names a model of the primary; the secondary answers with the
+ * flow's `settings.llm.secondaryModel`, else its own configured model.
  */
 export interface LlmEndpoint {
   endpoint: ProviderEndpoint;
@@ -24,9 +24,9 @@ export class FailoverLlm implements LlmPort {
     this.targets = endpoints.map(({ endpoint, llm }) => ({
       endpoint,
       run: (request) => {
-        if (endpoint.role === 'primary') return llm.stream(request);
-        const { model: _flowModel, ...rest } = request;
-        return llm.stream(rest);
+        const { model, secondaryModel, ...rest } = request;
+        if (endpoint.role === 'primary') return llm.stream(model !== undefined ? { ...rest, model } : rest);
+        return llm.stream(secondaryModel !== undefined ? { ...rest, model: secondaryModel } : rest);
       },
     }));
   }

@@ -27,6 +27,8 @@ export interface LlmRequest {
   messages: LlmMessage[];
   tools?: LlmToolDef[];
   model?: string;
+  /** The model a secondary endpoint answers with (a flow's `llm.secondaryModel`); `model` names one of the primary. */
+  secondaryModel?: string;
   temperature?: number;
   /** Force JSON-only answers (used for gather extraction). */
   json?: boolean;

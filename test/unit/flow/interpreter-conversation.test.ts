@@ -257,4 +257,20 @@ describe('conversation node', () => {
       { role: 'user', content: '(pressed keys: 0042)' },
     ]);
   });
+
+  it('asks with the flow’s model for the primary and its secondaryModel for a secondary (conversation and gather extraction)', async () => {
+    const flow = makeFlow(
+      [
+        { id: 'chat', type: 'conversation', prompt: 'Help.', exits: [{ when: 'done', to: 'ask' }] },
+        { id: 'ask', type: 'gather', prompt: 'Which day?', variable: 'day', input: ['speech'], valueType: 'text', next: 'bye' },
+        { id: 'bye', type: 'end', text: 'Bye.' },
+      ],
+      { llm: { model: 'primary-model', secondaryModel: 'secondary-model' } },
+    );
+    const llm = new ScriptedLlm([{ toolCalls: [{ name: 'exit_ask' }] }], { whenEmpty: { text: '{"value":"Monday"}' } });
+    const h = harness(flow, { llm, inputs: [speech('I am done'), speech('Monday please')] });
+    await h.interpreter.run();
+    expect(llm.requests.length).toBeGreaterThan(0);
+    for (const request of llm.requests) expect(request).toMatchObject({ model: 'primary-model', secondaryModel: 'secondary-model' });
+  });
 });
