@@ -767,65 +767,81 @@ export async function createPersistence(deps: PersistenceDeps): Promise<Persiste
   const { config, logger, clock, pending } = deps;
   const db = await openDb(config.DATABASE_URL);
   try {
-    pending.add('migrations');
-    const applied = await migrateToLatest(db);
-    pending.delete('migrations');
-    if (applied.length > 0) logger.info({ applied, dialect: db.dialect }, 'database migrated');
-
-    const agentStore = new SqlAgentStore(db.db);
-    const numberStore = new SqlPhoneNumberStore(db.db);
-    const settings = new SqlSettingsStore(db.db);
-    const agentChanges = deps.agentChanges ?? new InProcessAgentChanges();
-    const agents = new AgentService({
-      store: agentStore,
-      clock,
-      changes: agentChanges,
-      inlineKnowledge: deps.inlineKnowledge ?? ((raw) => inlineFromFlowsDir(raw, config.FLOWS_DIR)),
-    });
-    const flowTests = new FlowTestService({ store: new SqlAgentTestsStore(db.db), agents, clock });
-    const phoneNumbers = new PhoneNumberService({ numbers: numberStore, agents: agentStore, clock, changes: agentChanges });
-    const apiKeys = new ApiKeyService(new SqlApiKeyStore(db.db), clock, newId);
-    const authenticator = new CompositeAuthenticator().add(apiKeys);
-    const directory = new StoreAgentDirectory({ agents: agentStore, numbers: numberStore, clock, changes: agentChanges });
-
-    const secretKey = await resolveSecretKey(config.SECRET_KEY, settings, clock.wallNow());
-    reportAdminKey(
-      logger,
-      await bootstrapAdminKey({ configured: config.ADMIN_API_KEY, apiKeys, settings, nowMs: clock.wallNow() }),
-      deps.bannerOut,
-    );
-
-    pending.add('import');
-    const importReport = await importFlowsOnStart({
-      flowsDir: config.FLOWS_DIR,
-      phoneNumbers: config.PHONE_NUMBERS,
-      agents,
-      numbers: phoneNumbers,
-      logger,
-    });
-    pending.delete('import');
-
-    return {
-      db,
-      settings,
-      agents,
-      flowTests,
-      phoneNumbers,
-      apiKeys,
-      authenticator,
-      agentChanges,
-      directory,
-      secretKey,
-      importReport,
-      async close() {
-        directory.close();
-        await db.close();
+    // Processes starting together on one database take turns through the work below; each after
+    // the first finds the schema migrated, the keys there and the flows imported (docs/architecture.md#storage).
+    pending.add('startup-lock');
+    return await db.startupLock.run(
+      async () => {
+        pending.delete('startup-lock');
+        return await startOnDatabase(db, deps);
       },
-    };
+      () => logger.info({ dialect: db.dialect }, 'another process is starting on this database; waiting for it to finish'),
+    );
   } catch (err) {
+    pending.delete('startup-lock');
     await db.close();
     throw err;
   }
+}
+
+/** The start-up work on an open database, run while this process holds its start-up lock. */
+async function startOnDatabase(db: Db, deps: PersistenceDeps): Promise<Persistence> {
+  const { config, logger, clock, pending } = deps;
+  pending.add('migrations');
+  const applied = await migrateToLatest(db);
+  pending.delete('migrations');
+  if (applied.length > 0) logger.info({ applied, dialect: db.dialect }, 'database migrated');
+
+  const agentStore = new SqlAgentStore(db.db);
+  const numberStore = new SqlPhoneNumberStore(db.db);
+  const settings = new SqlSettingsStore(db.db);
+  const agentChanges = deps.agentChanges ?? new InProcessAgentChanges();
+  const agents = new AgentService({
+    store: agentStore,
+    clock,
+    changes: agentChanges,
+    inlineKnowledge: deps.inlineKnowledge ?? ((raw) => inlineFromFlowsDir(raw, config.FLOWS_DIR)),
+  });
+  const flowTests = new FlowTestService({ store: new SqlAgentTestsStore(db.db), agents, clock });
+  const phoneNumbers = new PhoneNumberService({ numbers: numberStore, agents: agentStore, clock, changes: agentChanges });
+  const apiKeys = new ApiKeyService(new SqlApiKeyStore(db.db), clock, newId);
+  const authenticator = new CompositeAuthenticator().add(apiKeys);
+  const directory = new StoreAgentDirectory({ agents: agentStore, numbers: numberStore, clock, changes: agentChanges });
+
+  const secretKey = await resolveSecretKey(config.SECRET_KEY, settings, clock.wallNow());
+  reportAdminKey(
+    logger,
+    await bootstrapAdminKey({ configured: config.ADMIN_API_KEY, apiKeys, settings, nowMs: clock.wallNow() }),
+    deps.bannerOut,
+  );
+
+  pending.add('import');
+  const importReport = await importFlowsOnStart({
+    flowsDir: config.FLOWS_DIR,
+    phoneNumbers: config.PHONE_NUMBERS,
+    agents,
+    numbers: phoneNumbers,
+    logger,
+  });
+  pending.delete('import');
+
+  return {
+    db,
+    settings,
+    agents,
+    flowTests,
+    phoneNumbers,
+    apiKeys,
+    authenticator,
+    agentChanges,
+    directory,
+    secretKey,
+    importReport,
+    async close() {
+      directory.close();
+      await db.close();
+    },
+  };
 }
 
 /**

@@ -78,7 +78,8 @@ export async function replayMain(argv: string[], io: { output: Writable; error: 
   const config = loadConfig(io.env);
   const db = await openDb(config.DATABASE_URL);
   try {
-    await migrateToLatest(db);
+    // A server may be starting on the same database: take turns with it.
+    await db.startupLock.run(() => migrateToLatest(db));
     const agents = new AgentService({ store: new SqlAgentStore(db.db), clock: systemClock, changes: new InProcessAgentChanges() });
     const report = await replayCalls({ agents, history: new SqlCallStore(db.db, systemClock), llm }, values.agent!, {
       callIds: values.call,

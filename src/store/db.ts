@@ -5,6 +5,7 @@ import { Kysely, PostgresAdapter, SqliteDialect, sql } from 'kysely';
 import type pgModule from 'pg';
 import { onDemand } from '../core/on-demand.js';
 import { SchemaScopedPostgresDialect } from './pg-introspector.js';
+import { noStartupLock, postgresStartupLock, sqliteStartupLock, type StartupLock } from './startup-lock.js';
 import type { DatabaseSchema } from './tables.js';
 
 /**
@@ -19,6 +20,8 @@ export interface Db {
   dialect: Dialect;
   /** PostgreSQL schema the tables live in (search_path), when not the default. */
   schema?: string;
+  /** Orders start-up work (migrations, key bootstrap, flows import) across processes on this database. */
+  startupLock: StartupLock;
   close(): Promise<void>;
 }
 
@@ -62,7 +65,7 @@ function openSqlite(rawPath: string): Db {
   database.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
   database.pragma('foreign_keys = ON');
   const db = new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database }) });
-  return { db, dialect: 'sqlite', close: () => db.destroy() };
+  return { db, dialect: 'sqlite', startupLock: inMemory ? noStartupLock : sqliteStartupLock(file), close: () => db.destroy() };
 }
 
 async function openPostgres(url: string, schemaOption?: string): Promise<Db> {
@@ -79,6 +82,10 @@ async function openPostgres(url: string, schemaOption?: string): Promise<Db> {
     await admin.connect();
     try {
       await admin.query(`create schema if not exists "${schema}"`);
+    } catch (err) {
+      // Two processes creating it at the same moment: "if not exists" does not stop the loser's
+      // insert into the catalogue from failing; the schema exists, which is all we wanted.
+      if (!isUniqueViolation(err)) throw err;
     } finally {
       await admin.end();
     }
@@ -90,7 +97,13 @@ async function openPostgres(url: string, schemaOption?: string): Promise<Db> {
   });
   // Introspection (the migrator's "do my tables exist?") reads only our schema: see pg-introspector.ts.
   const db = new Kysely<DatabaseSchema>({ dialect: new SchemaScopedPostgresDialect({ pool }, schema ?? 'public') });
-  return { db, dialect: 'postgres', ...(schema !== undefined ? { schema } : {}), close: () => db.destroy() };
+  return {
+    db,
+    dialect: 'postgres',
+    ...(schema !== undefined ? { schema } : {}),
+    startupLock: postgresStartupLock(pool),
+    close: () => db.destroy(),
+  };
 }
 
 /** Which dialect a Kysely instance speaks (migrations pick column types with it). */

@@ -4,7 +4,12 @@ import { migrations } from './migrations/index.js';
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 
-/** Brings the schema up to date; safe to run from several processes at once (Kysely locks). */
+/**
+ * Brings the schema up to date. Kysely's own migration lock orders concurrent runs on PostgreSQL
+ * (an advisory lock, one key for the whole database) but is a no-op on SQLite, where two
+ * processes would both run the first migration: callers that may start alongside others run
+ * this under `store.startupLock` (src/store/startup-lock.ts), which covers both.
+ */
 export async function migrateToLatest(store: Db): Promise<string[]> {
   const migrator = new Migrator({
     db: store.db,
