@@ -764,7 +764,7 @@ export interface PersistenceDeps {
 
 /** Opens the database, migrates it, builds the services on it, bootstraps keys and imports `flows/`. */
 export async function createPersistence(deps: PersistenceDeps): Promise<Persistence> {
-  const { config, logger, clock, pending } = deps;
+  const { config, logger, pending } = deps;
   const db = await openDb(config.DATABASE_URL);
   try {
     // Processes starting together on one database take turns through the work below; each after
