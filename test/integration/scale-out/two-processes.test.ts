@@ -201,14 +201,14 @@ const ready = (s: ServerProcess) => until(async () => (await fetch(`${s.url}/rea
 
 describe('two server processes on one Redis and PostgreSQL', () => {
   it('webhook on A and stream on B; deactivation, assume and process loss act across both', async () => {
-    // A first: it migrates the schema and imports the flows; B starts on them.
+    // Both at once on the empty schema: one migrates and imports the flows under the start-up
+    // lock while the other waits, then finds them there (docs/architecture.md#storage).
     const started = performance.now();
-    const a = await startServerProcess(serverEnv());
-    servers.push(a);
-    await ready(a);
-    const b = await startServerProcess(serverEnv());
-    servers.push(b);
-    await ready(b);
+    const starting = await Promise.allSettled([startServerProcess(serverEnv()), startServerProcess(serverEnv())]);
+    for (const s of starting) if (s.status === 'fulfilled') servers.push(s.value);
+    for (const s of starting) if (s.status === 'rejected') throw s.reason;
+    const [a, b] = servers as [ServerProcess, ServerProcess];
+    await Promise.all([ready(a), ready(b)]);
     console.info(`two processes ready after ${(performance.now() - started).toFixed(0)} ms`);
     expect(a.processId).toBeDefined();
     expect(b.processId).toBeDefined();
