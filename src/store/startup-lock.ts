@@ -35,7 +35,7 @@ export function postgresStartupLock(pool: pgModule.Pool): StartupLock {
   return {
     async run(work, onWait) {
       const client = await pool.connect();
-      let broken: Error | undefined;
+      let unlocked = false;
       try {
         const { rows } = await client.query<{ schema: string }>('select current_schema() as schema');
         const key = startupLockKey(rows[0]?.schema ?? 'public').toString();
@@ -48,13 +48,12 @@ export function postgresStartupLock(pool: pgModule.Pool): StartupLock {
           return await work();
         } finally {
           await client.query('select pg_advisory_unlock($1::bigint)', [key]);
+          unlocked = true;
         }
-      } catch (err) {
-        broken = err instanceof Error ? err : new Error(String(err));
-        throw err;
       } finally {
-        // A failed query leaves the session's state unknown: drop the connection (and any lock with it).
-        client.release(broken);
+        // A lock or unlock query that failed leaves the session's locks unknown: destroy the
+        // connection rather than pool it, which ends its session and any lock with it.
+        client.release(unlocked ? undefined : true);
       }
     },
   };
