@@ -114,18 +114,20 @@ describe.each(BACKENDS)('start-up lock on $name', (backend) => {
       expect(await first.agents.findBySlug(slug)).toMatchObject({ state: 'active', servedVersion: 1, latestVersion: 1 });
     }
     expect(new Set(started.map((p) => p.secretKey)).size).toBe(1);
-  });
+  }, 30_000);
 
   it('a second holder waits (told once) until the first one’s work ends, and a failed work lets the lock go', async () => {
     const [a, b] = await Promise.all([open(), open()]);
     const order: string[] = [];
     const held = gate();
+    const entered = gate();
     const first = a.startupLock.run(async () => {
       order.push('a');
+      entered.open();
       await held.opened;
       order.push('a done');
     });
-    await until(() => order.includes('a'));
+    await entered.opened;
     let waits = 0;
     const told = gate();
     const second = b.startupLock.run(
@@ -173,13 +175,12 @@ describe('start-up lock on postgres, per schema', () => {
     const [one, two] = await Promise.all([fresh(), fresh()]);
     expect(startupLockKey(one.schema!)).not.toBe(startupLockKey(two.schema!));
     const held = gate();
-    let inside!: () => void;
-    const entered = new Promise<void>((resolve) => (inside = resolve));
+    const entered = gate();
     const holding = one.startupLock.run(async () => {
-      inside();
+      entered.open();
       await held.opened;
     });
-    await entered;
+    await entered.opened;
     // Held: any other session is refused the key.
     const key = startupLockKey(one.schema!).toString();
     const tryLock = async (db: Db) =>
@@ -198,9 +199,3 @@ describe('start-up lock on postgres, per schema', () => {
     });
   });
 });
-
-/** Waits for a condition reached by already-running promises (microtasks and I/O), without a clock. */
-async function until(check: () => boolean): Promise<void> {
-  for (let i = 0; i < 1000 && !check(); i++) await new Promise((resolve) => setImmediate(resolve));
-  expect(check()).toBe(true);
-}
