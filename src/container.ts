@@ -1167,6 +1167,7 @@ export function voiceFor(config: Pick<Config, 'ELEVENLABS_VOICE_ID' | 'ELEVENLAB
     ...(v.stability !== undefined ? { stability: v.stability } : {}),
     ...(v.similarityBoost !== undefined ? { similarityBoost: v.similarityBoost } : {}),
     ...(v.speed !== undefined ? { speed: v.speed } : {}),
+    ...(v.secondary ? { secondary: v.secondary } : {}),
   };
 }
 

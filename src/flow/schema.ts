@@ -57,12 +57,22 @@ export const settingsSchema = z
         stability: z.number().min(0).max(1).optional(),
         similarityBoost: z.number().min(0).max(1).optional(),
         speed: z.number().min(0.7).max(1.2).optional(),
+        secondary: z
+          .object({ voiceId: z.string().min(1).optional(), modelId: z.string().min(1).optional() })
+          .strict()
+          .optional()
+          .describe('the voice and model the secondary TTS (ELEVENLABS_SECONDARY_*) speaks this flow with when the primary fails; its base URL and key stay in the environment'),
       })
       .strict()
       .optional(),
     stt: z
       .object({
         model: z.string().optional(),
+        secondaryModel: z
+          .string()
+          .min(1)
+          .optional()
+          .describe('the model the secondary speech-to-text (DEEPGRAM_SECONDARY_*) hears this flow with when the primary fails; its base URL and key stay in the environment'),
         endpointingMs: z.number().int().min(10).max(5000).optional(),
         sendIntervalMs: z
           .number()

@@ -127,6 +127,7 @@ export class CallListening {
         {
           language: flow.settings.language,
           ...(flow.settings.stt?.model ? { model: flow.settings.stt.model } : {}),
+          ...(flow.settings.stt?.secondaryModel ? { secondaryModel: flow.settings.stt.secondaryModel } : {}),
           ...(flow.settings.stt?.endpointingMs !== undefined ? { endpointingMs: flow.settings.stt.endpointingMs } : {}),
           ...(flow.settings.stt?.sendIntervalMs !== undefined ? { sendIntervalMs: flow.settings.stt.sendIntervalMs } : {}),
         },

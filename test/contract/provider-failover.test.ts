@@ -276,6 +276,14 @@ describe('TTS failover', () => {
     expect(health.report().stages.tts).toBe('degraded');
   });
 
+  it('a flow’s voice.secondary is what the secondary speaks, over the endpoint’s configured voice; the primary never sees it', async () => {
+    const { primary, secondary, tts } = await setup();
+    const flowVoice: VoiceSpec = { ...voice, secondary: { voiceId: 'voice-flow-secondary', modelId: 'eleven_turbo_v2_5' } };
+    expect(await bytes(tts.synthesize({ text: 'One moment please.', voice: flowVoice }))).toBeGreaterThan(0);
+    expect(primary.requests.map((r) => r.voiceId)).toEqual(['voice-primary']);
+    expect(secondary.requests.map((r) => [r.voiceId, r.body.model_id])).toEqual([['voice-flow-secondary', 'eleven_turbo_v2_5']]);
+  });
+
   it('audio stored under the primary voice (the phrase cache) is never made by a secondary with another voice', async () => {
     const { secondary, tts } = await setup();
     const error = await rejection(bytes(tts.synthesize({ text: 'Cached phrase.', voice, exactVoice: true })));
@@ -326,6 +334,28 @@ describe('STT failover', () => {
       ['primary', 1],
       ['secondary', 0],
     ]);
+  });
+
+  it('a flow’s stt.secondaryModel is what the secondary hears with, over the endpoint’s configured model', async () => {
+    const clock = new ManualClock();
+    const primary = await startFakeDeepgram({ refuseStatus: 500 });
+    const secondary = await startFakeDeepgram();
+    cleanups.push(() => primary.close(), () => secondary.close());
+    const { endpoint } = breakers(clock);
+    const timing = { tickMs: 20, reconnectBackoffMs: [0, 0, 0] };
+    const stt = new FailoverStt(
+      [
+        { endpoint: endpoint('stt', 'primary', 'deepgram'), stt: new DeepgramStt({ apiKey: primary.apiKey, baseUrl: primary.url, timing }) },
+        { endpoint: endpoint('stt', 'secondary', 'deepgram'), stt: new DeepgramStt({ apiKey: secondary.apiKey, baseUrl: secondary.url, timing }), model: 'nova-2-phonecall' },
+      ],
+      silentLogger,
+    );
+    const session = stt.open({ language: 'en-US', model: 'nova-3', secondaryModel: 'nova-2-meeting' }, () => secondary.notify());
+    cleanups.push(() => session.close());
+    session.sendAudio(new Uint8Array(8000).fill(0xff));
+    await secondary.until(() => secondary.connections.length === 1, 5_000, 'the secondary connection');
+    expect(secondary.connections[0]!.query.model).toBe('nova-2-meeting');
+    expect(secondary.connections[0]!.query.secondaryModel).toBeUndefined();
   });
 
   it('every endpoint failing ends in one failed event for the call (the flow fallback applies)', async () => {

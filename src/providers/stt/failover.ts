@@ -62,7 +62,10 @@ class FailoverSttSession implements SttSession {
     for (let i = from; i < this.endpoints.length; i++) {
       const { endpoint, stt, model } = this.endpoints[i]!;
       if (!endpoint.tryAcquire()) continue;
-      const options = endpoint.role === 'secondary' && model ? { ...this.options, model } : this.options;
+      // A secondary hears with the flow's secondary model, else its configured one, else the flow's own.
+      const { secondaryModel, ...own } = this.options;
+      const chosen = endpoint.role === 'secondary' ? (secondaryModel ?? model) : undefined;
+      const options = chosen ? { ...own, model: chosen } : own;
       try {
         this.index = i;
         this.reported = false;

@@ -26,6 +26,8 @@ export type SttEvent =
 export interface SttOptions {
   language: string;
   model?: string;
+  /** The model a secondary endpoint hears with (a flow's `stt.secondaryModel`); `model` names one of the primary. */
+  secondaryModel?: string;
   endpointingMs?: number;
   /**
    * Caller audio goes to the provider in batches of this many ms (20–100): fewer

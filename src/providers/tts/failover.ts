@@ -5,7 +5,8 @@ import type { TtsPort, TtsRequest, VoiceSpec } from './port.js';
 
 /**
  * The TTS stage behind circuit breakers: the primary, then (when configured) a
- * secondary ElevenLabs endpoint, optionally with its own voice and model.
+ * secondary ElevenLabs endpoint, optionally with its own voice and model (the flow's
+ * `voice.secondary`, else the endpoint's configured one).
  * A secondary speaking another voice never fills the phrase cache (`exactVoice`),
  * whose audio is keyed by the primary's voice.
  */
@@ -24,11 +25,13 @@ export class FailoverTts implements TtsPort {
     private readonly logger: Logger,
   ) {
     this.targets = endpoints.map(({ endpoint, tts, voice }) => {
-      const swap = (v: VoiceSpec): VoiceSpec => ({
-        ...v,
-        ...(voice?.voiceId ? { voiceId: voice.voiceId } : {}),
-        ...(voice?.modelId ? { modelId: voice.modelId } : {}),
-      });
+      // A secondary speaks the flow's secondary voice, else the endpoint's configured one, else the flow's own.
+      const swap = ({ secondary, ...v }: VoiceSpec): VoiceSpec => {
+        if (endpoint.role === 'primary') return v;
+        const voiceId = secondary?.voiceId ?? voice?.voiceId;
+        const modelId = secondary?.modelId ?? voice?.modelId;
+        return { ...v, ...(voiceId ? { voiceId } : {}), ...(modelId ? { modelId } : {}) };
+      };
       const changesVoice = (v: VoiceSpec) => {
         const swapped = swap(v);
         return swapped.voiceId !== v.voiceId || swapped.modelId !== v.modelId;

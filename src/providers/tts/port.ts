@@ -9,6 +9,8 @@ export interface VoiceSpec {
   stability?: number;
   similarityBoost?: number;
   speed?: number;
+  /** A flow's choice for a secondary endpoint (its `voice.secondary`), over the endpoint's configured one. */
+  secondary?: { voiceId?: string | undefined; modelId?: string | undefined };
 }
 
 export interface TtsRequest {
