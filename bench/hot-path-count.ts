@@ -1,0 +1,76 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { bundle } from '../scripts/build-server.js';
+
+/**
+ * Instructions per call-second of the hot path (bench/hot-path.ts), counted by
+ * valgrind's callgrind: a count of instructions executed does not change with
+ * what else runs on the machine, unlike CPU or wall time (it counts user-space
+ * instructions only: what a syscall costs in the kernel is not in it).
+ *
+ * The harness is bundled first (no TypeScript loader under valgrind) and runs
+ * with counting off through start-up, connecting and a warm-up; counting is
+ * switched on (`callgrind_control -i on`) for exactly the measured seconds.
+ *
+ * `npx tsx bench/hot-path-count.ts [modes=in,out] [calls=20] [seconds=10] [warmup=3] [root=.]`
+ * (`root`: another checkout's directory, to count its code with this harness;
+ * it needs node_modules). A few minutes per mode: Node runs ~50× slower.
+ */
+
+const modes = (process.argv[2] ?? 'in,out').split(',');
+const calls = Number(process.argv[3] ?? 20);
+const seconds = Number(process.argv[4] ?? 10);
+const warmup = Number(process.argv[5] ?? 3);
+const root = resolve(process.argv[6] ?? join(import.meta.dirname, '..'));
+
+const entry = join(root, 'bench', 'hot-path.ts');
+const bundled = join(root, 'bench', 'results', 'hot-path-bundle', 'hot-path.mjs');
+await bundle(entry, bundled);
+
+function count(mode: string): Promise<{ instructions: number; report: Record<string, unknown> }> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn('valgrind', ['--tool=callgrind', '--instr-atstart=no', '--callgrind-out-file=/dev/null', process.execPath, bundled, mode, String(calls), String(seconds), String(warmup)], {
+      env: { ...process.env, HOT_PATH_HANDSHAKE: '1' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    let report: Record<string, unknown> | undefined;
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const instr = (onOff: 'on' | 'off') => execFileSync('callgrind_control', ['-i', onOff, String(child.pid)], { stdio: 'ignore' });
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      if (line === 'READY') {
+        instr('on');
+        child.stdin.write('go\n');
+      } else if (line === 'DONE') {
+        instr('off');
+        child.stdin.write('exit\n');
+      } else if (line.startsWith('{')) {
+        report = JSON.parse(line) as Record<string, unknown>;
+      }
+    });
+    child.on('exit', (code) => {
+      const collected = /Collected : (\d+)/.exec(stderr);
+      if (code !== 0 || !collected || !report) return reject(new Error(`callgrind run (${mode}) failed: exit ${code}\n${stderr.slice(-3000)}`));
+      resolveRun({ instructions: Number(collected[1]), report });
+    });
+  });
+}
+
+for (const mode of modes) {
+  const { instructions, report } = await count(mode);
+  const callSeconds = calls * seconds;
+  const perCallSecond = instructions / callSeconds;
+  process.stdout.write(
+    JSON.stringify({
+      root,
+      mode,
+      calls,
+      seconds,
+      instructions,
+      instructionsPerCallSecond: Math.round(perCallSecond),
+      ...(mode === 'out' ? {} : { instructionsPerInboundFrame: Math.round(perCallSecond / 50) }),
+      report,
+    }) + '\n',
+  );
+}
