@@ -49,6 +49,14 @@ export class CallListening {
   private readonly turns: TurnTaking;
   private stt: SttSession | undefined;
   private audioBytes = 0;
+  /**
+   * When the latest caller audio arrived, and whether turn-taking has heard of it.
+   * Turn-taking only reads its audio anchor when a speech event comes, so the
+   * anchor goes in just before the next `stt` input instead of with every frame
+   * (an object and a decision array 50 times a second, for nothing).
+   */
+  private audioAtMs = 0;
+  private anchorPending = false;
   private agentAudio: AgentAudioState = 'idle';
   private reply: PendingReply | undefined;
   private closed = false;
@@ -144,7 +152,8 @@ export class CallListening {
     if (this.closed) return;
     this.stt?.sendAudio(mulaw);
     this.audioBytes += mulaw.length;
-    this.feed({ type: 'caller_audio', audioMs: this.audioBytes / 8 });
+    this.audioAtMs = this.d.clock.now();
+    this.anchorPending = true;
   }
 
   private onStt(event: SttEvent): void {
@@ -186,6 +195,10 @@ export class CallListening {
 
   private feed(input: TurnInput): void {
     if (this.closed) return;
+    if (this.anchorPending && input.type === 'stt') {
+      this.anchorPending = false;
+      this.turns.feed({ type: 'caller_audio', audioMs: this.audioBytes / 8 }, this.audioAtMs);
+    }
     for (const decision of this.turns.feed(input, this.d.clock.now())) this.act(decision);
   }
 

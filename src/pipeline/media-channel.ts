@@ -16,7 +16,10 @@ export interface MediaChannel {
 }
 
 export interface StreamHandler {
-  /** Caller audio: raw μ-law bytes exactly as received. */
+  /**
+   * Caller audio: raw μ-law bytes exactly as received. The buffer is reused for
+   * the next frame (no allocation per frame): copy what you keep.
+   */
   onMedia(mulaw: Buffer, timestampMs: number): void;
   onDtmf(digit: string): void;
   onMark(name: string): void;

@@ -51,9 +51,16 @@ export type PlayoutEvent =
   | { type: 'idle'; atMs: number };
 
 export interface Step {
-  messages: OutboundMessage[];
-  events: PlayoutEvent[];
+  readonly messages: readonly OutboundMessage[];
+  readonly events: readonly PlayoutEvent[];
 }
+
+/**
+ * What most pulls return: the pacer visits every call each 20 ms, and with
+ * 100 ms frames four visits in five have nothing to send. Shared, so such a
+ * visit allocates nothing.
+ */
+const NOTHING_DUE: Step = Object.freeze({ messages: Object.freeze([]), events: Object.freeze([]) });
 
 export interface TurnHeard {
   turn: TurnId;
@@ -228,9 +235,10 @@ export class PlayoutState {
 
   /** Sends whatever is due at `nowMs`: frames while the lead stays ≤ maxLeadMs, and marks. */
   pull(nowMs: number): Step {
-    const messages: OutboundMessage[] = [];
-    const events: PlayoutEvent[] = [];
-    if (this.holding) return { messages, events };
+    if (this.holding) return NOTHING_DUE;
+    // Allocated on the first message or event only (see NOTHING_DUE).
+    let messages: OutboundMessage[] | undefined;
+    let events: PlayoutEvent[] | undefined;
     for (;;) {
       const seg = this.sendQueue[0];
       if (!seg) break;
@@ -243,7 +251,7 @@ export class PlayoutState {
           const lateMs = nowMs - this.playoutEndMs;
           this.counters.underruns++;
           this.counters.underrunMs += lateMs;
-          events.push({ type: 'underrun', name: seg.name, lateMs, atMs: nowMs });
+          (events ??= []).push({ type: 'underrun', name: seg.name, lateMs, atMs: nowMs });
         }
         seg.frames.shift();
         this.playoutEndMs = startMs + frameMs;
@@ -251,12 +259,12 @@ export class PlayoutState {
         if (seg.firstFrameSentAtMs === undefined) {
           seg.firstFrameSentAtMs = nowMs;
           seg.startedAtMs = startMs;
-          events.push({ type: 'segment_started', name: seg.name, turn: seg.turn, segment: seg.segment, atMs: nowMs });
+          (events ??= []).push({ type: 'segment_started', name: seg.name, turn: seg.turn, segment: seg.segment, atMs: nowMs });
         }
         seg.sentBytes += frame.bytes.length;
         this.counters.framesSent++;
         this.counters.mediaBytesSent += frame.bytes.length;
-        messages.push({ kind: 'media', payload: frame.bytes });
+        (messages ??= []).push({ kind: 'media', payload: frame.bytes });
         continue;
       }
       if (!seg.ended) break;
@@ -264,9 +272,9 @@ export class PlayoutState {
       seg.state = 'awaiting_mark';
       this.awaiting.push(seg);
       this.counters.marksSent++;
-      messages.push({ kind: 'mark', name: seg.name });
+      (messages ??= []).push({ kind: 'mark', name: seg.name });
     }
-    return { messages, events };
+    return messages || events ? { messages: messages ?? [], events: events ?? [] } : NOTHING_DUE;
   }
 
   /** Twilio echoed a mark: that segment (and any before it) has played. */
@@ -629,7 +637,7 @@ export class CallPlayout implements PacedTarget {
     this.listeners.clear();
   }
 
-  private emit(events: PlayoutEvent[]): void {
+  private emit(events: readonly PlayoutEvent[]): void {
     for (const e of events) {
       if (e.type === 'segment_played' || e.type === 'segment_cleared') {
         const waiters = this.segmentWaiters.get(e.name);

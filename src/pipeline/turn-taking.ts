@@ -6,8 +6,10 @@
  *
  * How a call session drives it:
  * - every STT event                      → `{ type: 'stt', event }`
- * - every inbound media frame            → `{ type: 'caller_audio', audioMs }` (total caller audio so
- *   far, ms; anchors the STT audio clock to `nowMs` for `endpointMs`)
+ * - caller audio                         → `{ type: 'caller_audio', audioMs }` (total caller audio so
+ *   far, ms, with `nowMs` when its latest frame arrived; anchors the STT audio clock for
+ *   `endpointMs`). Only the latest anchor is read, when an STT event comes: the listening side
+ *   feeds it before the next STT event rather than with every frame.
  * - whenever unplayed agent audio changes → `{ type: 'agent_audio', state, stopOnDtmf? }`:
  *   `interruptible` / `non_interruptible` when a segment is queued or starts,
  *   `idle` when every sent segment's mark has returned or after a `clear`

@@ -4,6 +4,7 @@ import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { CLOSE_MESSAGE_RATE, CLOSE_MESSAGE_RATE_REASON, MEDIA_MESSAGE_RATE, MessageRateLimiter, type MessageRatePolicy } from '../core/message-rate.js';
 import type { MediaChannel, StreamCloseReason, StreamHandler } from '../pipeline/media-channel.js';
+import { MediaFrameReader } from './media-frame-reader.js';
 import { IgnoredFrameCounter, OutboundSerializer, decodePayload, parseInbound, type InboundMessage } from './messages.js';
 import type { StreamTokens } from './stream-token.js';
 
@@ -84,6 +85,8 @@ export function attachMediaStream(socket: WebSocket, deps: MediaStreamDeps): voi
   let serverClosed = false;
   const rate = new MessageRateLimiter(deps.messageRate ?? MEDIA_MESSAGE_RATE);
   let framesIn = 0;
+  /** The live stream's media frames, read without parsing (media-frame-reader.ts); set with `live`. */
+  let reader: MediaFrameReader | undefined;
   const early: InboundMessage[] = [];
   const ignored = new IgnoredFrameCounter();
   const startTimer = deps.clock.setTimeout(() => {
@@ -179,6 +182,7 @@ export function attachMediaStream(socket: WebSocket, deps: MediaStreamDeps): voi
       return;
     }
     phase = 'live';
+    reader = new MediaFrameReader(msg.streamSid);
     for (const m of early.splice(0)) dispatch(m);
   };
 
@@ -197,6 +201,15 @@ export function attachMediaStream(socket: WebSocket, deps: MediaStreamDeps): voi
       serverClosed = true;
       socket.close(CLOSE_MESSAGE_RATE, CLOSE_MESSAGE_RATE_REASON);
       return;
+    }
+    if (reader && phase === 'live' && !isBinary && Buffer.isBuffer(data)) {
+      // The hot path: a media frame of this stream, with nothing allocated (the buffer is reused).
+      const mulaw = reader.read(data);
+      if (mulaw) {
+        framesIn++;
+        handler!.onMedia(mulaw, reader.timestampMs);
+        return;
+      }
     }
     const msg = parseInbound(data as Buffer, isBinary);
     if (msg.event === 'ignored') return countIgnored(msg.reason);

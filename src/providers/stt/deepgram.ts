@@ -71,7 +71,15 @@ export const DEFAULT_ENDPOINTING_MS = 300;
  */
 export const DEFAULT_STT_SEND_INTERVAL_MS = 40;
 
-/** One second of μ-law per slab (see sendAudio). */
+/** Caller audio kept for the replay (see sendAudio). */
+interface AudioSlab {
+  /** Where the slab's first byte lies on the call timeline. */
+  at: number;
+  data: Uint8Array;
+  used: number;
+}
+
+/** One second of μ-law per slab. */
 const AUDIO_SLAB_BYTES = 8000;
 
 /** Deepgram recommends ≥ 1000 ms; it is the fallback end-of-turn when noise keeps `speech_final` from firing. */
@@ -167,14 +175,14 @@ class DeepgramSession implements SttSession {
   /** Audio received from the phone, bytes: the call's audio timeline. */
   private totalBytes = 0;
   /** Recent audio kept for replay: chunks with their position on the call timeline. */
-  private ring: { at: number; data: Uint8Array }[] = [];
-  /** The ring's first live entry: trimming advances it instead of shifting the array every frame. */
-  private ringHead = 0;
-  /** Caller audio is copied into slabs: one allocation per second of audio, not one per 20 ms frame. */
-  private slab = new Uint8Array(0);
-  private slabUsed = 0;
-  /** Caller audio of this connection not yet sent: views into the slabs, sent together once a batch is full. */
-  private unsent: Uint8Array[] = [];
+  /**
+   * Caller audio is copied into 1 s slabs: one allocation per second of audio
+   * and nothing per 20 ms frame. They lie end to end on the call timeline (a
+   * frame never straddles two; a slab's unused tail is skipped), and the
+   * oldest are dropped once older than the replay needs.
+   */
+  private slabs: AudioSlab[] = [];
+  /** The newest this many bytes of caller audio are not sent on this connection yet: they go together once a batch is full. */
   private unsentBytes = 0;
   /** Audio already covered by an `is_final` result, bytes on the call timeline. */
   private finalCoveredBytes = 0;
@@ -211,48 +219,32 @@ class DeepgramSession implements SttSession {
     // Audio resuming after a pause (hold): Deepgram had nothing to say meanwhile.
     if (now - this.lastAudioAt > this.d.timing.keepAliveAfterMs) this.watchdogFrom = now;
     this.lastAudioAt = now;
-    // A copy (the ring outlives the caller's buffer). A slab is never reused, so the views stay valid.
-    if (this.slabUsed + mulaw.length > this.slab.length) {
-      this.slab = new Uint8Array(Math.max(AUDIO_SLAB_BYTES, mulaw.length));
-      this.slabUsed = 0;
+    // A copy: the caller's buffer is reused for the next frame, and the slabs outlive it for the replay.
+    let slab = this.slabs[this.slabs.length - 1];
+    if (!slab || slab.used + mulaw.length > slab.data.length) {
+      this.trimSlabs();
+      slab = { at: this.totalBytes, data: new Uint8Array(Math.max(AUDIO_SLAB_BYTES, mulaw.length)), used: 0 };
+      this.slabs.push(slab);
     }
-    const data = this.slab.subarray(this.slabUsed, this.slabUsed + mulaw.length);
-    data.set(mulaw);
-    this.slabUsed += mulaw.length;
-    this.ring.push({ at: this.totalBytes, data });
-    this.totalBytes += data.length;
-    this.trimRing();
+    slab.data.set(mulaw, slab.used);
+    slab.used += mulaw.length;
+    this.totalBytes += mulaw.length;
     if (this.state === 'open' && this.socket) {
-      this.unsent.push(data);
-      this.unsentBytes += data.length;
+      this.unsentBytes += mulaw.length;
       if (this.unsentBytes >= this.d.sendBatchBytes) this.flushAudio(now);
     }
   }
 
   /** Sends the batched caller audio as one message (a view when it sits in one slab, else one copy). */
   private flushAudio(now: number): void {
-    const parts = this.unsent;
-    if (parts.length === 0 || !this.socket) return;
-    const first = parts[0]!;
-    const last = parts[parts.length - 1]!;
-    let data: Uint8Array;
-    if (parts.length === 1) data = first;
-    else if (first.buffer === last.buffer) data = new Uint8Array(first.buffer, first.byteOffset, last.byteOffset + last.length - first.byteOffset);
-    else {
-      data = new Uint8Array(this.unsentBytes);
-      let o = 0;
-      for (const p of parts) {
-        data.set(p, o);
-        o += p.length;
-      }
-    }
-    this.unsent = [];
+    if (this.unsentBytes === 0 || !this.socket) return;
+    const data = this.audioRange(this.totalBytes - this.unsentBytes, this.totalBytes);
     this.unsentBytes = 0;
     try {
       this.socket.sendMedia(data);
       this.lastSentAt = now;
     } catch (err) {
-      // The close event follows; the audio stays in the ring for the replay.
+      // The close event follows; the audio stays in the slabs for the replay.
       this.lastError = sttError('connection', errorText(err));
     }
   }
@@ -364,17 +356,12 @@ class DeepgramSession implements SttSession {
     // Replay what no final covers yet, at most the last maxReplayMs; this
     // connection's time 0 is where the replay starts.
     const maxReplayBytes = (this.d.timing.maxReplayMs / 1000) * BYTES_PER_SECOND;
-    const from = Math.max(this.finalCoveredBytes, this.totalBytes - maxReplayBytes, this.ring[this.ringHead]?.at ?? this.totalBytes, 0);
+    const from = Math.max(this.finalCoveredBytes, this.totalBytes - maxReplayBytes, this.slabs[0]?.at ?? this.totalBytes, 0);
     this.connOffsetBytes = from;
-    // The replay covers every byte so far, a half-filled batch included.
-    this.unsent = [];
+    // The replay covers every byte so far, a half-filled batch included; in batch-sized messages, like live audio.
     this.unsentBytes = 0;
-    for (let i = this.ringHead; i < this.ring.length; i++) {
-      const { at, data } = this.ring[i]!;
-      const end = at + data.length;
-      if (end <= from) continue;
-      this.socket!.sendMedia(at >= from ? data : data.subarray(from - at));
-    }
+    const step = Math.max(1, this.d.sendBatchBytes);
+    for (let at = from; at < this.totalBytes; at += step) this.socket!.sendMedia(this.audioRange(at, Math.min(at + step, this.totalBytes)));
     if (reconnected) {
       this.d.logger.info(
         { attempt: this.attempt, replayMs: Math.round(((this.totalBytes - from) / BYTES_PER_SECOND) * 1000) },
@@ -464,9 +451,7 @@ class DeepgramSession implements SttSession {
     this.invalidateSocket();
     this.backoffTimer?.cancel();
     this.tickTimer?.cancel();
-    this.ring = [];
-    this.ringHead = 0;
-    this.slab = new Uint8Array(0);
+    this.slabs = [];
     this.d.signal?.removeEventListener('abort', this.onAbort);
     if (wasLive || this.closeResolve) {
       this.closeResolve?.();
@@ -485,12 +470,15 @@ class DeepgramSession implements SttSession {
 
   private armTick(): void {
     this.tickDueAt = this.d.clock.now() + this.d.timing.tickMs;
-    this.tickTimer = this.d.clock.setTimeout(() => {
-      if (this.state === 'failed' || this.state === 'closed') return;
-      this.onTick();
-      this.armTick();
-    }, this.d.timing.tickMs);
+    this.tickTimer = this.d.clock.setTimeout(this.tick, this.d.timing.tickMs);
   }
+
+  /** One function for every tick of the session (four a second), not a closure each. */
+  private readonly tick = (): void => {
+    if (this.state === 'failed' || this.state === 'closed') return;
+    this.onTick();
+    this.armTick();
+  };
 
   private onTick(): void {
     if (this.state !== 'open' || !this.socket) return;
@@ -523,20 +511,31 @@ class DeepgramSession implements SttSession {
     }
   }
 
-  private trimRing(): void {
-    const keepFrom = this.totalBytes - (this.d.timing.maxReplayMs / 1000) * BYTES_PER_SECOND;
-    let head = this.ringHead;
-    while (head < this.ring.length) {
-      const c = this.ring[head]!;
-      if (c.at + c.data.length > keepFrom) break;
-      head++;
+  /** Drops the slabs wholly older than the replay can reach (called when a slab is added: once a second). */
+  private trimSlabs(): void {
+    // The batch not sent yet stays too, however short the replay.
+    const keepFrom = this.totalBytes - Math.max((this.d.timing.maxReplayMs / 1000) * BYTES_PER_SECOND, this.unsentBytes);
+    let drop = 0;
+    while (drop < this.slabs.length && this.slabs[drop]!.at + this.slabs[drop]!.used <= keepFrom) drop++;
+    if (drop > 0) this.slabs.splice(0, drop);
+  }
+
+  /** Caller audio [from, to) on the call timeline: a view when it lies in one slab, else a copy. */
+  private audioRange(from: number, to: number): Uint8Array {
+    const slabs = this.slabs;
+    let i = slabs.length - 1;
+    while (i > 0 && slabs[i]!.at > from) i--;
+    const first = slabs[i]!;
+    if (to <= first.at + first.used) return first.data.subarray(from - first.at, to - first.at);
+    const out = new Uint8Array(to - from);
+    for (let o = 0; o < out.length; i++) {
+      const slab = slabs[i]!;
+      const start = from + o - slab.at;
+      const piece = slab.data.subarray(start, Math.min(slab.used, start + out.length - o));
+      out.set(piece, o);
+      o += piece.length;
     }
-    this.ringHead = head;
-    // Compact now and then: amortised O(1) per frame instead of a shift each time.
-    if (head >= 256 && head * 2 >= this.ring.length) {
-      this.ring = this.ring.slice(head);
-      this.ringHead = 0;
-    }
+    return out;
   }
 
   // ── messages ────────────────────────────────────────────────────────

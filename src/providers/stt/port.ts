@@ -38,7 +38,7 @@ export interface SttOptions {
 }
 
 export interface SttSession {
-  /** Raw μ-law bytes exactly as received from the phone. */
+  /** Raw μ-law bytes exactly as received from the phone; valid only during the call (the media path reuses its buffer): copy what you keep. */
   sendAudio(mulaw: Uint8Array): void;
   close(): Promise<void>;
 }

@@ -132,6 +132,21 @@ describe('call listening', () => {
     await reply;
   });
 
+  it('endpointMs maps the last word through when the latest caller audio arrived, not when the words came', async () => {
+    const { clock, session, stt, callerAudio } = await setup();
+    const heard = session.listen({ speech: true, timeoutMs: 10_000 });
+    callerAudio(2000); // 2 s of audio, all of it arriving at 0 ms
+    await clock.advance(500);
+    stt!.latest()!.emit({ type: 'transcript', text: 'what are your hours', isFinal: true, speechFinal: true, start: 0.5, end: 1.9, lastWordEnd: 1.8 });
+    await heard;
+    const reply = session.say('We are open nine to five.', { interruptible: true, cacheable: false });
+    await clock.advance(100);
+    // The last word ended 200 ms before the newest audio (at 0 ms); the turn ended at 500 ms.
+    expect(session.currentSpeech!.metrics!.endpointMs).toBe(700);
+    await clock.advance(5000);
+    await reply;
+  });
+
   it('closing the session closes speech-to-text and stops feeding it', async () => {
     const { session, stt, callerAudio } = await setup();
     session.close('hangup');

@@ -8,7 +8,7 @@ import { PlayoutState, leadingWords, type OutboundMessage } from '../../../src/p
  */
 
 const audio = (bytes: number, value = 0x55) => new Uint8Array(bytes).fill(value);
-const kinds = (ms: OutboundMessage[]) => ms.map((m) => (m.kind === 'media' ? `media:${m.payload.length}` : m.kind === 'mark' ? `mark:${m.name}` : 'clear'));
+const kinds = (ms: readonly OutboundMessage[]) => ms.map((m) => (m.kind === 'media' ? `media:${m.payload.length}` : m.kind === 'mark' ? `mark:${m.name}` : 'clear'));
 
 function segment(p: PlayoutState, turn: number, seg: number, text: string, bytes: number, nowMs = 0): string {
   const name = p.openSegment({ turn, segment: seg, text });

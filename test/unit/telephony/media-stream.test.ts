@@ -134,6 +134,27 @@ describe('media stream', () => {
     expect((await calls.get(CA))?.streams[0]?.streamSid).toBe(MZ);
   });
 
+  it("a live stream's media frames reach the call with their bytes and timestamps, in every layout", async () => {
+    const got: { bytes: number[]; timestampMs: number }[] = [];
+    const handler = new RecordingHandler();
+    // The buffer is reused for the next frame (media-frame-reader.ts): a handler copies what it keeps.
+    handler.onMedia = (mulaw: Buffer, timestampMs?: number) => void got.push({ bytes: [...mulaw], timestampMs: timestampMs ?? -1 });
+    const { socket, start, settle, counters } = await setup({ openSession: async () => handler });
+    start();
+    await settle();
+    const frame = (i: number) => Buffer.from([i, i + 1, i + 2, 0xff]).toString('base64');
+    // Twilio's own layout (the reader), streamSid first (the reader), and field order no fast path takes (JSON).
+    socket.emit('message', Buffer.from(`{"event":"media","sequenceNumber":"3","media":{"track":"inbound","chunk":"2","timestamp":"40","payload":"${frame(1)}"},"streamSid":"${MZ}"}`), false);
+    socket.emit('message', Buffer.from(`{"event":"media","sequenceNumber":"4","streamSid":"${MZ}","media":{"track":"inbound","chunk":"3","timestamp":"60","payload":"${frame(2)}"}}`), false);
+    socket.receive({ streamSid: MZ, event: 'media', media: { payload: frame(3), timestamp: '80', track: 'inbound', chunk: '4' } });
+    expect(got).toEqual([
+      { bytes: [1, 2, 3, 0xff], timestampMs: 40 },
+      { bytes: [2, 3, 4, 0xff], timestampMs: 60 },
+      { bytes: [3, 4, 5, 0xff], timestampMs: 80 },
+    ]);
+    expect(counters.droppedForRate).toBe(0);
+  });
+
   it('frames for another stream are ignored and counted on the call', async () => {
     const { socket, start, handler, settle, calls } = await setup();
     start();
