@@ -15,7 +15,8 @@ import { ProviderEndpoint } from '../src/providers/endpoints.js';
 import { observeStt, observeTts } from '../src/providers/observed.js';
 import { DeepgramStt } from '../src/providers/stt/deepgram.js';
 import { FailoverStt } from '../src/providers/stt/failover.js';
-import { FakeTts } from '../src/providers/tts/fake.js';
+import type { TtsPort, TtsRequest } from '../src/providers/tts/port.js';
+import { fakeSpeech } from '../src/core/audio/tone.js';
 import { FailoverTts } from '../src/providers/tts/failover.js';
 import { attachMediaStream } from '../src/telephony/media-stream.js';
 import type { StreamTokens } from '../src/telephony/stream-token.js';
@@ -34,7 +35,7 @@ import type { StreamTokens } from '../src/telephony/stream-token.js';
  *   side is counted) and sends an empty final Result per second of audio.
  * - outbound (`out`): each call speaks without pause: the speaker, the
  *   metrics / failover / breaker TTS wrappers around an in-process TTS
- *   (1000-byte chunks, 2.5× real time), the playout (μ-law frames, 100 ms
+ *   (1000-byte chunks of audio made once, 2.5× real time), the playout (μ-law frames, 100 ms
  *   media messages paced by the process pacer), the Twilio serializer → the
  *   socket's `send`. Marks are echoed 200 ms later, as Twilio does.
  * - `both`: full duplex.
@@ -172,6 +173,33 @@ const SPOKEN =
   'Thanks for calling, this is the agent speaking for a while so that the outbound path stays busy. ' +
   'Every sentence becomes a segment of its own, with frames, a mark and the wait for its echo. ';
 
+/**
+ * The TTS under the wrappers: each text's audio made once (the fake tone), then
+ * streamed in 1000-byte chunks 50 ms apart (2.5× real time), so the count
+ * holds the server's work rather than the tone generator's.
+ */
+class ChunkedTts implements TtsPort {
+  private readonly audio = new Map<string, Uint8Array>();
+
+  constructor(private readonly clock: Clock) {}
+
+  async *synthesize(request: TtsRequest): AsyncIterable<Uint8Array> {
+    let audio = this.audio.get(request.text);
+    if (!audio) this.audio.set(request.text, (audio = fakeSpeech(request.text)));
+    for (let offset = 0; offset < audio.length; offset += 1000) {
+      if (offset > 0) {
+        try {
+          await this.clock.sleep(50, request.signal);
+        } catch {
+          return;
+        }
+      }
+      if (request.signal?.aborted) return;
+      yield audio.subarray(offset, offset + 1000);
+    }
+  }
+}
+
 /** Twilio's media frames for one call, as `ws` delivers them (a Buffer per text message). */
 function twilioFrames(streamSid: string, count: number): Buffer[] {
   const frames: Buffer[] = [];
@@ -210,7 +238,7 @@ async function main(): Promise<void> {
     onError,
   );
   const tts = observeTts(
-    new FailoverTts([{ endpoint: new ProviderEndpoint('tts', 'primary', 'elevenlabs', clock, logger), tts: new FakeTts({ clock, chunkBytes: 1000, chunkDelayMs: 50 }) }], logger),
+    new FailoverTts([{ endpoint: new ProviderEndpoint('tts', 'primary', 'elevenlabs', clock, logger), tts: new ChunkedTts(clock) }], logger),
     onError,
   );
   const flow = flowSchema.parse({ version: 1, name: 'Hot path', start: 'end', nodes: [{ id: 'end', type: 'end', text: 'Bye.' }] });

@@ -41,9 +41,9 @@ const ignored = (reason: IgnoredReason): InboundMessage => ({ event: 'ignored', 
  * byte, so a match means exactly what JSON.parse would have read. Anything
  * else takes the general path below.
  */
-const MEDIA_SID_LAST =
+export const MEDIA_SID_LAST =
   /^\{"event":"media","sequenceNumber":"\d+","media":\{"track":"([a-z_]+)","chunk":"(\d+)","timestamp":"(\d+)","payload":"([A-Za-z0-9+/=]*)"\},"streamSid":"([A-Za-z0-9]+)"\}$/;
-const MEDIA_SID_FIRST =
+export const MEDIA_SID_FIRST =
   /^\{"event":"media","sequenceNumber":"\d+","streamSid":"([A-Za-z0-9]+)","media":\{"track":"([a-z_]+)","chunk":"(\d+)","timestamp":"(\d+)","payload":"([A-Za-z0-9+/=]*)"\}\}$/;
 /** `{"event":"media"` as bytes: only such messages try the patterns. */
 const MEDIA_HEAD = Buffer.from('{"event":"media",');
