@@ -13,16 +13,23 @@ import { bundle } from '../scripts/build-server.js';
  * with counting off through start-up, connecting and a warm-up; counting is
  * switched on (`callgrind_control -i on`) for exactly the measured seconds.
  *
- * `npx tsx bench/hot-path-count.ts [modes=in,out] [calls=20] [seconds=10] [warmup=3] [root=.]`
+ * Node runs with V8's `--single-threaded`: under valgrind, background JIT and
+ * GC threads get the CPU at whatever moment its scheduler picks, which moved
+ * the count of the same code by up to 25 % between runs; on one thread the
+ * same work happens at the same point every time.
+ *
+ * `npx tsx bench/hot-path-count.ts [modes=in,out] [calls=20] [seconds=10] [warmup=3] [runs=3] [root=.]`
  * (`root`: another checkout's directory, to count its code with this harness;
- * it needs node_modules). A few minutes per mode: Node runs ~50× slower.
+ * it needs node_modules). Prints each run and the median. A few minutes per
+ * run: Node runs ~50× slower under callgrind.
  */
 
 const modes = (process.argv[2] ?? 'in,out').split(',');
 const calls = Number(process.argv[3] ?? 20);
 const seconds = Number(process.argv[4] ?? 10);
 const warmup = Number(process.argv[5] ?? 3);
-const root = resolve(process.argv[6] ?? join(import.meta.dirname, '..'));
+const runs = Number(process.argv[6] ?? 3);
+const root = resolve(process.argv[7] ?? join(import.meta.dirname, '..'));
 
 const entry = join(root, 'bench', 'hot-path.ts');
 const bundled = join(root, 'bench', 'results', 'hot-path-bundle', 'hot-path.mjs');
@@ -30,7 +37,7 @@ await bundle(entry, bundled);
 
 function count(mode: string): Promise<{ instructions: number; report: Record<string, unknown> }> {
   return new Promise((resolveRun, reject) => {
-    const child = spawn('valgrind', ['--tool=callgrind', '--instr-atstart=no', '--callgrind-out-file=/dev/null', process.execPath, bundled, mode, String(calls), String(seconds), String(warmup)], {
+    const child = spawn('valgrind', ['--tool=callgrind', '--instr-atstart=no', '--callgrind-out-file=/dev/null', process.execPath, '--single-threaded', bundled, mode, String(calls), String(seconds), String(warmup)], {
       env: { ...process.env, HOT_PATH_HANDSHAKE: '1' },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
@@ -58,19 +65,20 @@ function count(mode: string): Promise<{ instructions: number; report: Record<str
 }
 
 for (const mode of modes) {
-  const { instructions, report } = await count(mode);
-  const callSeconds = calls * seconds;
-  const perCallSecond = instructions / callSeconds;
+  const perCallSecond: number[] = [];
+  for (let run = 0; run < runs; run++) {
+    const { instructions, report } = await count(mode);
+    perCallSecond.push(Math.round(instructions / (calls * seconds)));
+    process.stdout.write(JSON.stringify({ root, mode, calls, seconds, run, instructions, instructionsPerCallSecond: perCallSecond.at(-1), report }) + '\n');
+  }
+  const sorted = [...perCallSecond].sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)]!;
   process.stdout.write(
     JSON.stringify({
       root,
       mode,
-      calls,
-      seconds,
-      instructions,
-      instructionsPerCallSecond: Math.round(perCallSecond),
-      ...(mode === 'out' ? {} : { instructionsPerInboundFrame: Math.round(perCallSecond / 50) }),
-      report,
+      instructionsPerCallSecond: { median, min: sorted[0], max: sorted.at(-1) },
+      ...(mode === 'out' ? {} : { instructionsPerInboundFrame: Math.round(median / 50) }),
     }) + '\n',
   );
 }
