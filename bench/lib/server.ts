@@ -198,7 +198,9 @@ async function stopChild(child: ChildProcess, server: ServerChild, dir: string):
     ]);
     if (!exited) child.kill('SIGKILL');
   }
-  rmSync(dir, { recursive: true, force: true });
+  // BENCH_KEEP_DB=1 keeps the run's SQLite file (the call history) to read afterwards.
+  if (process.env.BENCH_KEEP_DB) process.stderr.write(`kept the server's database: ${join(dir, 'bench.db')}\n`);
+  else rmSync(dir, { recursive: true, force: true });
 }
 
 /** Every child still running; killed when the bench exits, however it exits. */
