@@ -107,6 +107,8 @@ export class BenchCall implements SttObserver {
   private agentSpeaking = false;
   private mediaSinceIdle = 0;
   private nextAction: NodeJS.Timeout | undefined;
+  /** Re-checks for the end of playout when a mark's timer found audio still playing. */
+  private idleRecheck: NodeJS.Timeout | undefined;
   private hangupTimer: NodeJS.Timeout | undefined;
   private bargeIn: { startedAt: number; satisfiedAt?: number; clearedAt?: number; timer?: NodeJS.Timeout } | undefined;
   private bargeInPlanned = false;
@@ -353,7 +355,18 @@ export class BenchCall implements SttObserver {
   }
 
   private onAgentIdle(): void {
-    if (performance.now() < this.playEndMs - 1) return;
+    clearTimeout(this.idleRecheck);
+    const leftMs = this.playEndMs - performance.now();
+    if (leftMs > 1) {
+      // Audio is still playing: more came after this mark, or the mark's timer fired early (Node runs
+      // timers on the event loop's cached whole-millisecond clock, behind performance.now() when the
+      // loop is busy). Look again when it ends: giving up here left the caller silent for good, and the
+      // server ended the call for silence.
+      this.idleRecheck = setTimeout(() => {
+        if (this.pendingMarks.length === 0) this.onAgentIdle();
+      }, Math.ceil(leftMs));
+      return;
+    }
     this.agentSpeaking = false;
     this.mediaSinceIdle = 0;
     // Quiet for a moment (a reply's next sentence may still be coming), then act.
@@ -458,6 +471,7 @@ export class BenchCall implements SttObserver {
 
   private stopTimers(): void {
     clearTimeout(this.nextAction);
+    clearTimeout(this.idleRecheck);
     clearTimeout(this.hangupTimer);
     if (this.bargeIn) clearTimeout(this.bargeIn.timer);
     for (const m of this.pendingMarks.splice(0)) clearTimeout(m.timer);
