@@ -24,7 +24,17 @@ export interface ServerProcess {
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const listeningPort = (r: Record<string, unknown>) => /^Server listening at http:\/\/127\.0\.0\.1:(\d+)$/.exec(String(r.msg))?.[1];
 
-export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
+/** The process and its collected log lines, before it listens (or for one that never does). */
+export interface SpawnedServer {
+  child: ChildProcess;
+  records: Record<string, unknown>[];
+  next: ServerProcess['next'];
+  stderr(): string;
+  /** Resolves once the process has exited. */
+  exited: Promise<void>;
+}
+
+export function spawnServerProcess(env: Record<string, string>): SpawnedServer {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
@@ -56,6 +66,11 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
       waiting.push({ match, resolve });
       void exited.then(() => reject(new Error(`the server exited before ${what}: ${stderr.slice(-2000)}`)));
     });
+  return { child, records, next, stderr: () => stderr, exited };
+}
+
+export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
+  const { child, records, next, stderr, exited } = spawnServerProcess(env);
   try {
     const listening = await next((r) => listeningPort(r) !== undefined, 'listening');
     const live = records.find((r) => r.msg === 'live state in Redis');
@@ -65,7 +80,7 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
       processId: typeof live?.processId === 'string' ? live.processId : undefined,
       records,
       next,
-      stderr: () => stderr,
+      stderr,
       async kill() {
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
         await exited;

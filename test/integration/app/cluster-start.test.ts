@@ -1,12 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnServerProcess, type SpawnedServer } from '../../support/server-process.js';
 
 /**
  * Invariant: WEB_CONCURRENCY=2 starts two server processes sharing one port under a primary
@@ -15,7 +13,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
  * real Redis under a prefix of their own, removed afterwards.
  */
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
 const REDIS_URL = 'redis://127.0.0.1:6379';
 const prefix = `test-cluster-${process.pid}-${Date.now()}:`;
 let dir: string;
@@ -31,54 +28,14 @@ afterAll(async () => {
   await redis.quit();
 });
 
-function start(env: Record<string, string>): {
-  child: ChildProcess;
-  records: Record<string, unknown>[];
-  next: (match: (r: Record<string, unknown>) => boolean) => Promise<Record<string, unknown>>;
-  stderr: () => string;
-} {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: root,
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '',
-      HOST: '127.0.0.1',
-      PORT: '0',
-      LOG_LEVEL: 'info',
-      DATABASE_URL: `sqlite:${join(dir, `${env.ROLE ?? 'all'}.db`)}`,
-      FLOWS_DIR: join(dir, 'flows'),
-      REDIS_URL,
-      REDIS_PREFIX: prefix,
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+function start(env: Record<string, string>): SpawnedServer {
+  return spawnServerProcess({
+    DATABASE_URL: `sqlite:${join(dir, `${env.ROLE ?? 'all'}.db`)}`,
+    FLOWS_DIR: join(dir, 'flows'),
+    REDIS_URL,
+    REDIS_PREFIX: prefix,
+    ...env,
   });
-  const records: Record<string, unknown>[] = [];
-  const waiting: { match: (r: Record<string, unknown>) => boolean; resolve: (r: Record<string, unknown>) => void }[] = [];
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += String(d)));
-  createInterface({ input: child.stdout! }).on('line', (line) => {
-    let r: Record<string, unknown>;
-    try {
-      r = JSON.parse(line) as Record<string, unknown>;
-    } catch {
-      return;
-    }
-    records.push(r);
-    for (const w of [...waiting]) {
-      if (!w.match(r)) continue;
-      waiting.splice(waiting.indexOf(w), 1);
-      w.resolve(r);
-    }
-  });
-  const next = (match: (r: Record<string, unknown>) => boolean) =>
-    new Promise<Record<string, unknown>>((resolve, reject) => {
-      const seen = records.find(match);
-      if (seen) return resolve(seen);
-      waiting.push({ match, resolve });
-      child.once('exit', (code) => reject(new Error(`exited (${code}) before the expected log line: ${stderr}`)));
-    });
-  return { child, records, next, stderr: () => stderr };
 }
 
 const listeningPort = (r: Record<string, unknown>) => /^Server listening at http:\/\/127\.0\.0\.1:(\d+)$/.exec(String(r.msg))?.[1];
@@ -88,7 +45,7 @@ describe('several processes', () => {
     const s = start({ WEB_CONCURRENCY: '2' });
     const exited = once(s.child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
     try {
-      await s.next((r) => r.msg === 'server processes started (WEB_CONCURRENCY)');
+      await s.next((r) => r.msg === 'server processes started (WEB_CONCURRENCY)', 'the processes started');
       const listening = () => s.records.filter((r) => listeningPort(r));
       await expect.poll(() => listening().length, { timeout: 60_000 }).toBe(2);
       const [a, b] = listening();
@@ -99,7 +56,7 @@ describe('several processes', () => {
       for (let i = 0; i < 4; i++) expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
 
       process.kill(Number(a!.pid), 'SIGKILL');
-      await s.next((r) => r.msg === 'a server process ended; starting another' && r.signal === 'SIGKILL');
+      await s.next((r) => r.msg === 'a server process ended; starting another' && r.signal === 'SIGKILL', 'the replacement');
       await expect.poll(() => listening().length, { timeout: 60_000 }).toBe(3);
       expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
 
@@ -116,7 +73,7 @@ describe('several processes', () => {
     const s = start({ ROLE: 'worker' });
     const exited = once(s.child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
     try {
-      await s.next((r) => r.msg === 'job worker started (ROLE=worker): serving no HTTP');
+      await s.next((r) => r.msg === 'job worker started (ROLE=worker): serving no HTTP', 'the worker started');
       expect(s.records.some((r) => listeningPort(r))).toBe(false);
       s.child.kill('SIGTERM');
       const [code, signal] = await exited;
