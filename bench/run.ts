@@ -254,9 +254,10 @@ async function measure(kind: 'product' | 'floor', o: BenchOptions, fakes: BenchF
       profileDir: o.profile ? RESULTS_DIR : undefined,
       kind,
       tsx: o.tsx,
+      productRoot: o.productRoot,
     });
     const idleRssMb = rssMb(server.pid) ?? 0;
-    log(`${kind} server (${o.tsx ? 'tsx, from source' : 'compiled JavaScript'}) pid ${server.pid} ready at ${server.url} (RSS ${idleRssMb.toFixed(0)} MB idle)`);
+    log(`${kind} server (${o.productRoot && kind === 'product' ? `tsx, from ${o.productRoot}` : o.tsx ? 'tsx, from source' : 'compiled JavaScript'}) pid ${server.pid} ready at ${server.url} (RSS ${idleRssMb.toFixed(0)} MB idle)`);
     gen = new LoadGenerator(
       {
         serverUrl: server.url,

@@ -8,7 +8,7 @@ import WebSocket, { WebSocketServer } from 'ws';
  * costs on this machine (bench/README.md#the-floor). No flows, no history, no
  * SDKs, no logging, no validation beyond what the wire needs: the Twilio
  * webhook answers fixed TwiML; the media stream's caller audio goes to a
- * Deepgram connection frame by frame (as the product does today); a final
+ * Deepgram connection two 20 ms frames a message (the product's default batch); a final
  * transcript goes to the OpenAI chat stream, each complete sentence to the
  * ElevenLabs stream, and the audio back to Twilio in paced 100 ms media frames
  * with a mark after each reply; two words over the agent's audio send `clear`.
@@ -62,6 +62,8 @@ class Call {
   private streamSid = '';
   private dg: WebSocket | undefined;
   private readonly pendingAudio: Buffer[] = [];
+  /** The first 20 ms frame of the next 40 ms message to Deepgram. */
+  private half: Buffer | undefined;
   private readonly queue: Buffer[] = [];
   private queued = 0;
   private offset = 0;
@@ -86,7 +88,14 @@ class Call {
     if (data[10] === 0x6d && data[11] === 0x65) {
       const start = data.indexOf('"payload":"') + 11;
       const end = data.indexOf(0x22, start);
-      const audio = Buffer.from(data.toString('latin1', start, end), 'base64');
+      const frame = Buffer.from(data.toString('latin1', start, end), 'base64');
+      // Two 20 ms frames a message, as the product sends by default (stt.sendIntervalMs 40).
+      if (!this.half) {
+        this.half = frame;
+        return;
+      }
+      const audio = Buffer.concat([this.half, frame]);
+      this.half = undefined;
       if (this.dg?.readyState === WebSocket.OPEN) this.dg.send(audio);
       else this.pendingAudio.push(audio);
       return;
@@ -166,6 +175,8 @@ class Call {
       let tts = Promise.resolve();
       const speak = (sentence: string) => {
         tts = tts.then(() => this.synthesize(sentence, ac.signal));
+        // A barge-in can abort the LLM stream while a sentence is being spoken: nobody awaits `tts` then.
+        tts.catch(() => {});
       };
       const decoder = new TextDecoder();
       for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {

@@ -42,6 +42,12 @@ export interface BenchOptions {
   floor: boolean;
   /** Run the server from its TypeScript source through tsx instead of the compiled bundle. */
   tsx: boolean;
+  /**
+   * Another checkout of the product (a worktree of an older commit): its
+   * server runs from there, through tsx, for before/after tables measured by
+   * this bench. Undefined: this checkout.
+   */
+  productRoot: string | undefined;
   /** Arguments after `validator` / `audio`. */
   rest: string[];
 }
@@ -68,6 +74,7 @@ export const DEFAULT_OPTIONS: BenchOptions = {
   server: 'product',
   floor: false,
   tsx: false,
+  productRoot: undefined,
   rest: [],
 };
 
@@ -87,7 +94,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --no-pin                don't pin the server and the generator to cores
   --floor                 then the same levels against the floor server (bench/floor/): cpuPerCallRatio per level
   --server floor          measure the floor server alone
-  --tsx                   run the server from source (node --import tsx) instead of compiled JavaScript`;
+  --tsx                   run the server from source (node --import tsx) instead of compiled JavaScript
+  --product-root <dir>    run the product from another checkout (say a worktree of an older commit), through tsx`;
 
 const num = (flag: string, v: string | undefined, min = 0): number => {
   const n = Number(v);
@@ -175,6 +183,12 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
       case '--tsx':
         o.tsx = true;
         break;
+      case '--product-root': {
+        const v = value();
+        if (!v) throw new Error('--product-root needs a directory');
+        o.productRoot = v;
+        break;
+      }
       case '--server': {
         const v = value();
         if (v !== 'product' && v !== 'floor') throw new Error(`--server is product or floor, got ${v ?? 'nothing'}`);

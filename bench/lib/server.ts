@@ -60,6 +60,11 @@ export interface ServerSpawnOptions {
   kind?: 'product' | 'floor';
   /** Run the TypeScript source through tsx instead of a compiled bundle. */
   tsx?: boolean;
+  /**
+   * The product from another checkout (its src/main.ts through tsx, its own
+   * bench flow), for before/after tables. Undefined: this checkout.
+   */
+  productRoot?: string;
 }
 
 /**
@@ -85,7 +90,9 @@ export async function startServer(o: ServerSpawnOptions): Promise<ServerChild> {
   const dir = mkdtempSync(join(tmpdir(), 'voice-bench-'));
   const flowsDir = join(dir, 'flows');
   mkdirSync(flowsDir);
-  copyFileSync(join(REPO_ROOT, 'bench', 'flows', 'bench.json'), join(flowsDir, 'bench.json'));
+  const kind = o.kind ?? 'product';
+  const root = kind === 'product' && o.productRoot ? resolve(o.productRoot) : REPO_ROOT;
+  copyFileSync(join(root, 'bench', 'flows', 'bench.json'), join(flowsDir, 'bench.json'));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const env: Record<string, string> = {};
@@ -113,16 +120,16 @@ export async function startServer(o: ServerSpawnOptions): Promise<ServerChild> {
     ELEVENLABS_API_KEY: o.providers.elevenLabsKey,
     ELEVENLABS_BASE_URL: o.providers.elevenLabsUrl,
   });
-  const kind = o.kind ?? 'product';
-  const nodeArgs = o.tsx ? ['--import', 'tsx'] : [];
+  const tsx = o.tsx || root !== REPO_ROOT;
+  const nodeArgs = tsx ? ['--import', 'tsx'] : [];
   // Every thread writes its own profile (tsx's loader runs in a worker); stop() keeps the main thread's.
   const profileTmp = o.profileDir ? mkdtempSync(join(tmpdir(), 'voice-bench-prof-')) : undefined;
   if (profileTmp) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', profileTmp);
-  if (o.tsx) nodeArgs.push(kind === 'floor' ? join(REPO_ROOT, 'bench', 'floor', 'server.ts') : join(REPO_ROOT, 'src', 'main.ts'));
+  if (tsx) nodeArgs.push(kind === 'floor' ? join(REPO_ROOT, 'bench', 'floor', 'server.ts') : join(root, 'src', 'main.ts'));
   else nodeArgs.push(await compiled(kind));
   const [cmd, args] =
     o.core === undefined ? [process.execPath, nodeArgs] : ['taskset', ['-c', String(o.core), process.execPath, ...nodeArgs]];
-  const child: ChildProcess = spawn(cmd, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(cmd, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const server: ServerChild = {
     pid: child.pid ?? -1,
     url,
