@@ -122,6 +122,8 @@ export async function startServer(o: ServerSpawnOptions): Promise<ServerChild> {
   });
   const tsx = o.tsx || root !== REPO_ROOT;
   const nodeArgs = tsx ? ['--import', 'tsx'] : [];
+  // BENCH_SERVER_NODE_ARGS="--max-semi-space-size=32": V8 or Node flags for the server alone, to price them.
+  nodeArgs.push(...(process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean));
   // Every thread writes its own profile (tsx's loader runs in a worker); stop() keeps the main thread's.
   const profileTmp = o.profileDir ? mkdtempSync(join(tmpdir(), 'voice-bench-prof-')) : undefined;
   if (profileTmp) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', profileTmp);
