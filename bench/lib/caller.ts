@@ -59,8 +59,13 @@ export interface CallSink {
   greeting(ms: number): void;
   keypadResponse(ms: number): void;
   clear(ms: number): void;
-  /** From the caller starting to talk over the agent to the `clear`. */
-  interrupt(ms: number): void;
+  /**
+   * From the caller starting to talk over the agent to the `clear` (`ms`), and
+   * to the moment the agent's audio stopped playing at the caller (`heardMs`):
+   * the clear, or earlier when the server stopped sending new audio and what
+   * the caller already had ran out before the clear came.
+   */
+  interrupt(ms: number, heardMs: number): void;
   /** Our share of a spoken turn, timed from outside (hops.ts). */
   outsideTurn(hops: TurnHops): void;
   bargeInMissed(): void;
@@ -171,6 +176,8 @@ export class BenchCall implements SttObserver {
     const ws = new WebSocket(this.env.serverUrl.replace(/^http/, 'ws') + '/twilio/stream', {
       headers: { 'x-twilio-signature': sign(this.env.authToken, url, {}) },
       perMessageDeflate: false,
+      // The server sends ASCII JSON; validating each message as UTF-8 is work the load generator can skip.
+      skipUTF8Validation: true,
     });
     this.ws = ws;
     ws.on('message', (data: Buffer) => this.onMessage(data));
@@ -286,6 +293,7 @@ export class BenchCall implements SttObserver {
   }
 
   private onClear(now: number): void {
+    const audioEndMs = this.playEndMs;
     this.lastWasMedia = false;
     this.playEndMs = now;
     for (const m of this.pendingMarks.splice(0)) {
@@ -294,7 +302,7 @@ export class BenchCall implements SttObserver {
     }
     const b = this.bargeIn;
     if (b && b.clearedAt === undefined) {
-      this.env.sink.interrupt(now - b.startedAt);
+      this.env.sink.interrupt(now - b.startedAt, Math.max(0, Math.min(now, audioEndMs) - b.startedAt));
       clearTimeout(b.timer);
       if (b.satisfiedAt !== undefined) {
         this.bargeIn = undefined;

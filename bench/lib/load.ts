@@ -15,6 +15,7 @@ export class Samples implements CallSink {
   keypadResponseMs: number[] = [];
   clearMs: number[] = [];
   interruptMs: number[] = [];
+  interruptHeardMs: number[] = [];
   /** Outside figures per spoken turn (hops.ts). */
   outside: { sttToLlmMs: number[]; llmToTtsMs: number[]; ttsToMediaMs: number[]; overheadMs: number[] } = Samples.noOutside();
   underruns = 0;
@@ -38,6 +39,7 @@ export class Samples implements CallSink {
     this.keypadResponseMs = [];
     this.clearMs = [];
     this.interruptMs = [];
+    this.interruptHeardMs = [];
     this.outside = Samples.noOutside();
     this.underruns = 0;
     this.underrunGapMs = [];
@@ -51,6 +53,7 @@ export class Samples implements CallSink {
     this.keypadResponseMs = [];
     this.clearMs = [];
     this.interruptMs = [];
+    this.interruptHeardMs = [];
     this.outside = Samples.noOutside();
     this.underruns = 0;
     this.underrunGapMs = [];
@@ -67,8 +70,10 @@ export class Samples implements CallSink {
   clear(ms: number): void {
     if (this.measuring) this.clearMs.push(ms);
   }
-  interrupt(ms: number): void {
-    if (this.measuring) this.interruptMs.push(ms);
+  interrupt(ms: number, heardMs: number): void {
+    if (!this.measuring) return;
+    this.interruptMs.push(ms);
+    this.interruptHeardMs.push(heardMs);
   }
   outsideTurn(h: { sttToLlmMs: number; llmToTtsMs: number; ttsToMediaMs: number; overheadMs: number }): void {
     if (!this.measuring) return;

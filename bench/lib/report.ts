@@ -20,6 +20,8 @@ export interface LevelRow {
   clearMs: Spread;
   /** The caller starts talking over the agent → `clear`. */
   interruptMs: Spread;
+  /** The caller starts talking over the agent → the agent's audio stops playing at the caller (the clear, or sooner when the server held its audio). */
+  interruptHeardMs: Spread;
   underruns: number;
   /** How late the audio was when it ran dry. */
   underrunGapMs: Spread;
@@ -55,7 +57,7 @@ export function printTable(rows: LevelRow[]): string {
     'inside p50/p95/p99',
     'greet p50/p95 ms',
     'clear p50/p95 ms',
-    'interrupt p50/p95',
+    'interrupt clear/heard p50/p95',
     'underruns',
     'RSS avg/max MB',
     'CPU srv/gen/fakes',
@@ -73,7 +75,7 @@ export function printTable(rows: LevelRow[]): string {
     `${f(r.overheadInsideMs.p50, 0)}/${f(r.overheadInsideMs.p95, 0)}/${f(r.overheadInsideMs.p99, 0)}`,
     `${f(r.firstGreetingByteMs.p50)}/${f(r.firstGreetingByteMs.p95)}`,
     `${f(r.clearMs.p50)}/${f(r.clearMs.p95)}`,
-    `${f(r.interruptMs.p50, 0)}/${f(r.interruptMs.p95, 0)}`,
+    `${f(r.interruptMs.p50, 0)}/${f(r.interruptMs.p95, 0)} ${f(r.interruptHeardMs.p50, 0)}/${f(r.interruptHeardMs.p95, 0)}`,
     String(r.underruns),
     `${f(r.serverRssMb, 0)}/${f(r.serverRssMaxMb, 0)}`,
     `${f(r.cpu.server, 2)}/${f(r.cpu.generator, 2)}/${f(r.cpu.fakes ?? null, 2)}`,
