@@ -75,6 +75,18 @@ export class FailSoftCallRepository implements CallRepository {
     }
   }
 
+  async peek(callSid: string): Promise<Readonly<CallRecord> | undefined> {
+    if (this.waiting(callSid)) return this.local.get(callSid)!;
+    try {
+      const record = await this.attempt('read', () => this.inner.peek(callSid));
+      return record ?? this.local.get(callSid);
+    } catch (err) {
+      const mine = this.local.get(callSid);
+      if (mine) return mine;
+      throw err;
+    }
+  }
+
   async update(callSid: string, change: Change): Promise<CallRecord | undefined> {
     // Order matters: while earlier changes wait, later ones wait behind them.
     if (this.waiting(callSid)) return this.defer(callSid, change);

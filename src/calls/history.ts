@@ -23,8 +23,11 @@ export interface CallPage {
 }
 
 export interface CallHistory {
-  /** Inserts or replaces the record of its CallSid. */
-  save(record: CallRecord): Promise<void>;
+  /**
+   * Inserts or replaces the record of its CallSid. The record is read before the first await,
+   * so the caller may hand over a live record (CallRepository.peek) that changes afterwards.
+   */
+  save(record: Readonly<CallRecord>): Promise<void>;
   /** Appends events; each keeps its place in the call's history. */
   appendEvents(events: readonly CallEvent[]): Promise<void>;
   get(callSid: string): Promise<CallRecord | undefined>;

@@ -117,7 +117,8 @@ export class CallRecorder {
     const failedCalls: string[] = [];
     for (const callSid of calls) {
       try {
-        const record = await this.options.live.get(callSid);
+        // Not a copy: `save` serializes it before its first await, and nothing here changes it.
+        const record = await this.options.live.peek(callSid);
         if (record) await this.options.history.save(record);
       } catch (err) {
         failedCalls.push(callSid);

@@ -8,6 +8,13 @@ export interface CallRepository {
   /** Stores the record unless one exists for its CallSid; returns whichever is stored. */
   createIfAbsent(record: CallRecord): Promise<{ record: CallRecord; created: boolean }>;
   get(callSid: string): Promise<CallRecord | undefined>;
+  /**
+   * The record as stored, for a reader that only reads it, at once (before its next await),
+   * and never changes it: no copy where the repository keeps records in memory (the history
+   * writer serializes every changed call several times a second; a deep copy of each, whole
+   * transcript and snapshot included, was most of what its flush cost).
+   */
+  peek(callSid: string): Promise<Readonly<CallRecord> | undefined>;
   /** Applies `change` to the stored record and stores the result; undefined if unknown. */
   update(callSid: string, change: (record: CallRecord) => void): Promise<CallRecord | undefined>;
   /**
@@ -29,7 +36,7 @@ export const DEFAULT_MAX_ENDED_RECORDS = 500;
 
 /**
  * Live call records of this process. Reads return copies so callers can't
- * corrupt the stored record; `update` returns the stored record itself because
+ * corrupt the stored record (`peek` excepted: its readers promise not to); `update` returns the stored record itself because
  * it runs several times per call event and its callers only check presence.
  * Ended records are evicted oldest first beyond `maxEndedRecords`, so memory
  * stays flat however many calls a process has handled.
@@ -50,6 +57,10 @@ export class MemoryCallRepository implements CallRepository {
   async get(callSid: string) {
     const r = this.records.get(callSid);
     return r ? structuredClone(r) : undefined;
+  }
+
+  async peek(callSid: string): Promise<Readonly<CallRecord> | undefined> {
+    return this.records.get(callSid);
   }
 
   async update(callSid: string, change: (record: CallRecord) => void) {

@@ -29,7 +29,7 @@ export class SqlCallStore implements CallHistory, CallRepository {
     this.dialect = dialectOf(db as unknown as Kysely<unknown>);
   }
 
-  async save(record: CallRecord): Promise<void> {
+  async save(record: Readonly<CallRecord>): Promise<void> {
     const row = this.toRow(record);
     const { call_sid: _sid, created_at: _created, ...changes } = row;
     await this.db
@@ -82,6 +82,11 @@ export class SqlCallStore implements CallHistory, CallRepository {
   async get(callSid: string): Promise<CallRecord | undefined> {
     const row = await this.db.selectFrom('calls').select('record').where('call_sid', '=', callSid).executeTakeFirst();
     return row ? (JSON.parse(row.record) as CallRecord) : undefined;
+  }
+
+  /** A record read from SQL is this caller's own already. */
+  peek(callSid: string): Promise<CallRecord | undefined> {
+    return this.get(callSid);
   }
 
   /**
@@ -205,7 +210,7 @@ export class SqlCallStore implements CallHistory, CallRepository {
     return rows.map((r) => JSON.parse(r.record) as CallRecord);
   }
 
-  private toRow(r: CallRecord): CallsTable {
+  private toRow(r: Readonly<CallRecord>): CallsTable {
     return {
       call_sid: r.callSid,
       agent_id: r.agentId,

@@ -64,8 +64,36 @@ function openSqlite(rawPath: string): Db {
   database.pragma('journal_mode = WAL');
   database.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
   database.pragma('foreign_keys = ON');
-  const db = new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database }) });
+  const db = new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database: reusingStatements(database) }) });
   return { db, dialect: 'sqlite', startupLock: inMemory ? noStartupLock : sqliteStartupLock(file), close: () => db.destroy() };
+}
+
+/**
+ * Statements kept prepared, by SQL text. Kysely's SQLite driver prepares every query it runs,
+ * and SQLite compiles it again each time: the call history's writer runs the same few statements
+ * several times a second per live call (bench/README.md#call-history-writer). Multi-row inserts
+ * and `in (…)` lists give one text per row count, so the cache is bounded, least recently used
+ * first out. One connection runs one query at a time (Kysely's connection mutex), so a cached
+ * statement is never in use twice; SQLite prepares a statement again by itself after a schema change.
+ */
+export const SQLITE_STATEMENT_CACHE_SIZE = 200;
+
+function reusingStatements(database: Database.Database): { close(): void; prepare(sql: string): Database.Statement } {
+  const statements = new Map<string, Database.Statement>();
+  return {
+    close: () => database.close(),
+    prepare(sql: string) {
+      let statement = statements.get(sql);
+      if (statement) {
+        statements.delete(sql);
+      } else {
+        statement = database.prepare(sql);
+        if (statements.size >= SQLITE_STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value!);
+      }
+      statements.set(sql, statement);
+      return statement;
+    },
+  };
 }
 
 async function openPostgres(url: string, schemaOption?: string): Promise<Db> {

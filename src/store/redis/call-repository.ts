@@ -51,6 +51,11 @@ export class RedisCallRepository implements CallRepository {
     return json === null ? undefined : (JSON.parse(json) as CallRecord);
   }
 
+  /** A record read from Redis is this caller's own already. */
+  peek(callSid: string): Promise<CallRecord | undefined> {
+    return this.get(callSid);
+  }
+
   async update(callSid: string, change: (record: CallRecord) => void): Promise<CallRecord | undefined> {
     const key = this.redis.keys.call(callSid);
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {

@@ -36,6 +36,10 @@ class FlakyRepository implements CallRepository {
     this.outage.check();
     return this.store.get(callSid);
   }
+  async peek(callSid: string) {
+    this.outage.check();
+    return this.store.peek(callSid);
+  }
   async update(callSid: string, change: (r: CallRecord) => void) {
     this.outage.check();
     return this.store.update(callSid, change);
