@@ -28,6 +28,11 @@ export interface CallHistory {
    * so the caller may hand over a live record (CallRepository.peek) that changes afterwards.
    */
   save(record: Readonly<CallRecord>): Promise<void>;
+  /**
+   * `save` for several records (distinct CallSids) in one write: all are stored or none. The
+   * records are read before the first await, as by `save`.
+   */
+  saveAll(records: readonly Readonly<CallRecord>[]): Promise<void>;
   /** Appends events; each keeps its place in the call's history. */
   appendEvents(events: readonly CallEvent[]): Promise<void>;
   get(callSid: string): Promise<CallRecord | undefined>;

@@ -1,5 +1,6 @@
 import type { Clock, TimerHandle } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
+import type { CallRecord } from './call-record.js';
 import type { CallEvent, CallEventBus } from './events.js';
 import type { CallHistory } from './history.js';
 import type { CallRepository } from './repository.js';
@@ -7,8 +8,8 @@ import type { CallRepository } from './repository.js';
 /**
  * Writes the live call ledger through to the call history (SQL), off the audio
  * path: every event marks its call dirty and is queued; a flush, at most every
- * `flushDelayMs`, saves each dirty call's current record once and appends the
- * queued events in one batch. The live ledger only emits on state changes,
+ * `flushDelayMs`, saves each dirty call's current record once (several calls a
+ * write) and appends the queued events in batches. The live ledger only emits on state changes,
  * turns, nodes and keys, never per media frame, so writes stay few.
  */
 
@@ -24,6 +25,12 @@ export const CALL_HISTORY_MAX_QUEUED_EVENTS = 50_000;
 export const CALL_HISTORY_SLICE_MS = 2;
 /** Events per INSERT transaction, so a burst is written in slices too. */
 export const CALL_HISTORY_EVENTS_PER_WRITE = 200;
+/**
+ * Call records per write (one multi-row upsert): one statement and one commit for them all,
+ * where a write per call committed, and on SQLite synced the disk, once per call. Small
+ * enough that one write stays within about a slice.
+ */
+export const CALL_HISTORY_SAVES_PER_WRITE = 10;
 
 /** Lets timers and I/O run (setImmediate: after pending I/O, unlike a resolved promise). */
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -115,14 +122,30 @@ export class CallRecorder {
       sliceFrom = clock.now();
     };
     const failedCalls: string[] = [];
-    for (const callSid of calls) {
+    for (let i = 0; i < calls.length; i += CALL_HISTORY_SAVES_PER_WRITE) {
+      const chunk = calls.slice(i, i + CALL_HISTORY_SAVES_PER_WRITE);
+      // Not copies: nothing here changes them, and `saveAll` serializes them before its first
+      // await. A record changed in place meanwhile is stored as changed: newer, and saved again
+      // with the next flush anyway (its change marked it dirty).
+      const records: Readonly<CallRecord>[] = [];
+      const read: string[] = [];
+      for (const callSid of chunk) {
+        try {
+          const record = await this.options.live.peek(callSid);
+          if (record) {
+            records.push(record);
+            read.push(callSid);
+          }
+        } catch (err) {
+          failedCalls.push(callSid);
+          this.options.logger.warn({ err, callSid }, 'reading a call record failed; saving it with the next flush');
+        }
+      }
       try {
-        // Not a copy: `save` serializes it before its first await, and nothing here changes it.
-        const record = await this.options.live.peek(callSid);
-        if (record) await this.options.history.save(record);
+        await this.options.history.saveAll(records);
       } catch (err) {
-        failedCalls.push(callSid);
-        this.options.logger.warn({ err, callSid }, 'saving a call record failed; retrying with the next flush');
+        failedCalls.push(...read);
+        this.options.logger.warn({ err, callSids: read }, 'saving call records failed; retrying with the next flush');
       }
       await maybeYield();
     }

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { CompiledQuery, type Kysely } from 'kysely';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { CallRecord } from '../calls/call-record.js';
 import type { CallEvent } from '../calls/events.js';
@@ -21,6 +21,8 @@ import type { PostCallResult } from '../calls/post-call.js';
  */
 export class SqlCallStore implements CallHistory, CallRepository {
   private readonly dialect: Dialect;
+  /** The upsert's SQL text by row count (saveAll). */
+  private readonly upsertTexts = new Map<number, string>();
 
   constructor(
     private readonly db: Kysely<DatabaseSchema>,
@@ -29,14 +31,29 @@ export class SqlCallStore implements CallHistory, CallRepository {
     this.dialect = dialectOf(db as unknown as Kysely<unknown>);
   }
 
-  async save(record: Readonly<CallRecord>): Promise<void> {
-    const row = this.toRow(record);
-    const { call_sid: _sid, created_at: _created, ...changes } = row;
-    await this.db
-      .insertInto('calls')
-      .values(row)
-      .onConflict((oc) => oc.column('call_sid').doUpdateSet(changes))
-      .execute();
+  save(record: Readonly<CallRecord>): Promise<void> {
+    return this.saveAll([record]);
+  }
+
+  /**
+   * One multi-row upsert (the recorder saves every changed call of a flush this way): the
+   * same rows Kysely's `insertInto(…).onConflict(…).doUpdateSet(row)` wrote, with the SQL
+   * text made once per row count instead of built and compiled for each call, and each value
+   * bound once (`excluded.*`), not twice.
+   */
+  async saveAll(records: readonly Readonly<CallRecord>[]): Promise<void> {
+    if (records.length === 0) return;
+    const parameters: unknown[] = [];
+    for (const record of records) {
+      const row = this.toRow(record);
+      for (const column of SAVED_CALL_COLUMNS) parameters.push(row[column]);
+    }
+    let text = this.upsertTexts.get(records.length);
+    if (text === undefined) {
+      text = callsUpsertSql(this.dialect, records.length);
+      this.upsertTexts.set(records.length, text);
+    }
+    await this.db.executeQuery(CompiledQuery.raw(text, parameters));
   }
 
   async appendEvents(events: readonly CallEvent[]): Promise<void> {
@@ -210,7 +227,7 @@ export class SqlCallStore implements CallHistory, CallRepository {
     return rows.map((r) => JSON.parse(r.record) as CallRecord);
   }
 
-  private toRow(r: Readonly<CallRecord>): CallsTable {
+  private toRow(r: Readonly<CallRecord>): Required<Pick<CallsTable, SavedCallColumn>> {
     return {
       call_sid: r.callSid,
       agent_id: r.agentId,
@@ -234,6 +251,44 @@ export class SqlCallStore implements CallHistory, CallRepository {
       recording_deleted_at: r.recording?.deletedAt ?? null,
     };
   }
+}
+
+/** The columns `save` writes (every other column is written by its own method and kept). */
+const SAVED_CALL_COLUMNS = [
+  'call_sid',
+  'agent_id',
+  'slug',
+  'version',
+  'direction',
+  'state',
+  'from_number',
+  'to_number',
+  'outcome',
+  'record',
+  'created_at',
+  'ended_at',
+  'updated_at',
+  'staff_id',
+  'result',
+  'recording_sid',
+  'recording_url',
+  'recording_duration_s',
+  'recording_status',
+  'recording_deleted_at',
+] as const satisfies readonly (keyof CallsTable)[];
+type SavedCallColumn = (typeof SAVED_CALL_COLUMNS)[number];
+/** An existing row keeps these; the others take the saved values. */
+const KEPT_ON_CONFLICT: ReadonlySet<SavedCallColumn> = new Set(['call_sid', 'created_at']);
+
+/** `insert into calls (…) values (…), … on conflict (call_sid) do update set c = excluded.c, …` for `rows` rows. */
+function callsUpsertSql(dialect: Dialect, rows: number): string {
+  let n = 0;
+  const placeholder = dialect === 'postgres' ? () => `$${++n}` : () => '?';
+  const quoted = SAVED_CALL_COLUMNS.map((c) => `"${c}"`);
+  const tuples: string[] = [];
+  for (let r = 0; r < rows; r++) tuples.push(`(${SAVED_CALL_COLUMNS.map(placeholder).join(', ')})`);
+  const updates = SAVED_CALL_COLUMNS.filter((c) => !KEPT_ON_CONFLICT.has(c)).map((c) => `"${c}" = excluded."${c}"`);
+  return `insert into "calls" (${quoted.join(', ')}) values ${tuples.join(', ')} on conflict ("call_sid") do update set ${updates.join(', ')}`;
 }
 
 const CALL_CURSOR = /^(\d+):(.+)$/;

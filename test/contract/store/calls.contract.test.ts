@@ -73,6 +73,36 @@ describe.each(BACKENDS)('call history on $name', (backend) => {
     expect(await store.get('CAnope')).toBeUndefined();
   });
 
+  it('saves several records in one write: new ones inserted, stored ones replaced, columns of their own kept', async () => {
+    const a = record(1);
+    const b = record(2);
+    await store.saveAll([a]);
+    await store.savePostCall(a.callSid, { summary: 'kept' } as never);
+    await store.appendEvents([{ type: 'transfer.requested', callSid: a.callSid, at: START_MS, mode: 'cold', target: { number: '+15550109999' }, nodeId: 'x' }]);
+    a.state = 'ended';
+    a.endedAt = START_MS + 5000;
+    a.outcome = { kind: 'completed' };
+    a.recording = { sid: 'RE1', status: 'completed', url: 'https://example.com/RE1', durationSeconds: 12, startedAt: START_MS };
+    b.turns.push({ role: 'caller', text: 'hello', at: START_MS + 10, via: 'speech' });
+    await store.saveAll([a, b]);
+    await store.saveAll([]);
+    expect(await store.get(a.callSid)).toEqual(a);
+    expect(await store.get(b.callSid)).toEqual(b);
+    expect(await store.getPostCall(a.callSid)).toEqual({ summary: 'kept' });
+    const row = await db.db.selectFrom('calls').selectAll().where('call_sid', '=', a.callSid).executeTakeFirstOrThrow();
+    expect(row).toMatchObject({
+      state: 'ended',
+      outcome: 'completed',
+      ended_at: START_MS + 5000,
+      created_at: START_MS,
+      transfer_requested: 1,
+      recording_sid: 'RE1',
+      recording_status: 'completed',
+      recording_duration_s: 12,
+    });
+    expect((await store.page({ limit: 10 })).items.map((r) => r.callSid).sort()).toEqual([a.callSid, b.callSid]);
+  });
+
   it('keeps events in the order they were appended, per call', async () => {
     const sid = record(1).callSid;
     const events: CallEvent[] = [
@@ -131,6 +161,11 @@ describe.each(BACKENDS)('call history on $name', (backend) => {
         if (failing) throw new Error('database unreachable');
         saves++;
         return store.save(r);
+      },
+      saveAll: async (rs: readonly CallRecord[]) => {
+        if (failing) throw new Error('database unreachable');
+        saves += rs.length;
+        return store.saveAll(rs);
       },
       appendEvents: async (e: readonly CallEvent[]) => {
         if (failing) throw new Error('database unreachable');

@@ -5,7 +5,7 @@ import type { CallRecord } from '../../../src/calls/call-record.js';
 import { Calls } from '../../../src/calls/calls.js';
 import { MemoryCallEventBus, type CallEvent } from '../../../src/calls/events.js';
 import type { CallHistory } from '../../../src/calls/history.js';
-import { CALL_HISTORY_EVENTS_PER_WRITE, CallRecorder } from '../../../src/calls/recorder.js';
+import { CALL_HISTORY_EVENTS_PER_WRITE, CALL_HISTORY_SAVES_PER_WRITE, CallRecorder } from '../../../src/calls/recorder.js';
 import { MemoryCallRepository } from '../../../src/calls/repository.js';
 
 /** A flush gives the event loop back while it writes (SQLite writes are synchronous), and loses nothing when a batch fails. */
@@ -25,6 +25,7 @@ function history(opts: { failAppendAt?: number } = {}) {
   let appendCalls = 0;
   const h: CallHistory = {
     save: async (r: CallRecord) => void saved.push(r.callSid),
+    saveAll: async (rs: readonly CallRecord[]) => void saved.push(...rs.map((r) => r.callSid)),
     appendEvents: async (e) => {
       appendCalls++;
       if (appendCalls === opts.failAppendAt) throw new Error('database unreachable');
@@ -44,21 +45,23 @@ async function openCalls(calls: Calls, n: number) {
 }
 
 describe('call recorder flush slicing', () => {
-  it('lets timers and I/O run between call saves once a slice is used up', async () => {
+  it('lets timers and I/O run between writes of call records once a slice is used up', async () => {
     const clock = new SteppingClock();
     const bus = new MemoryCallEventBus();
     const live = new MemoryCallRepository();
     const calls = new Calls(live, bus, clock, silentLogger);
     const { h, saved } = history();
     const recorder = new CallRecorder({ live, bus, history: h, clock, logger: silentLogger });
-    await openCalls(calls, 6);
+    // Records are written CALL_HISTORY_SAVES_PER_WRITE at a time: three writes.
+    const n = CALL_HISTORY_SAVES_PER_WRITE * 3;
+    await openCalls(calls, n);
     let savedWhenImmediateRan = -1;
     setImmediate(() => (savedWhenImmediateRan = saved.length));
     await recorder.flush();
-    expect(saved).toHaveLength(6);
+    expect(saved).toHaveLength(n);
     // The macrotask queued before the flush ran in the middle of it, not after.
     expect(savedWhenImmediateRan).toBeGreaterThan(0);
-    expect(savedWhenImmediateRan).toBeLessThan(6);
+    expect(savedWhenImmediateRan).toBeLessThan(n);
   });
 
   it('writes events in batches; a failed batch and the ones after it are re-queued, earlier ones stay written', async () => {
