@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import type { WebSocket } from 'ws';
 import type { Calls } from '../calls/calls.js';
 import type { Clock } from '../core/clock.js';

@@ -1,3 +1,4 @@
+import { Blob } from 'node:buffer';
 import WebSocket from 'ws';
 import type { DeepgramTransport, DeepgramTransportCloseEvent, DeepgramTransportMessage } from '@deepgram/sdk';
 
