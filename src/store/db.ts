@@ -62,6 +62,11 @@ function openSqlite(rawPath: string): Db {
   if (!inMemory) mkdirSync(dirname(file), { recursive: true });
   const database = new Database(file);
   database.pragma('journal_mode = WAL');
+  // WAL's own pairing: a commit no longer waits for fsync (3.8 ms median, 11 ms p95 on the bench
+  // machine, the event loop blocked all the while, several times a second for the call history).
+  // A process crash loses nothing; a power loss can roll back the last commits, never corrupt
+  // (docs/architecture.md#storage). PostgreSQL is the choice for power-loss durability.
+  database.pragma('synchronous = NORMAL');
   database.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
   database.pragma('foreign_keys = ON');
   const db = new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database: reusingStatements(database) }) });
