@@ -150,9 +150,11 @@ export class CallListening {
 
   private onCallerAudio(mulaw: Buffer): void {
     if (this.closed) return;
-    this.stt?.sendAudio(mulaw);
+    // One clock read per frame for both: speech-to-text is given the same clock as the call (src/container.ts).
+    const now = this.d.clock.now();
+    this.stt?.sendAudio(mulaw, now);
     this.audioBytes += mulaw.length;
-    this.audioAtMs = this.d.clock.now();
+    this.audioAtMs = now;
     this.anchorPending = true;
   }
 

@@ -213,9 +213,9 @@ class DeepgramSession implements SttSession {
     void this.connect();
   }
 
-  sendAudio(mulaw: Uint8Array): void {
+  sendAudio(mulaw: Uint8Array, atMs?: number): void {
     if (this.state === 'failed' || this.state === 'closed' || this.state === 'closing' || mulaw.length === 0) return;
-    const now = this.d.clock.now();
+    const now = atMs ?? this.d.clock.now();
     // Audio resuming after a pause (hold): Deepgram had nothing to say meanwhile.
     if (now - this.lastAudioAt > this.d.timing.keepAliveAfterMs) this.watchdogFrom = now;
     this.lastAudioAt = now;

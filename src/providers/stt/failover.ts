@@ -84,10 +84,10 @@ class FailoverSttSession implements SttSession {
     return lastError ?? allSkipped('stt', this.endpoints);
   }
 
-  sendAudio(mulaw: Uint8Array): void {
+  sendAudio(mulaw: Uint8Array, atMs?: number): void {
     if (this.closed) return;
     this.totalBytes += mulaw.length;
-    this.current?.sendAudio(mulaw);
+    this.current?.sendAudio(mulaw, atMs);
   }
 
   close(): Promise<void> {

@@ -38,8 +38,12 @@ export interface SttOptions {
 }
 
 export interface SttSession {
-  /** Raw μ-law bytes exactly as received from the phone; valid only during the call (the media path reuses its buffer): copy what you keep. */
-  sendAudio(mulaw: Uint8Array): void;
+  /**
+   * Raw μ-law bytes exactly as received from the phone; valid only during the call (the media path reuses its buffer): copy what you keep.
+   * `atMs`: when they arrived, on the clock the adapter was given, when the caller has just read it (a clock read per 20 ms
+   * frame saved, ~370 instructions; bench/README.md "Hot path"); else the adapter reads its clock.
+   */
+  sendAudio(mulaw: Uint8Array, atMs?: number): void;
   close(): Promise<void>;
 }
 
