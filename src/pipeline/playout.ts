@@ -299,8 +299,10 @@ export class PlayoutState {
     // started now, and the rest of what was sent ends no earlier than now + its length.
     const next = this.awaiting[0] ?? this.sendQueue[0];
     if (next?.firstFrameSentAtMs !== undefined) next.startedAtMs = nowMs;
-    const remainingMs =
-      [...this.awaiting, ...this.sendQueue].reduce((n, s) => n + s.sentBytes, 0) / MULAW_BYTES_PER_MS;
+    let remainingBytes = 0;
+    for (const s of this.awaiting) remainingBytes += s.sentBytes;
+    for (const s of this.sendQueue) remainingBytes += s.sentBytes;
+    const remainingMs = remainingBytes / MULAW_BYTES_PER_MS;
     if (remainingMs > 0 && this.playoutEndMs !== undefined) {
       this.playoutEndMs = Math.max(this.playoutEndMs, nowMs + remainingMs);
     }
@@ -389,7 +391,9 @@ export class PlayoutState {
 
   /** Agent audio not yet heard that caller speech may interrupt (barge-in gate). */
   get hasUnplayedInterruptibleAudio(): boolean {
-    return [...this.awaiting, ...this.sendQueue].some((s) => s.interruptible);
+    for (const s of this.awaiting) if (s.interruptible) return true;
+    for (const s of this.sendQueue) if (s.interruptible) return true;
+    return false;
   }
 
   get hasUnplayedAudio(): boolean {
@@ -554,8 +558,11 @@ export class CallPlayout implements PacedTarget {
   pace(nowMs: number): void {
     if (this.closed) return;
     const step = this.state.pull(nowMs);
-    for (const m of step.messages) this.sink(m);
-    this.emit(step.events);
+    // Most pacer visits have nothing due (four in five with 100 ms frames).
+    if (step !== NOTHING_DUE) {
+      for (const m of step.messages) this.sink(m);
+      this.emit(step.events);
+    }
     if (!this.state.hasPendingSend) this.stopPacing();
   }
 

@@ -143,8 +143,9 @@ export class OutboundSerializer {
   }
 
   media(mulaw: Uint8Array): string {
-    const b64 = Buffer.from(mulaw.buffer, mulaw.byteOffset, mulaw.byteLength).toString('base64');
-    return this.mediaPrefix + b64 + '"}}';
+    // The playout's frames are Buffers already (src/core/audio/frames.ts): no view made per frame.
+    const bytes = Buffer.isBuffer(mulaw) ? mulaw : Buffer.from(mulaw.buffer, mulaw.byteOffset, mulaw.byteLength);
+    return this.mediaPrefix + bytes.toString('base64') + '"}}';
   }
 
   mark(name: string): string {

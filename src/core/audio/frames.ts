@@ -31,17 +31,26 @@ export interface ReframerOptions {
   padMode?: PadMode;
 }
 
+/**
+ * A frame's memory: a Buffer from Node's shared pool (a view of an 8 KB slab
+ * for frames under 4 KB), not an ArrayBuffer of its own. A playout makes ten
+ * frames a second per call, and a typed array with its own backing store costs
+ * an allocation outside the heap and a sweep after it; Node hands pool slices
+ * to no one else, and each frame is written in full before it is returned.
+ */
+const newFrame = (bytes: number): Buffer => Buffer.allocUnsafe(bytes);
+
 export class Reframer {
   readonly frameBytes: number;
   private readonly padMode: PadMode;
-  private buffer: Uint8Array;
+  private buffer: Buffer;
   private filled = 0;
 
   constructor(options: ReframerOptions = {}) {
     this.frameBytes = options.frameBytes ?? DEFAULT_FRAME_BYTES;
     assertFrameBytes(this.frameBytes);
     this.padMode = options.padMode ?? 'granule';
-    this.buffer = new Uint8Array(this.frameBytes);
+    this.buffer = newFrame(this.frameBytes);
   }
 
   /** Bytes held back waiting for a full frame. */
@@ -49,7 +58,7 @@ export class Reframer {
     return this.filled;
   }
 
-  /** Adds a chunk; returns the frames it completed (fresh arrays, each `frameBytes` long). */
+  /** Adds a chunk; returns the frames it completed (fresh Buffers, each `frameBytes` long). */
   push(chunk: Uint8Array): Uint8Array[] {
     const frames: Uint8Array[] = [];
     let offset = 0;
@@ -60,7 +69,7 @@ export class Reframer {
       offset += take;
       if (this.filled === this.frameBytes) {
         frames.push(this.buffer);
-        this.buffer = new Uint8Array(this.frameBytes);
+        this.buffer = newFrame(this.frameBytes);
         this.filled = 0;
       }
     }
@@ -74,8 +83,8 @@ export class Reframer {
       this.padMode === 'frame'
         ? this.frameBytes
         : Math.ceil(this.filled / TWILIO_FRAME_BYTES) * TWILIO_FRAME_BYTES;
-    const frame = new Uint8Array(size);
-    frame.set(this.buffer.subarray(0, this.filled));
+    const frame = newFrame(size);
+    this.buffer.copy(frame, 0, 0, this.filled);
     frame.fill(MULAW_SILENCE, this.filled);
     this.filled = 0;
     return frame;
