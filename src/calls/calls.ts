@@ -1,5 +1,6 @@
-import type { Clock, TimerHandle } from '../core/clock.js';
+import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
+import { ProviderTimer } from '../providers/deadline.js';
 import {
   newCallRecord,
   nextState,
@@ -30,7 +31,7 @@ export const FINAL_CALL_STATUSES = new Set(['completed', 'busy', 'failed', 'no-a
  * transition table is enforced in one place and each change is an event.
  */
 export class Calls {
-  private readonly startTimers = new Map<string, TimerHandle>();
+  private readonly startTimers = new Map<string, ProviderTimer>();
 
   constructor(
     readonly repository: CallRepository,
@@ -100,17 +101,20 @@ export class Calls {
   armStreamStart(callSid: string): void {
     this.startTimers.get(callSid)?.cancel();
     const streamsBefore = this.repository.get(callSid).then((r) => r?.streams.length ?? 0);
-    this.startTimers.set(
-      callSid,
-      this.clock.setTimeout(() => {
-        this.startTimers.delete(callSid);
-        void (async () => {
-          const [before, now] = await Promise.all([streamsBefore, this.repository.get(callSid)]);
-          if (now && now.streams.length > before) return;
-          await this.end(callSid, 'no_stream', 'no_stream');
-        })().catch((err: unknown) => this.logger.error({ err, callSid }, 'stream start timeout failed'));
-      }, STREAM_START_TIMEOUT_MS),
-    );
+    // Judged like a provider's deadline (src/providers/deadline.ts): a timer that fires while our
+    // loop was behind looks again after the next I/O pass, where a `start` that has been waiting in
+    // the socket is read, instead of ending a call whose stream is already here. Under overload the
+    // plain timer ended such calls as no_stream and refused their streams (bench/README.md, density).
+    const timer = new ProviderTimer(this.clock, () => {
+      this.startTimers.delete(callSid);
+      void (async () => {
+        const [before, now] = await Promise.all([streamsBefore, this.repository.get(callSid)]);
+        if (now && now.streams.length > before) return;
+        await this.end(callSid, 'no_stream', 'no_stream');
+      })().catch((err: unknown) => this.logger.error({ err, callSid }, 'stream start timeout failed'));
+    });
+    this.startTimers.set(callSid, timer);
+    timer.arm(STREAM_START_TIMEOUT_MS);
   }
 
   async streamStarted(callSid: string, streamSid: string): Promise<boolean> {

@@ -34,6 +34,29 @@ describe('the call ledger', () => {
     expect(events.filter((e) => e.type === 'call.started')).toHaveLength(1);
   });
 
+  it('a stream-start timer that fires while the loop was behind looks again before ending the call', async () => {
+    const { calls, clock, init } = setup();
+    await calls.open(init);
+    calls.armStreamStart('CA1');
+    // The loop comes back 500 ms late: the timer fires first, the waiting `start` is read next.
+    await clock.advanceLate(STREAM_START_TIMEOUT_MS + 500);
+    expect((await calls.get('CA1'))!.state).toBe('connecting');
+    expect(await calls.streamStarted('CA1', 'MZ1')).toBe(true);
+    await clock.advance(STREAM_START_TIMEOUT_MS);
+    expect((await calls.get('CA1'))!.state).toBe('ai');
+  });
+
+  it('a late stream-start timer still ends the call when no start was waiting', async () => {
+    const { calls, clock, init } = setup();
+    await calls.open(init);
+    calls.armStreamStart('CA1');
+    await clock.advanceLate(STREAM_START_TIMEOUT_MS + 500);
+    await clock.advance(1);
+    const r = (await calls.get('CA1'))!;
+    expect(r.state).toBe('ended');
+    expect(r.outcome?.kind).toBe('no_stream');
+  });
+
   it('ends with no_stream when no start arrives within 10 s of the TwiML', async () => {
     const { calls, clock, events, init } = setup();
     await calls.open(init);
