@@ -26,4 +26,5 @@ USER app
 EXPOSE 3000
 VOLUME ["/app/data"]
 HEALTHCHECK --interval=10s --timeout=3s CMD node -e "fetch('http://127.0.0.1:'+process.env.PORT+'/health').then(r=>process.exit(r.ok?0:1)).catch(()=>process.exit(1))"
-CMD ["node", "dist/server/main.js"]
+# The same V8 flag as `npm start` (docs/architecture.md#memory).
+CMD ["node", "--initial-old-space-size=160", "dist/server/main.js"]

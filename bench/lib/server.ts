@@ -128,7 +128,11 @@ export async function startServer(o: ServerSpawnOptions): Promise<ServerChild> {
   const profileTmp = o.profileDir ? mkdtempSync(join(tmpdir(), 'voice-bench-prof-')) : undefined;
   if (profileTmp) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', profileTmp);
   if (tsx) nodeArgs.push(kind === 'floor' ? join(REPO_ROOT, 'bench', 'floor', 'server.ts') : join(root, 'src', 'main.ts'));
-  else nodeArgs.push(await compiled(kind));
+  else {
+    // The product runs with the flags `npm start` gives node (package.json), so the bench measures that process.
+    if (kind === 'product') nodeArgs.push(...(await import('../../scripts/build-server.js')).startNodeFlags());
+    nodeArgs.push(await compiled(kind));
+  }
   const [cmd, args] =
     o.core === undefined ? [process.execPath, nodeArgs] : ['taskset', ['-c', String(o.core), process.execPath, ...nodeArgs]];
   const child: ChildProcess = spawn(cmd, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -6,6 +6,9 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startNodeFlags } from '../../../scripts/build-server.js';
+
+const START_NODE_FLAGS = startNodeFlags();
 
 /**
  * Invariant: `npm start` is the server process itself (npm execs node on the compiled bundle that
@@ -70,7 +73,7 @@ describe('npm start', () => {
       expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
       // The process serving is plain node on the compiled bundle: no TypeScript loader in it.
       const cmdline = (await readFile(`/proc/${String(records[0]!.pid)}/cmdline`, 'utf8')).split('\0').filter(Boolean);
-      expect(cmdline.slice(1)).toEqual(['dist/server/main.js']);
+      expect(cmdline.slice(1)).toEqual([...START_NODE_FLAGS, 'dist/server/main.js']);
       expect(cmdline.join(' ')).not.toMatch(/tsx/);
 
       expect(stderr).toMatch(/ADMIN API KEY[\s\S]*vak_[A-Za-z0-9_-]{43}[\s\S]*If it is lost/);
@@ -88,4 +91,13 @@ describe('npm start', () => {
     }
   // Generous: loading the server's modules through tsx takes seconds of CPU, more on a busy machine.
   }, 60_000);
+});
+
+describe('the production start flags', () => {
+  it('the Dockerfile runs the bundle with the same node flags as npm start', async () => {
+    const dockerfile = await readFile(new URL('../../../Dockerfile', import.meta.url), 'utf8');
+    const cmd = /^CMD (\[.*\])$/m.exec(dockerfile)?.[1];
+    expect(cmd && (JSON.parse(cmd) as string[])).toEqual(['node', ...START_NODE_FLAGS, 'dist/server/main.js']);
+    expect(START_NODE_FLAGS).toContain('--initial-old-space-size=160');
+  });
 });
