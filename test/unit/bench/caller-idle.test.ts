@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { BenchCall, type CallEnv, type CallSink } from '../../../bench/lib/caller.js';
-import type { BenchFakes } from '../../../bench/lib/fakes.js';
+import type { CallSink } from '../../../bench/lib/caller.js';
+import { streamingBenchCall } from './bench-call.js';
 
 /**
  * The simulated caller acts once the agent's audio has played out. A mark's
@@ -20,24 +20,7 @@ let lag = 0;
 
 function makeCall() {
   const say = vi.fn();
-  const fakes = { hasStt: () => true, sttSeen: true, say, watch: () => {}, forget: () => {} } as unknown as BenchFakes;
-  const sink = new Proxy({}, { get: () => () => {} }) as CallSink;
-  const env: CallEnv = {
-    serverUrl: 'http://127.0.0.1:1',
-    publicUrl: 'http://127.0.0.1:1',
-    authToken: 't',
-    accountSid: 'AC1',
-    to: '+15550199999',
-    callSeconds: 60,
-    keypadTurns: 0,
-    bargeInEvery: 0,
-    sttFinalMs: 150,
-    fakes,
-    sink,
-  };
-  const call = new BenchCall(env, 1);
-  call.phase = 'streaming';
-  const receive = (data: Buffer) => (call as unknown as { onMessage(d: Buffer): void }).onMessage(data);
+  const { call, receive } = streamingBenchCall(say, new Proxy({}, { get: () => () => {} }) as CallSink);
   return { call, say, receive };
 }
 

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { BenchCall, type CallEnv, type CallSink } from '../../../bench/lib/caller.js';
-import type { BenchFakes } from '../../../bench/lib/fakes.js';
+import type { CallSink } from '../../../bench/lib/caller.js';
+import { streamingBenchCall } from './bench-call.js';
 
 /**
  * interruptMs runs to the `clear`; interruptHeardMs to when the agent's audio
@@ -16,28 +16,11 @@ const clear = () => Buffer.from(`{"event":"clear","streamSid":"${STREAM}"}`);
 
 function makeCall() {
   const interrupts: [number, number][] = [];
-  const fakes = { hasStt: () => true, sttSeen: true, say: () => {}, watch: () => {}, forget: () => {} } as unknown as BenchFakes;
   const sink = new Proxy(
     {},
     { get: (_t, name) => (name === 'interrupt' ? (ms: number, heard: number) => interrupts.push([ms, heard]) : () => {}) },
   ) as CallSink;
-  const env: CallEnv = {
-    serverUrl: 'http://127.0.0.1:1',
-    publicUrl: 'http://127.0.0.1:1',
-    authToken: 't',
-    accountSid: 'AC1',
-    to: '+15550199999',
-    callSeconds: 60,
-    keypadTurns: 0,
-    bargeInEvery: 0,
-    sttFinalMs: 150,
-    fakes,
-    sink,
-  };
-  const call = new BenchCall(env, 1);
-  call.phase = 'streaming';
-  const internals = call as unknown as { onMessage(d: Buffer): void; startBargeIn(): void };
-  return { interrupts, receive: (d: Buffer) => internals.onMessage(d), bargeIn: () => internals.startBargeIn() };
+  return { interrupts, ...streamingBenchCall(() => {}, sink) };
 }
 
 describe('bench caller: when an interruption is heard', () => {
