@@ -6,7 +6,8 @@ import type { LevelRow } from './lib/report.js';
  * `npx tsx bench/median-table.ts <label> <run.json>... [<label> <run.json>...]`
  * prints one markdown row per label and level: each cell the median over the runs, with the
  * range of the overhead p95 and of the server's CPU, and the failed calls and validity of every
- * run. A label that starts with `floor` reads the floor server's rows of `--floor` runs. Run-to-run variance on a shared or virtual machine is large, so a single run says little;
+ * run. A label that starts with `floor` reads the floor server's rows of `--floor` runs.
+ * Run-to-run variance on a shared or virtual machine is large, so a single run says little:
  * interleave the builds' runs and compare medians.
  */
 
