@@ -21,6 +21,7 @@ import { runTransfer } from './nodes/transfer.js';
 import type { InterpreterPort, ListenOptions, SayResult } from './port.js';
 import type { Flow, FlowNode, NodeType } from './schema.js';
 import {
+  copySnapshot,
   emptyCounters,
   parseSnapshot,
   SNAPSHOT_SCHEMA_VERSION,
@@ -209,7 +210,7 @@ export function createInterpreter(options: InterpreterOptions): Interpreter {
 
   const snapshot = (): InterpreterSnapshot => {
     state.updatedAt = clock.wallNow();
-    return structuredClone(state);
+    return copySnapshot(state);
   };
 
   const checkpoint = () => {

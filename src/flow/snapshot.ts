@@ -140,6 +140,45 @@ export function parseSnapshot(value: unknown): InterpreterSnapshot {
   return structuredClone(value) as InterpreterSnapshot;
 }
 
+/**
+ * A copy of the interpreter's state that no later step can change, for `onSnapshot`
+ * (saved in the live call record at every checkpoint) and `snapshot()`.
+ *
+ * A deep copy of the whole state copied every transcript entry at every
+ * checkpoint: quadratic over a long call (bench/README.md#flow-snapshots). Entries are
+ * never changed once appended (an agent turn is appended with its heardText and
+ * interrupted already known), so they are frozen here and shared between the state
+ * and every snapshot: only the array is copied. Everything else that a step
+ * changes in place is copied: position (its step and tool log), counters
+ * (visits), variables (object values deeply; a template scope may write into one).
+ * A field added to InterpreterSnapshot that holds an object needs its copy here.
+ */
+export function copySnapshot(state: InterpreterSnapshot): InterpreterSnapshot {
+  const transcript = state.transcript;
+  for (const entry of transcript) if (!Object.isFrozen(entry)) Object.freeze(entry);
+  const variables: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(state.variables)) {
+    variables[name] = value !== null && typeof value === 'object' ? structuredClone(value) : value;
+  }
+  const position = state.position;
+  let step: NodeStep | undefined;
+  if (position) {
+    step = position.step.type === 'conversation'
+      ? { ...position.step, toolLog: position.step.toolLog.length ? structuredClone(position.step.toolLog) : [] }
+      : { ...position.step };
+  }
+  return {
+    ...state,
+    agent: { ...state.agent },
+    call: { ...state.call },
+    ...(state.result ? { result: { ...state.result } } : {}),
+    position: position ? { nodeId: position.nodeId, step: step! } : null,
+    variables,
+    transcript: transcript.slice(),
+    counters: { ...state.counters, visits: { ...state.counters.visits } },
+  };
+}
+
 export function emptyCounters(): Counters {
   return { steps: 0, llmRequests: 0, callerTurns: 0, agentTurns: 0, fallbacks: 0, resumes: 0, visits: {} };
 }
