@@ -124,7 +124,21 @@ export class OpenAiLlm implements LlmPort {
       // Both timers fail only when the LLM is late, not our loop (src/providers/deadline.ts).
       const firstTokenTimer = new ProviderTimer(this.clock, () => fire('first_token_timeout'));
       firstTokenTimer.arm(this.firstTokenTimeoutMs, startedAt);
-      const stallTimer = new ProviderTimer(this.clock, () => fire('stall'));
+      // While we wait at `yield` the consumer has the stream, not OpenAI: a stall
+      // deadline that passes then only marks the timer to be re-armed when it is back.
+      let atConsumer = false;
+      let passedAtConsumer = false;
+      const stallTimer = new ProviderTimer(this.clock, () => {
+        if (atConsumer) passedAtConsumer = true;
+        else fire('stall');
+      });
+      /** After each `yield`: the stall budget restarts now, when we wait on OpenAI again. */
+      const backFromConsumer = () => {
+        atConsumer = false;
+        if (!passedAtConsumer) return stallTimer.progress();
+        passedAtConsumer = false;
+        stallTimer.arm(this.chunkTimeoutMs);
+      };
       let retryDelayMs = 0;
       let chunks: AsyncIterator<ChatCompletionChunk> | undefined;
       const gotFirstToken = () => firstTokenTimer.cancel();
@@ -136,16 +150,13 @@ export class OpenAiLlm implements LlmPort {
         let finishReason: string | undefined;
         let usage: { promptTokens: number; completionTokens: number } | undefined;
 
+        // One stall timer stays armed across chunks (none made and cleared per chunk, as the
+        // ElevenLabs adapter does): every chunk restarts its budget (ProviderTimer.progress).
+        stallTimer.arm(this.chunkTimeoutMs);
         for (;;) {
-          // Armed only while we wait on the network, never while the consumer holds a yielded event.
-          stallTimer.arm(this.chunkTimeoutMs);
-          let next: IteratorResult<ChatCompletionChunk>;
-          try {
-            next = await chunks.next();
-          } finally {
-            stallTimer.cancel();
-          }
+          const next = await chunks.next();
           if (next.done) break;
+          stallTimer.progress();
           const chunk = next.value;
           if (chunk.usage) {
             usage = { promptTokens: chunk.usage.prompt_tokens, completionTokens: chunk.usage.completion_tokens };
@@ -160,17 +171,22 @@ export class OpenAiLlm implements LlmPort {
           if (delta?.content) {
             gotFirstToken();
             yielded = true;
+            atConsumer = true;
             yield { type: 'text', text: delta.content };
+            backFromConsumer();
           }
           if (choice.finish_reason && finishReason === undefined) {
             finishReason = choice.finish_reason;
             // Hand tool calls over now rather than after the usage chunk: the caller may act at once.
             for (const call of toolCalls.drain()) {
               yielded = true;
+              atConsumer = true;
               yield { type: 'tool_call', call };
+              backFromConsumer();
             }
           }
         }
+        stallTimer.cancel();
 
         // The SDK ends iteration silently when aborted mid-stream: tell the reasons apart here.
         if (outer?.aborted) return;

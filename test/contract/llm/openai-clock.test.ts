@@ -124,7 +124,7 @@ describe('OpenAiLlm timeouts on the injected clock', () => {
     expect(retries).toHaveLength(1);
   });
 
-  it('a slow consumer is not mistaken for a stall: the stall timer runs only while waiting on the network', async () => {
+  it('a slow consumer is not mistaken for a stall: time at the consumer does not count against the stall budget', async () => {
     const clock = new ManualClock();
     fake.enqueue({ text: 'one two three' });
     const llm = new OpenAiLlm({ apiKey: 'k', baseUrl: fake.url, clock, maxAttempts: 1 });
@@ -133,10 +133,73 @@ describe('OpenAiLlm timeouts on the injected clock', () => {
       if (e.type !== 'text') continue;
       texts.push(e.text);
       // Holding each word for 10 s of (virtual) time: far past the 3 s stall and 4 s first-token budgets.
-      expect(clock.pending()).toBe(0);
+      // The first-token timer is gone; the one stall timer stays armed, but its deadline passing here fails nothing.
+      expect(clock.pending()).toBe(1);
       await clock.advance(10_000);
     }
     expect(texts.join('')).toBe('one two three');
     expect(clock.now()).toBe(30_000);
+  });
+
+  const words = (n: number) => Array.from({ length: n }, (_, i) => `w${i}`).join(' ');
+
+  it('one stall timer for the whole stream: no timer is made and cleared per chunk', async () => {
+    const clock = new ManualClock();
+    const armed = vi.spyOn(clock, 'setTimeout');
+    fake.enqueue({ text: words(50) });
+    const llm = new OpenAiLlm({ apiKey: 'k', baseUrl: fake.url, clock, maxAttempts: 1 });
+    let texts = 0;
+    for await (const e of llm.stream(hello)) if (e.type === 'text') texts++;
+    expect(texts).toBeGreaterThanOrEqual(50);
+    // The first-token timer and the stall timer, once each.
+    expect(armed).toHaveBeenCalledTimes(2);
+    expect(clock.pending()).toBe(0);
+  });
+
+  it('a stall after many chunks, some held at the consumer past the budget, fails exactly 3 s after the last chunk was handed back', async () => {
+    const clock = new ManualClock();
+    // The role chunk, then 20 words; then silence with the socket open.
+    fake.enqueue({ text: words(40), stallAfterChunks: 21 });
+    const llm = new OpenAiLlm({ apiKey: 'k', baseUrl: fake.url, clock, maxAttempts: 1 });
+    const it = llm.stream(hello)[Symbol.asyncIterator]();
+    for (let i = 0; i < 20; i++) {
+      const r = await it.next();
+      expect(r.done).toBe(false);
+      expect(r.value).toMatchObject({ type: 'text' });
+      // Each word held for 1 s, and the 10th for 5 s (past the whole budget): none of it is OpenAI's time.
+      await clock.advance(i === 9 ? 5_000 : 1_000);
+    }
+    const handedBackAt = clock.now();
+    expect(handedBackAt).toBe(24_000);
+    let error: ProviderError | undefined;
+    const waiting = it.next().catch((err: ProviderError) => {
+      error = err;
+    });
+    await vi.waitFor(() => expect(fake.responses[0]?.outcome).toBe('stalled'));
+    await clock.advance(2_999);
+    expect(error).toBeUndefined();
+    await clock.advance(1);
+    await waiting;
+    expect(error?.kind).toBe('stall');
+    expect(clock.now()).toBe(handedBackAt + 3_000);
+  });
+
+  it('a stall timer that fires late because our loop was busy looks again before failing (src/providers/deadline.ts)', async () => {
+    const clock = new ManualClock();
+    fake.enqueue({ text: words(10), stallAfterChunks: 6 });
+    const llm = new OpenAiLlm({ apiKey: 'k', baseUrl: fake.url, clock, maxAttempts: 1 });
+    const it = llm.stream(hello)[Symbol.asyncIterator]();
+    for (let i = 0; i < 5; i++) expect((await it.next()).value).toMatchObject({ type: 'text' });
+    let error: ProviderError | undefined;
+    const waiting = it.next().catch((err: ProviderError) => {
+      error = err;
+    });
+    await vi.waitFor(() => expect(fake.responses[0]?.outcome).toBe('stalled'));
+    // One busy stretch to 3.5 s: the timer due at 3 s fires 500 ms late; the loop's lateness is forgiven once.
+    await clock.advanceLate(3_500);
+    expect(error).toBeUndefined();
+    await clock.advance(1);
+    await waiting;
+    expect(error?.kind).toBe('stall');
   });
 });
