@@ -10,7 +10,7 @@ import { dialectOf, isUniqueViolation, type Dialect } from './db.js';
 import { newId } from './ids.js';
 import { turnMetricsRow } from './turn-metrics-rows.js';
 import { callResultOf } from '../calls/call-result.js';
-import type { CallsTable, DatabaseSchema } from './tables.js';
+import type { CallEventsTable, CallsTable, CallTurnMetricsTable, DatabaseSchema } from './tables.js';
 import type { PostCallResult } from '../calls/post-call.js';
 
 /**
@@ -23,6 +23,11 @@ export class SqlCallStore implements CallHistory, CallRepository {
   private readonly dialect: Dialect;
   /** The upsert's SQL text by row count (saveAll). */
   private readonly upsertTexts = new Map<number, string>();
+  /**
+   * The events' and turn metrics' statements by kind, table and row count (`sqlText`): bounded by
+   * the chunk sizes and the recorder's batch size.
+   */
+  private readonly texts = new Map<string, string>();
 
   constructor(
     private readonly db: Kysely<DatabaseSchema>,
@@ -56,15 +61,26 @@ export class SqlCallStore implements CallHistory, CallRepository {
     await this.db.executeQuery(CompiledQuery.raw(text, parameters));
   }
 
+  /**
+   * One transaction per batch, all or nothing, so a retried batch is never stored twice: the
+   * events in multi-row inserts of at most EVENTS_PER_INSERT rows (under SQLite's parameter
+   * limit), then their analytics columns. The same statements Kysely's builder wrote, with each
+   * SQL text made once per row count (`sqlText`) instead of built and compiled for every batch.
+   */
   async appendEvents(events: readonly CallEvent[]): Promise<void> {
     if (events.length === 0) return;
-    const rows = events.map((e) => ({ id: newId('ce', e.at), call_sid: e.callSid, type: e.type, at: e.at, data: JSON.stringify(e) }));
-    // All or nothing, so a retried batch is never stored twice; chunks stay under SQLite's parameter limit.
+    const ids = events.map((e) => newId('ce', e.at));
     await this.db.transaction().execute(async (tx) => {
-      for (let i = 0; i < rows.length; i += 100) {
-        await tx.insertInto('call_events').values(rows.slice(i, i + 100)).execute();
+      for (let i = 0; i < events.length; i += EVENTS_PER_INSERT) {
+        const end = Math.min(i + EVENTS_PER_INSERT, events.length);
+        const parameters: unknown[] = [];
+        for (let j = i; j < end; j++) {
+          const e = events[j]!;
+          parameters.push(ids[j], e.callSid, e.type, e.at, JSON.stringify(e));
+        }
+        await tx.executeQuery(CompiledQuery.raw(this.sqlText('insert', 'call_events', EVENT_COLUMNS, end - i), parameters));
       }
-      await this.indexForAnalytics(tx, events, rows);
+      await this.indexForAnalytics(tx, events, ids);
     });
   }
 
@@ -74,26 +90,38 @@ export class SqlCallStore implements CallHistory, CallRepository {
    * agent and version the call has now (the recorder saves the record before
    * its events, so the row is there).
    */
-  private async indexForAnalytics(tx: Kysely<DatabaseSchema>, events: readonly CallEvent[], rows: readonly { id: string }[]): Promise<void> {
+  private async indexForAnalytics(tx: Kysely<DatabaseSchema>, events: readonly CallEvent[], ids: readonly string[]): Promise<void> {
     const transferred = [...new Set(events.filter((e) => e.type === 'transfer.requested').map((e) => e.callSid))];
     if (transferred.length > 0) {
       await tx.updateTable('calls').set({ transfer_requested: 1 }).where('call_sid', 'in', transferred).execute();
     }
-    const measured = events.flatMap((e, i) => (e.type === 'turn.agent' && typeof e.metrics?.responseMs === 'number' ? [{ e, id: rows[i]!.id }] : []));
+    const measured = events.flatMap((e, i) => (e.type === 'turn.agent' && typeof e.metrics?.responseMs === 'number' ? [{ e, id: ids[i]! }] : []));
     if (measured.length === 0) return;
-    const calls = await tx
-      .selectFrom('calls')
-      .select(['call_sid', 'agent_id', 'version'])
-      .where('call_sid', 'in', [...new Set(measured.map((m) => m.e.callSid))])
-      .execute();
+    const sids = [...new Set(measured.map((m) => m.e.callSid))];
+    const speakers = CompiledQuery.raw(this.sqlText('speakers', 'calls', SPEAKER_COLUMNS, sids.length), sids) as CompiledQuery<Pick<CallsTable, 'call_sid' | 'agent_id' | 'version'>>;
+    const { rows: calls } = await tx.executeQuery(speakers);
     const speaker = new Map(calls.map((c) => [c.call_sid, { agentId: c.agent_id, version: Number(c.version) }]));
     const turns = measured.flatMap(({ e, id }) => {
       const who = speaker.get(e.callSid);
       return (who && turnMetricsRow(id, e, who)) || [];
     });
-    for (let i = 0; i < turns.length; i += 50) {
-      await tx.insertInto('call_turn_metrics').values(turns.slice(i, i + 50)).execute();
+    for (let i = 0; i < turns.length; i += TURN_METRICS_PER_INSERT) {
+      const chunk = turns.slice(i, i + TURN_METRICS_PER_INSERT);
+      const parameters: unknown[] = [];
+      for (const row of chunk) for (const column of TURN_METRICS_COLUMNS) parameters.push(row[column]);
+      await tx.executeQuery(CompiledQuery.raw(this.sqlText('insert', 'call_turn_metrics', TURN_METRICS_COLUMNS, chunk.length), parameters));
     }
+  }
+
+  /** A statement's SQL text for `count` rows (or `in` values), made on first use (`insertSql`, `speakersSql`). */
+  private sqlText(kind: 'insert' | 'speakers', table: string, columns: readonly string[], count: number): string {
+    const key = `${kind} ${table} ${count}`;
+    let text = this.texts.get(key);
+    if (text === undefined) {
+      text = kind === 'insert' ? insertSql(this.dialect, table, columns, count) : selectInSql(this.dialect, table, columns, 'call_sid', count);
+      this.texts.set(key, text);
+    }
+    return text;
   }
 
   async get(callSid: string): Promise<CallRecord | undefined> {
@@ -282,13 +310,53 @@ const KEPT_ON_CONFLICT: ReadonlySet<SavedCallColumn> = new Set(['call_sid', 'cre
 
 /** `insert into calls (…) values (…), … on conflict (call_sid) do update set c = excluded.c, …` for `rows` rows. */
 function callsUpsertSql(dialect: Dialect, rows: number): string {
-  let n = 0;
-  const placeholder = dialect === 'postgres' ? () => `$${++n}` : () => '?';
+  const placeholder = placeholders(dialect);
   const quoted = SAVED_CALL_COLUMNS.map((c) => `"${c}"`);
   const tuples: string[] = [];
   for (let r = 0; r < rows; r++) tuples.push(`(${SAVED_CALL_COLUMNS.map(placeholder).join(', ')})`);
   const updates = SAVED_CALL_COLUMNS.filter((c) => !KEPT_ON_CONFLICT.has(c)).map((c) => `"${c}" = excluded."${c}"`);
   return `insert into "calls" (${quoted.join(', ')}) values ${tuples.join(', ')} on conflict ("call_sid") do update set ${updates.join(', ')}`;
+}
+
+/** Rows of one events insert: 5 parameters each, 500 a statement, under SQLite's limit (999 before 3.32). */
+const EVENTS_PER_INSERT = 100;
+/** Rows of one turn metrics insert: 11 parameters each. */
+const TURN_METRICS_PER_INSERT = 50;
+const EVENT_COLUMNS = ['id', 'call_sid', 'type', 'at', 'data'] as const satisfies readonly (keyof CallEventsTable)[];
+const TURN_METRICS_COLUMNS = [
+  'id',
+  'call_sid',
+  'agent_id',
+  'version',
+  'at',
+  'endpoint_ms',
+  'response_ms',
+  'llm_first_token_ms',
+  'llm_first_sentence_ms',
+  'tts_first_byte_ms',
+  'overhead_ms',
+] as const satisfies readonly (keyof CallTurnMetricsTable)[];
+const SPEAKER_COLUMNS = ['call_sid', 'agent_id', 'version'] as const satisfies readonly (keyof CallsTable)[];
+
+/** `?` on SQLite, `$1`, `$2`, … on PostgreSQL, numbered across the statement. */
+function placeholders(dialect: Dialect): () => string {
+  let n = 0;
+  return dialect === 'postgres' ? () => `$${++n}` : () => '?';
+}
+
+/** `insert into "table" ("a", "b") values (?, ?), (?, ?)` for `rows` rows: the text Kysely's `insertInto(table).values(rows)` compiles to. */
+export function insertSql(dialect: Dialect, table: string, columns: readonly string[], rows: number): string {
+  const placeholder = placeholders(dialect);
+  const tuples: string[] = [];
+  for (let r = 0; r < rows; r++) tuples.push(`(${columns.map(placeholder).join(', ')})`);
+  return `insert into "${table}" (${columns.map((c) => `"${c}"`).join(', ')}) values ${tuples.join(', ')}`;
+}
+
+/** `select "a", "b" from "table" where "key" in (?, ?)` for `count` values. */
+export function selectInSql(dialect: Dialect, table: string, columns: readonly string[], key: string, count: number): string {
+  const placeholder = placeholders(dialect);
+  const values = Array.from({ length: count }, placeholder);
+  return `select ${columns.map((c) => `"${c}"`).join(', ')} from "${table}" where "${key}" in (${values.join(', ')})`;
 }
 
 const CALL_CURSOR = /^(\d+):(.+)$/;

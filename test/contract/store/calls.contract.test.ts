@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../../../src/core/clock.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import { newCallRecord, type CallRecord } from '../../../src/calls/call-record.js';
@@ -20,6 +20,19 @@ import { BACKENDS } from './backends.js';
  */
 
 const START_MS = Date.UTC(2026, 0, 5, 15, 0, 0);
+
+/** `takenAt`: the next ids made are counted, and that one is 'taken' (a test's refused row). */
+const ids = vi.hoisted(() => ({ takenAt: undefined as number | undefined, made: 0 }));
+vi.mock('../../../src/store/ids.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../../../src/store/ids.js')>();
+  return {
+    ...real,
+    newId: (prefix: string, nowMs?: number) => {
+      if (ids.takenAt === undefined) return real.newId(prefix, nowMs);
+      return ++ids.made === ids.takenAt ? 'taken' : real.newId(prefix, nowMs);
+    },
+  };
+});
 
 function record(n: number, init: Partial<CallRecord> = {}): CallRecord {
   return {
@@ -119,6 +132,80 @@ describe.each(BACKENDS)('call history on $name', (backend) => {
     const many = Array.from({ length: 250 }, (_, i): CallEvent => ({ type: 'dtmf', callSid: 'CAmany', at: START_MS + i, digit: String(i % 10) }));
     await store.appendEvents(many);
     expect((await store.events('CAmany')).map((e) => (e as { digit: string }).digit)).toEqual(many.map((e) => (e as { digit: string }).digit));
+  });
+
+  it('stores a batch of several statements all or nothing: events and per-turn metrics rows of every chunk, or none', async () => {
+    const a = record(1);
+    const b = record(2, { agentId: 'ag_b', version: 4 });
+    await store.saveAll([a, b]);
+    // 230 events (three events inserts), 120 of them measured replies (three metrics inserts), spread over two calls.
+    const batch = Array.from({ length: 230 }, (_, i): CallEvent => {
+      const callSid = i % 2 === 0 ? a.callSid : b.callSid;
+      if (i % 23 === 0) return { type: 'dtmf', callSid, at: START_MS + i, digit: String(i % 10) };
+      return {
+        type: 'turn.agent',
+        callSid,
+        at: START_MS + i,
+        text: `reply ${i}`,
+        heardText: `reply ${i}`,
+        outcome: 'played',
+        cached: false,
+        ...(i % 23 <= 12 ? { metrics: { responseMs: 500 + i, endpointMs: 300.4, overheadMs: i % 7 === 0 ? null : 2.6 } } : {}),
+      } as CallEvent;
+    });
+    const measured = batch.filter((e) => e.type === 'turn.agent' && 'metrics' in e);
+    expect(measured.length).toBeGreaterThan(100);
+
+    // A row refused in the last chunk of events leaves nothing stored from the earlier ones.
+    const refused = [...batch.slice(0, 220), { ...batch[220]!, callSid: null as unknown as string }, ...batch.slice(221)];
+    await expect(store.appendEvents(refused)).rejects.toThrow();
+    expect(await db.db.selectFrom('call_events').select('id').execute()).toEqual([]);
+    expect(await db.db.selectFrom('call_turn_metrics').select('id').execute()).toEqual([]);
+
+    await store.appendEvents(batch);
+    expect([...(await store.events(a.callSid)), ...(await store.events(b.callSid))]).toEqual([
+      ...batch.filter((e) => e.callSid === a.callSid),
+      ...batch.filter((e) => e.callSid === b.callSid),
+    ]);
+    const rows = await db.db.selectFrom('call_turn_metrics').selectAll().orderBy('at').execute();
+    const events = await db.db.selectFrom('call_events').select(['id', 'at']).execute();
+    const idAt = new Map(events.map((e) => [e.id, Number(e.at)]));
+    expect(rows).toHaveLength(measured.length);
+    expect(rows.map((r) => ({ ...r, id: idAt.get(r.id), at: Number(r.at) }))).toEqual(
+      measured.map((e) => {
+        const i = e.at - START_MS;
+        const who = e.callSid === a.callSid ? { agent_id: 'ag_odd', version: 1 } : { agent_id: 'ag_b', version: 4 };
+        return {
+          id: e.at,
+          call_sid: e.callSid,
+          ...who,
+          at: e.at,
+          endpoint_ms: 300,
+          response_ms: 500 + i,
+          llm_first_token_ms: null,
+          llm_first_sentence_ms: null,
+          tts_first_byte_ms: null,
+          overhead_ms: i % 7 === 0 ? null : 3,
+        };
+      }),
+    );
+
+    // A metrics row refused in the last metrics insert (its event id is taken) rolls back the events too.
+    const again = batch.map((e) => ({ ...e, at: e.at + 10_000 }));
+    const before = events.length;
+    await db.db
+      .insertInto('call_turn_metrics')
+      .values({ id: 'taken', call_sid: a.callSid, agent_id: 'x', version: 1, at: 0, endpoint_ms: null, response_ms: 1, llm_first_token_ms: null, llm_first_sentence_ms: null, tts_first_byte_ms: null, overhead_ms: null })
+      .execute();
+    ids.made = 0;
+    ids.takenAt = 220; // the last measured reply's event (and metrics row) id
+    try {
+      await expect(store.appendEvents(again)).rejects.toThrow();
+    } finally {
+      ids.takenAt = undefined;
+    }
+    expect(await db.db.selectFrom('call_events').select('id').execute()).toHaveLength(before);
+    expect(await db.db.selectFrom('call_turn_metrics').select('id').execute()).toHaveLength(measured.length + 1);
   });
 
   it('lists newest first, pages with a cursor across equal times, and filters by agent and state', async () => {
