@@ -161,6 +161,12 @@ class Bench {
         (row.brokenBudgets.length ? `; over budget: ${row.brokenBudgets.join(', ')}` : '') +
         (Object.keys(row.errors).length ? `; errors ${JSON.stringify(row.errors)}` : ''),
     );
+    if (s.slowTurnMs !== undefined) {
+      log(`    ${s.slowTurns.length} turns with outside overhead ≥ ${s.slowTurnMs} ms:`);
+      for (const t of s.slowTurns) {
+        log(`    ${t.at} ${t.callSid} overhead ${t.overheadMs.toFixed(1)} = stt→llm ${t.sttToLlmMs.toFixed(1)} + llm→tts ${t.llmToTtsMs.toFixed(1)} + tts→media ${t.ttsToMediaMs.toFixed(1)} ms`);
+      }
+    }
     return row;
   }
 

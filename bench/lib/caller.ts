@@ -66,8 +66,8 @@ export interface CallSink {
    * the caller already had ran out before the clear came.
    */
   interrupt(ms: number, heardMs: number): void;
-  /** Our share of a spoken turn, timed from outside (hops.ts). */
-  outsideTurn(hops: TurnHops): void;
+  /** Our share of a spoken turn, timed from outside (hops.ts), and the call it belongs to. */
+  outsideTurn(hops: TurnHops, callSid: string): void;
   bargeInMissed(): void;
   underrun(gapMs: number): void;
   spokenTurn(): void;
@@ -128,7 +128,7 @@ export class BenchCall implements SttObserver {
     this.mediaMid = '","media":{"track":"inbound","chunk":"';
     this.mediaTail = this.streamSid + '"}';
     this.markHead = `{"event":"mark","streamSid":"${this.streamSid}","sequenceNumber":"`;
-    this.joiner = new TurnJoiner((hops) => env.sink.outsideTurn(hops));
+    this.joiner = new TurnJoiner((hops) => env.sink.outsideTurn(hops, this.callSid));
   }
 
   private params(status: string): Record<string, string> {

@@ -1,4 +1,5 @@
 import { BenchCall, FRAME_MS, type CallEnv, type CallSink } from './caller.js';
+import type { TurnHops } from './hops.js';
 
 /**
  * The load: calls arrive at `arrivalPerSecond` while fewer than `target` are
@@ -24,6 +25,12 @@ export class Samples implements CallSink {
   spokenTurns = 0;
   callsEnded = 0;
   errors: Record<string, number> = {};
+  /**
+   * `BENCH_SLOW_TURN_MS`: turns whose outside overhead reaches it are listed with their call and
+   * wall time, to be followed in the server's log or kept history (bench/README.md).
+   */
+  readonly slowTurnMs = process.env.BENCH_SLOW_TURN_MS ? Number(process.env.BENCH_SLOW_TURN_MS) : undefined;
+  slowTurns: (TurnHops & { callSid: string; at: string })[] = [];
   /** Window figures are kept only while measuring; greetings also while filling up. */
   measuring = false;
   levelActive = false;
@@ -55,6 +62,7 @@ export class Samples implements CallSink {
     this.interruptMs = [];
     this.interruptHeardMs = [];
     this.outside = Samples.noOutside();
+    this.slowTurns = [];
     this.underruns = 0;
     this.underrunGapMs = [];
     this.bargeInsMissed = 0;
@@ -75,8 +83,9 @@ export class Samples implements CallSink {
     this.interruptMs.push(ms);
     this.interruptHeardMs.push(heardMs);
   }
-  outsideTurn(h: { sttToLlmMs: number; llmToTtsMs: number; ttsToMediaMs: number; overheadMs: number }): void {
+  outsideTurn(h: TurnHops, callSid: string): void {
     if (!this.measuring) return;
+    if (this.slowTurnMs !== undefined && h.overheadMs >= this.slowTurnMs) this.slowTurns.push({ callSid, at: new Date().toISOString(), ...h });
     this.outside.sttToLlmMs.push(h.sttToLlmMs);
     this.outside.llmToTtsMs.push(h.llmToTtsMs);
     this.outside.ttsToMediaMs.push(h.ttsToMediaMs);
