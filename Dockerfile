@@ -27,4 +27,4 @@ EXPOSE 3000
 VOLUME ["/app/data"]
 HEALTHCHECK --interval=10s --timeout=3s CMD node -e "fetch('http://127.0.0.1:'+process.env.PORT+'/health').then(r=>process.exit(r.ok?0:1)).catch(()=>process.exit(1))"
 # The same V8 flag as `npm start` (docs/architecture.md#memory).
-CMD ["node", "--initial-old-space-size=160", "dist/server/main.js"]
+CMD ["node", "--initial-old-space-size=160", "--expose-gc", "dist/server/main.js"]

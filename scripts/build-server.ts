@@ -22,7 +22,8 @@ export const SERVER_BUNDLE = join(REPO_ROOT, 'dist', 'server', 'main.js');
  * V8 starts the old generation's first full-collection limit at 160 MB instead of sizing it from
  * the small heap the server starts with, which made a loaded server mark-compact every 4–10 s with
  * 17–44 ms pauses and 16–20 ms marking steps (overhead p95 up to 180 ms at 50 calls); see
- * docs/architecture.md#memory.
+ * docs/architecture.md#memory. `--expose-gc`: the server collects its start-up garbage once, before
+ * it reads ready, instead of V8 doing it during the first calls (src/core/startup-gc.ts).
  */
 export function startNodeFlags(): string[] {
   const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } };

@@ -6,6 +6,7 @@ import { buildApp } from './app.js';
 import { createShutdown } from './http/shutdown.js';
 import { signatureWarnings } from './telephony/signature.js';
 import { runClusterPrimary } from './server/cluster-primary.js';
+import { collectStartupGarbage, exposedGc } from './core/startup-gc.js';
 
 async function main(): Promise<void> {
   let config;
@@ -52,6 +53,12 @@ async function main(): Promise<void> {
   const shutdown = createShutdown({ app, container, exit: (code) => process.exit(code) });
   process.on('SIGTERM', () => void shutdown.begin('SIGTERM'));
   process.on('SIGINT', () => void shutdown.begin('SIGINT'));
+  // Not ready until start-up's garbage is gone: V8 would otherwise collect it during the first calls.
+  container.readiness.pending.add('startup-gc');
+  void container.warmup.finally(() => {
+    collectStartupGarbage(logger, exposedGc());
+    container.readiness.pending.delete('startup-gc');
+  });
   await app.listen({ port: config.PORT, host: config.HOST });
   logger.info({ publicUrl: config.PUBLIC_URL }, 'server listening');
 }

@@ -76,6 +76,17 @@ describe('npm start', () => {
       expect(cmdline.slice(1)).toEqual([...START_NODE_FLAGS, 'dist/server/main.js']);
       expect(cmdline.join(' ')).not.toMatch(/tsx/);
 
+      // Ready only once start-up's garbage is collected (src/core/startup-gc.ts), so no call pays for it.
+      let ready = 0;
+      for (let i = 0; i < 100 && ready !== 200; i++) {
+        ready = (await fetch(`http://127.0.0.1:${port}/ready`)).status;
+        if (ready !== 200) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(ready).toBe(200);
+      const collected = records.find((r) => r.msg === 'start-up garbage collected');
+      expect(collected).toBeDefined();
+      expect(Number(collected!.heapUsedAfterMb)).toBeLessThan(Number(collected!.heapUsedBeforeMb));
+
       expect(stderr).toMatch(/ADMIN API KEY[\s\S]*vak_[A-Za-z0-9_-]{43}[\s\S]*If it is lost/);
       expect(records.some((r) => String(r.msg).startsWith('TWILIO_AUTH_TOKEN is not set'))).toBe(true);
       expect(JSON.stringify(records)).not.toMatch(/vak_/);
@@ -99,5 +110,6 @@ describe('the production start flags', () => {
     const cmd = /^CMD (\[.*\])$/m.exec(dockerfile)?.[1];
     expect(cmd && (JSON.parse(cmd) as string[])).toEqual(['node', ...START_NODE_FLAGS, 'dist/server/main.js']);
     expect(START_NODE_FLAGS).toContain('--initial-old-space-size=160');
+    expect(START_NODE_FLAGS).toContain('--expose-gc');
   });
 });
