@@ -67,7 +67,7 @@ for (const g of groups) {
           `${med(rows, (r) => r.serverRssMb, 0)} / ${med(rows, (r) => r.serverRssMaxMb, 0)}`,
           `${med(rows, (r) => r.cpu.server, 2)} (${range(rows, (r) => r.cpu.server, 2)}) / ${med(rows, (r) => r.cpu.generator, 2)} / ${med(rows, (r) => r.cpu.fakes, 2)}`,
           `${med(rows, (r) => r.eventLoopDelayP99Ms)} / ${med(rows, (r) => r.serverEventLoopDelayP99Ms, 0)}`,
-          rows.map((r) => r.failedCalls).join(', '),
+          rows.map((r) => r.failedCalls + Object.values(r.serverFailed ?? {}).reduce((a, b) => a + b, 0)).join(', '),
           rows.map((r) => (r.valid ? 'yes' : 'INVALID')).join(', '),
         ].join(' | ') +
         ' |',

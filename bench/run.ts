@@ -33,7 +33,15 @@ interface ServerStats {
   turns: { role: string; via?: string; metrics: Record<string, number | null> }[];
   calls: { records: number; ended: number; sessions: number; paced: number };
   eventLoopDelayMs: { p50: number; p99: number; max: number };
+  outcomes?: Record<string, number>;
 }
+
+/**
+ * Outcomes of calls the server ended that the generator does not already count as failed:
+ * `completed` and `transferred` are not failures, an `unavailable` call is the generator's
+ * `twiml` error and a `no_stream` one its `server_closed_stream`.
+ */
+const NOT_SERVER_FAILURES = new Set(['completed', 'transferred', 'unavailable', 'no_stream']);
 
 async function serverStats(server: ServerChild, query: string): Promise<ServerStats | undefined> {
   try {
@@ -103,6 +111,7 @@ class Bench {
     const overheadInside = spread(metrics.map((m) => m.overheadMs).filter(num));
     const response = spread(metrics.map((m) => m.responseMs).filter(num));
     const failedCalls = FAILED_CALL_KINDS.reduce((sum, k) => sum + (s.errors[k] ?? 0), 0);
+    const serverFailed = Object.fromEntries(Object.entries(stats?.outcomes ?? {}).filter(([kind]) => !NOT_SERVER_FAILURES.has(kind)));
     const row: LevelRow = {
       calls: n,
       streaming: gen.streaming,
@@ -126,6 +135,7 @@ class Bench {
       serverRssMb: round(rss.reduce((a, b) => a + b, 0) / Math.max(1, rss.length)) ?? 0,
       serverRssMaxMb: round(Math.max(0, ...rss)) ?? 0,
       failedCalls,
+      serverFailed,
       cpu: {
         server: round(cpuShare(serverCpuMs, wallMs), 3) ?? 0,
         generator: round(cpuShare((genCpu.user + genCpu.system) / 1000, wallMs), 3) ?? 0,
@@ -155,6 +165,7 @@ class Bench {
       clearP95Ms: row.clearMs.p95,
       underruns: row.underruns,
     });
+    for (const [kind, count] of Object.entries(serverFailed)) row.brokenBudgets.push(`${count} calls ended by the server as ${kind}`);
     this.rows.push(row);
     log(
       `  N=${n}: ${row.valid ? 'measured' : `INVALID (${row.invalidReason})`}` +

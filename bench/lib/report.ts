@@ -35,6 +35,12 @@ export interface LevelRow {
   cpuPerCallRatio?: number | null;
   /** Calls that ended by an error (webhook, TwiML, server-closed stream, no STT). */
   failedCalls: number;
+  /**
+   * Calls the server itself ended as failed within the window (outcome other than completed or
+   * transferred: `tts_failed`, `no_stream`, …), by outcome; the generator sees such a call
+   * hang up like any other, so `failedCalls` misses them.
+   */
+  serverFailed?: Record<string, number>;
   /** Share of one core; `fakes` is the provider fakes' own process (also on core 1). */
   cpu: { server: number; generator: number; fakes?: number };
   eventLoopDelayP99Ms: number;
@@ -82,7 +88,7 @@ export function printTable(rows: LevelRow[]): string {
     f(r.eventLoopDelayP99Ms, 2),
     f(r.serverEventLoopDelayP99Ms, 1),
     `${r.spokenTurns}/${r.keypadResponseMs.n}`,
-    String(r.failedCalls),
+    String(r.failedCalls + Object.values(r.serverFailed ?? {}).reduce((a, b) => a + b, 0)),
     String(Object.values(r.errors).reduce((a, b) => a + b, 0)),
     r.valid ? (r.brokenBudgets.length ? 'over budget' : 'yes') : 'INVALID',
   ]);

@@ -27,8 +27,15 @@ export async function benchStatsRoutes(app: FastifyInstance, { container }: { co
     const records = q.from === undefined ? [] : await container.telephony.calls.repository.list({ includeEnded: true });
     const turns: { role: string; via?: string; interrupted?: boolean; metrics: Record<string, number | null> }[] = [];
     let ended = 0;
+    // How the calls that ended in the window ended: a call the server ended with its fallback
+    // (`tts_failed`, …) hangs up like any other, so the generator alone cannot tell.
+    const outcomes: Record<string, number> = {};
     for (const r of records) {
       if (r.state === 'ended') ended++;
+      if (r.endedAt !== undefined && r.endedAt >= fromMs && r.endedAt <= toMs) {
+        const kind = r.outcome?.kind ?? 'unknown';
+        outcomes[kind] = (outcomes[kind] ?? 0) + 1;
+      }
       for (const t of r.turns) {
         if (t.metrics && t.at >= fromMs && t.at <= toMs) {
           turns.push({ role: t.role, ...(t.via ? { via: t.via } : {}), ...(t.interrupted ? { interrupted: true } : {}), metrics: t.metrics });
@@ -38,6 +45,7 @@ export async function benchStatsRoutes(app: FastifyInstance, { container }: { co
     const delayMs = (ns: number) => Math.max(0, ns / 1e6 - ELD_RESOLUTION_MS);
     const out = {
       turns,
+      outcomes,
       calls: { records: records.length, ended, sessions: container.telephony.sessions.size, paced: container.telephony.pacer.size, streamsClosedWithoutStart: container.telephony.streamCounters.closedWithoutStart, mediaDroppedForRate: container.telephony.streamCounters.droppedForRate, streamsClosedForRate: container.telephony.streamCounters.closedForRate, forksClosedWithoutStart: container.telephony.streamCounters.forksClosedWithoutStart, forkDroppedForRate: container.telephony.streamCounters.forkDroppedForRate, forksClosedForRate: container.telephony.streamCounters.forksClosedForRate },
       eventLoopDelayMs: { p50: delayMs(eld.percentile(50)), p99: delayMs(eld.percentile(99)), max: delayMs(eld.max) },
       memory: process.memoryUsage(),

@@ -37,4 +37,21 @@ describe('bench stats route', () => {
     expect(cheap.turns).toEqual([]);
     expect(cheap.calls.records).toBe(0);
   });
+
+  it('counts how the calls that ended in the window ended (a fallback hang-up looks normal to the generator)', async () => {
+    t = await buildTestApp({ env: { BENCH_STATS: '1' } });
+    const calls = t.container.telephony.calls;
+    const open = (callSid: string) =>
+      calls.open({ callSid, accountSid: 'AC1', agentId: 'a', slug: 's', version: 1, from: '+15550000001', to: '+15550000002', direction: 'inbound' });
+    await open('CA1');
+    await open('CA2');
+    await open('CA3');
+    await calls.end('CA1', 'tts_failed', 'tts_failed');
+    await calls.end('CA2', 'hangup', 'completed');
+
+    const all = (await t.app.inject({ method: 'GET', url: '/bench/stats?from=0' })).json();
+    expect(all.outcomes).toEqual({ tts_failed: 1, completed: 1 });
+    const before = (await t.app.inject({ method: 'GET', url: '/bench/stats?from=0&to=1' })).json();
+    expect(before.outcomes).toEqual({});
+  });
 });
