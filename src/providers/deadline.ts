@@ -1,4 +1,5 @@
-import type { Clock, TimerHandle } from '../core/clock.js';
+import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
+import { processLoopLateness, type LoopLateness } from '../core/loop-lateness.js';
 
 /**
  * Provider timeouts that measure the provider, not our own event loop
@@ -12,6 +13,10 @@ import type { Clock, TimerHandle } from '../core/clock.js';
  * fail at once: it re-arms, so the loop reads what is waiting first, and fails
  * only if nothing came. The time the loop was late is forgiven, up to one more
  * budget, so a provider that is really silent still fails while we are overloaded.
+ * "Late" is the larger of the firing's own lateness and the loop's lateness summed
+ * over the whole wait (src/core/loop-lateness.ts): under overload the request's
+ * write, the response's read and its parsing each wait behind the busy loop, and a
+ * timer that happens to fire on time would otherwise blame all of that on the provider.
  *
  * `judgeDeadline` is the pure decision; `ProviderTimer` drives it on a Clock.
  */
@@ -51,6 +56,11 @@ export interface DeadlineFiring {
   dueAt: number;
   /** The provider's latest bytes seen (on the same clock), if any. */
   progressAt?: number | undefined;
+  /**
+   * How late the loop was, summed, since the budget's start (since `progressAt` when that
+   * restarts it); undefined when not measured (a manual clock).
+   */
+  loopLateMs?: number | undefined;
 }
 
 export type DeadlineVerdict =
@@ -75,11 +85,17 @@ export function judgeDeadline(
   }
   const deadline = deadlineOf(next);
   if (firing.now < deadline) return { kind: 'rearm', delayMs: deadline - firing.now, state: next };
-  const lateMs = firing.now - firing.dueAt;
-  const forgivable = (policy.maxForgiveMs ?? next.budgetMs) - next.forgivenMs;
-  if (lateMs > policy.lateToleranceMs && forgivable > 0) {
-    const forgiven = Math.min(lateMs, forgivable);
-    const rearmed = { ...next, forgivenMs: next.forgivenMs + forgiven };
+  const firingLateMs = firing.now - firing.dueAt;
+  const waitLateMs = firing.loopLateMs ?? 0;
+  // What the loop owes the provider: this firing's lateness on top of what was forgiven
+  // before, or the lateness summed over the whole wait, whichever is more.
+  const owedMs = Math.max(
+    firingLateMs > policy.lateToleranceMs ? next.forgivenMs + firingLateMs : 0,
+    waitLateMs > policy.lateToleranceMs ? waitLateMs : 0,
+  );
+  const forgivenMs = Math.min(owedMs, policy.maxForgiveMs ?? next.budgetMs);
+  if (forgivenMs > next.forgivenMs) {
+    const rearmed = { ...next, forgivenMs };
     return { kind: 'rearm', delayMs: Math.max(LATE_RECHECK_MS, deadlineOf(rearmed) - firing.now), state: rearmed };
   }
   return { kind: 'expired' };
@@ -96,11 +112,16 @@ export class ProviderTimer {
   private state: DeadlineState = { from: 0, budgetMs: 0, forgivenMs: 0 };
   private dueAt = 0;
   private progressAt: number | undefined;
+  /** The loop's summed lateness when the budget started, and at the latest progress. */
+  private lateAtFrom = 0;
+  private lateAtProgress = 0;
 
+  /** `lateness`: the process's own on the system clock; none on a manual clock (tests drive lateness explicitly). */
   constructor(
     private readonly clock: Clock,
     private readonly onExpire: () => void,
     private readonly policy: DeadlinePolicy = DEFAULT_DEADLINE_POLICY,
+    private readonly lateness: LoopLateness | undefined = clock === systemClock ? processLoopLateness() : undefined,
   ) {}
 
   /** Starts (or restarts) a budget counted from `from` (default now): a shared deadline passes its start. */
@@ -108,12 +129,14 @@ export class ProviderTimer {
     this.cancel();
     this.state = { from, budgetMs, forgivenMs: 0 };
     this.progressAt = undefined;
+    this.lateAtFrom = this.lateness?.totalMs() ?? 0;
     this.schedule(Math.max(0, deadlineOf(this.state) - this.clock.now()));
   }
 
   /** The provider sent something that does not end the wait; its budget restarts from now. */
   progress(): void {
     this.progressAt = this.clock.now();
+    if (this.lateness) this.lateAtProgress = this.lateness.totalMs();
   }
 
   cancel(): void {
@@ -132,7 +155,10 @@ export class ProviderTimer {
 
   private fire(): void {
     this.handle = undefined;
-    const verdict = judgeDeadline(this.state, { now: this.clock.now(), dueAt: this.dueAt, progressAt: this.progressAt }, this.policy);
+    const restarted = this.progressAt !== undefined && this.progressAt > this.state.from;
+    if (restarted) this.lateAtFrom = this.lateAtProgress;
+    const loopLateMs = this.lateness ? this.lateness.totalMs() - this.lateAtFrom : undefined;
+    const verdict = judgeDeadline(this.state, { now: this.clock.now(), dueAt: this.dueAt, progressAt: this.progressAt, loopLateMs }, this.policy);
     if (verdict.kind === 'expired') return this.onExpire();
     this.state = verdict.state;
     this.schedule(verdict.delayMs);

@@ -44,6 +44,19 @@ describe('judgeDeadline', () => {
     expect(now).toBeLessThan(2000 + 2000 + 4 * 700 + 10);
   });
 
+  it('forgives the loop lateness summed over the wait, even when the timer itself fires on time', () => {
+    // Under overload the request's write, its answer's read and parsing each waited behind the loop:
+    // 800 ms of lateness in all, while this firing happened to be on time.
+    const verdict = judgeDeadline(start, { now: 2000, dueAt: 2000, loopLateMs: 800 });
+    expect(verdict).toEqual({ kind: 'rearm', delayMs: 800, state: { from: 0, budgetMs: 2000, forgivenMs: 800 } });
+    if (verdict.kind !== 'rearm') return;
+    // The loop kept up since: nothing more is owed, and a silent provider fails at the moved deadline.
+    expect(judgeDeadline(verdict.state, { now: 2800, dueAt: 2800, loopLateMs: 800 })).toEqual({ kind: 'expired' });
+    // Jitter summed over a wait is not lateness either, and forgiveness stops at one more budget.
+    expect(judgeDeadline(start, { now: 2000, dueAt: 2000, loopLateMs: LOOP_LATE_TOLERANCE_MS })).toEqual({ kind: 'expired' });
+    expect(judgeDeadline(start, { now: 2000, dueAt: 2000, loopLateMs: 5000 })).toMatchObject({ state: { forgivenMs: 2000 } });
+  });
+
   it('bytes since the request restart the budget from them', () => {
     expect(judgeDeadline(start, { now: 2000, dueAt: 2000, progressAt: 1500 })).toEqual({
       kind: 'rearm',
@@ -120,6 +133,30 @@ describe('ProviderTimer on the injected clock', () => {
     expect(expiredAt).toEqual([]);
     await clock.advance(1);
     expect(expiredAt).toEqual([4000]);
+  });
+
+  it('asks the loop lateness source how late the loop was since the budget started (or since the latest bytes)', async () => {
+    const clock = new ManualClock();
+    let lateMs = 100;
+    const expiredAt: number[] = [];
+    const timer = new ProviderTimer(clock, () => expiredAt.push(clock.now()), undefined, { totalMs: () => lateMs });
+    timer.arm(2000);
+    lateMs = 700; // 600 ms behind during the wait; this timer will fire on time
+    await clock.advance(2000);
+    expect(expiredAt).toEqual([]);
+    await clock.advance(599);
+    expect(expiredAt).toEqual([]);
+    await clock.advance(1);
+    expect(expiredAt).toEqual([2600]);
+
+    // Bytes restart the budget, and the lateness is counted from them: what came before is spent.
+    expiredAt.length = 0;
+    timer.arm(2000);
+    await clock.advance(1000);
+    lateMs = 1500;
+    timer.progress();
+    await clock.advance(2000);
+    expect(expiredAt).toEqual([clock.now()]);
   });
 
   it('keeps one pending timer at a time', async () => {
