@@ -64,8 +64,11 @@ export interface DeadlineFiring {
 }
 
 export type DeadlineVerdict =
-  /** The provider had its whole budget with the loop on time: fail as before. */
-  | { kind: 'expired' }
+  /**
+   * The provider had its budget and every forgivable ms: fail. `unforgivenLateMs`: the loop was
+   * late by more than could be forgiven, so the silence may be ours as much as the provider's.
+   */
+  | { kind: 'expired'; unforgivenLateMs?: number }
   /** Not yet: look again after `delayMs`, with this state. */
   | { kind: 'rearm'; delayMs: number; state: DeadlineState };
 
@@ -98,7 +101,8 @@ export function judgeDeadline(
     const rearmed = { ...next, forgivenMs };
     return { kind: 'rearm', delayMs: Math.max(LATE_RECHECK_MS, deadlineOf(rearmed) - firing.now), state: rearmed };
   }
-  return { kind: 'expired' };
+  const unforgivenLateMs = owedMs - next.forgivenMs;
+  return unforgivenLateMs > policy.lateToleranceMs ? { kind: 'expired', unforgivenLateMs } : { kind: 'expired' };
 }
 
 /**
@@ -115,6 +119,7 @@ export class ProviderTimer {
   /** The loop's summed lateness when the budget started, and at the latest progress. */
   private lateAtFrom = 0;
   private lateAtProgress = 0;
+  private lastUnforgivenLateMs = 0;
 
   /** `lateness`: the process's own on the system clock; none on a manual clock (tests drive lateness explicitly). */
   constructor(
@@ -148,6 +153,14 @@ export class ProviderTimer {
     return this.handle !== undefined;
   }
 
+  /**
+   * At its expiry: how late the loop was beyond what the deadline could forgive (0 when the
+   * loop was on time). A timeout with it says as much about this process as about the provider.
+   */
+  get unforgivenLateMs(): number {
+    return this.lastUnforgivenLateMs;
+  }
+
   private schedule(delayMs: number): void {
     this.dueAt = this.clock.now() + delayMs;
     this.handle = this.clock.setTimeout(() => this.fire(), delayMs);
@@ -159,7 +172,10 @@ export class ProviderTimer {
     if (restarted) this.lateAtFrom = this.lateAtProgress;
     const loopLateMs = this.lateness ? this.lateness.totalMs() - this.lateAtFrom : undefined;
     const verdict = judgeDeadline(this.state, { now: this.clock.now(), dueAt: this.dueAt, progressAt: this.progressAt, loopLateMs }, this.policy);
-    if (verdict.kind === 'expired') return this.onExpire();
+    if (verdict.kind === 'expired') {
+      this.lastUnforgivenLateMs = verdict.unforgivenLateMs ?? 0;
+      return this.onExpire();
+    }
     this.state = verdict.state;
     this.schedule(verdict.delayMs);
   }

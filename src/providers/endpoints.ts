@@ -24,10 +24,13 @@ export interface EndpointStatus {
 /**
  * Whether a failure says something about the endpoint. A refused request
  * (`bad_request`: our payload, e.g. a flow's unknown model) would fail anywhere
- * and must not open the breaker for every other call.
+ * and must not open the breaker for every other call; nor must a timeout that
+ * expired while our own loop was late beyond what its deadline forgives
+ * (`ownLatenessMs`): under overload that would turn a few late answers into every
+ * call failing at once on the open circuit.
  */
 export function countsAgainstEndpoint(err: ProviderError): boolean {
-  return err.kind !== 'bad_request';
+  return err.kind !== 'bad_request' && !(err.ownLatenessMs !== undefined && err.ownLatenessMs > 0);
 }
 
 export class ProviderEndpoint {

@@ -58,6 +58,13 @@ const RETRYABLE: Readonly<Record<ProviderErrorKind, boolean>> = {
 
 export class ProviderError extends Error {
   readonly retryable: boolean;
+  /**
+   * A timeout that expired while our own loop was late beyond what the deadline forgives
+   * (src/providers/deadline.ts): ms of that lateness. It does not count against the
+   * provider's circuit breaker (src/providers/endpoints.ts): an overloaded process would
+   * otherwise open the breaker and fail every call at once for its own lateness.
+   */
+  ownLatenessMs?: number;
 
   constructor(
     readonly provider: ProviderName,

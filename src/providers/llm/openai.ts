@@ -117,20 +117,23 @@ export class OpenAiLlm implements LlmPort {
       const onOuterAbort = () => attemptCtl.abort(outer?.reason);
       outer?.addEventListener('abort', onOuterAbort, { once: true });
       let timedOut: TimeoutKind | undefined;
-      const fire = (kind: TimeoutKind) => {
+      // Our loop's lateness beyond what the deadline forgave (src/providers/deadline.ts): kept on the error.
+      let ownLatenessMs = 0;
+      const fire = (kind: TimeoutKind, timer: ProviderTimer) => {
+        if (!timedOut) ownLatenessMs = timer.unforgivenLateMs;
         timedOut ??= kind;
         attemptCtl.abort(kind);
       };
       // Both timers fail only when the LLM is late, not our loop (src/providers/deadline.ts).
-      const firstTokenTimer = new ProviderTimer(this.clock, () => fire('first_token_timeout'));
+      const firstTokenTimer: ProviderTimer = new ProviderTimer(this.clock, () => fire('first_token_timeout', firstTokenTimer));
       firstTokenTimer.arm(this.firstTokenTimeoutMs, startedAt);
       // While we wait at `yield` the consumer has the stream, not OpenAI: a stall
       // deadline that passes then only marks the timer to be re-armed when it is back.
       let atConsumer = false;
       let passedAtConsumer = false;
-      const stallTimer = new ProviderTimer(this.clock, () => {
+      const stallTimer: ProviderTimer = new ProviderTimer(this.clock, () => {
         if (atConsumer) passedAtConsumer = true;
-        else fire('stall');
+        else fire('stall', stallTimer);
       });
       /** After each `yield`: the stall budget restarts now, when we wait on OpenAI again. */
       const backFromConsumer = () => {
@@ -190,7 +193,7 @@ export class OpenAiLlm implements LlmPort {
 
         // The SDK ends iteration silently when aborted mid-stream: tell the reasons apart here.
         if (outer?.aborted) return;
-        if (timedOut) throw timeoutError(timedOut, this.firstTokenTimeoutMs, this.chunkTimeoutMs);
+        if (timedOut) throw timeoutError(timedOut, this.firstTokenTimeoutMs, this.chunkTimeoutMs, ownLatenessMs);
         if (finishReason === undefined) {
           throw llmError('connection', 'The LLM stream ended before the reply was finished');
         }
@@ -198,7 +201,7 @@ export class OpenAiLlm implements LlmPort {
         return;
       } catch (err) {
         if (outer?.aborted) return;
-        const error = toLlmError(err, timedOut, this.firstTokenTimeoutMs, this.chunkTimeoutMs);
+        const error = toLlmError(err, timedOut, this.firstTokenTimeoutMs, this.chunkTimeoutMs, ownLatenessMs);
         const decision = decideRetry({
           error,
           yielded,
@@ -302,10 +305,13 @@ function llmError(kind: ProviderErrorKind, message: string, status?: number): Pr
   return new ProviderError('openai', 'llm', kind, message, status);
 }
 
-function timeoutError(kind: TimeoutKind, firstTokenTimeoutMs: number, chunkTimeoutMs: number): ProviderError {
-  return kind === 'first_token_timeout'
-    ? llmError(kind, `No reply from the LLM within ${firstTokenTimeoutMs} ms`)
-    : llmError(kind, `The LLM stream stalled for ${chunkTimeoutMs} ms`);
+function timeoutError(kind: TimeoutKind, firstTokenTimeoutMs: number, chunkTimeoutMs: number, ownLatenessMs = 0): ProviderError {
+  const error =
+    kind === 'first_token_timeout'
+      ? llmError(kind, `No reply from the LLM within ${firstTokenTimeoutMs} ms`)
+      : llmError(kind, `The LLM stream stalled for ${chunkTimeoutMs} ms`);
+  if (ownLatenessMs > 0) error.ownLatenessMs = ownLatenessMs;
+  return error;
 }
 
 /** The adapter's edge: every failure is classified here, once, from the SDK's error classes and the HTTP status. */
@@ -314,10 +320,11 @@ function toLlmError(
   timedOut: TimeoutKind | undefined,
   firstTokenTimeoutMs: number,
   chunkTimeoutMs: number,
+  ownLatenessMs = 0,
 ): ProviderError {
   if (err instanceof ProviderError) return err;
   // Our own timers abort through the signal, which the SDK reports as a user abort.
-  if (timedOut) return timeoutError(timedOut, firstTokenTimeoutMs, chunkTimeoutMs);
+  if (timedOut) return timeoutError(timedOut, firstTokenTimeoutMs, chunkTimeoutMs, ownLatenessMs);
   // Only reached with a client built, so the SDK is loaded already.
   const { APIConnectionError, APIError, APIUserAbortError } = openAiSdk();
   if (err instanceof APIUserAbortError) return llmError('connection', 'The LLM request was aborted');

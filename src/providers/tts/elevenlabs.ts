@@ -85,12 +85,14 @@ export class ElevenLabsTts implements TtsPort {
     let atConsumer = false;
     let passedAtConsumer = false;
     // Fails only when ElevenLabs is late, not our loop (src/providers/deadline.ts).
-    const timer = new ProviderTimer(this.clock, () => {
+    const timer: ProviderTimer = new ProviderTimer(this.clock, () => {
       if (atConsumer) {
         passedAtConsumer = true;
         return;
       }
       timedOut = onTimeout!();
+      // Our loop's lateness beyond what the deadline forgave: the breaker does not count this one.
+      if (timer.unforgivenLateMs > 0) timedOut.ownLatenessMs = timer.unforgivenLateMs;
       controller.abort(timedOut);
     });
     const arm = (ms: number, error: () => ProviderError) => {

@@ -54,7 +54,11 @@ describe('judgeDeadline', () => {
     expect(judgeDeadline(verdict.state, { now: 2800, dueAt: 2800, loopLateMs: 800 })).toEqual({ kind: 'expired' });
     // Jitter summed over a wait is not lateness either, and forgiveness stops at one more budget.
     expect(judgeDeadline(start, { now: 2000, dueAt: 2000, loopLateMs: LOOP_LATE_TOLERANCE_MS })).toEqual({ kind: 'expired' });
-    expect(judgeDeadline(start, { now: 2000, dueAt: 2000, loopLateMs: 5000 })).toMatchObject({ state: { forgivenMs: 2000 } });
+    const capped = judgeDeadline(start, { now: 2000, dueAt: 2000, loopLateMs: 5000 });
+    expect(capped).toMatchObject({ state: { forgivenMs: 2000 } });
+    if (capped.kind !== 'rearm') return;
+    // Expired with lateness left over that could not be forgiven: the silence may be ours.
+    expect(judgeDeadline(capped.state, { now: 4000, dueAt: 4000, loopLateMs: 5000 })).toEqual({ kind: 'expired', unforgivenLateMs: 3000 });
   });
 
   it('bytes since the request restart the budget from them', () => {
@@ -148,6 +152,7 @@ describe('ProviderTimer on the injected clock', () => {
     expect(expiredAt).toEqual([]);
     await clock.advance(1);
     expect(expiredAt).toEqual([2600]);
+    expect(timer.unforgivenLateMs).toBe(0);
 
     // Bytes restart the budget, and the lateness is counted from them: what came before is spent.
     expiredAt.length = 0;
@@ -157,6 +162,18 @@ describe('ProviderTimer on the injected clock', () => {
     timer.progress();
     await clock.advance(2000);
     expect(expiredAt).toEqual([clock.now()]);
+  });
+
+  it('at expiry, says how late the loop was beyond what it could forgive', async () => {
+    const clock = new ManualClock();
+    let lateMs = 0;
+    const expiredAt: number[] = [];
+    const timer = new ProviderTimer(clock, () => expiredAt.push(clock.now()), undefined, { totalMs: () => lateMs });
+    timer.arm(2000);
+    lateMs = 5000; // the loop spent 5 s behind during a 2 s budget
+    await clock.advance(4000);
+    expect(expiredAt).toEqual([4000]); // one more budget forgiven, no more
+    expect(timer.unforgivenLateMs).toBe(3000);
   });
 
   it('keeps one pending timer at a time', async () => {
