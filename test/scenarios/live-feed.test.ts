@@ -110,7 +110,9 @@ const expected = ({ callSid: _sid, at, ...e }: CallEvent) => ({ ...e, at: new Da
 const eventsIn = (v: Viewer) => v.messages.flatMap((m) => (m.type === 'event' ? [m.event] : []));
 const caughtUpAt = (v: Viewer) => v.messages.findIndex((m) => m.type === 'caught_up');
 
-describe('WS /calls/:id/live over a simulated call', () => {
+// The first test also pays for the harness's first start (9 s seen inside the full suite on a busy
+// CI machine): a limit for slowness, not a figure under test.
+describe('WS /calls/:id/live over a simulated call', { timeout: 30_000 }, () => {
   it('from the start, a late joiner, masking per viewer, and the close after call.ended', async () => {
     const hh = await setup();
     // The person who takes the transfer: in the queue, online, answers and presses 1.
