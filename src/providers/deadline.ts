@@ -120,6 +120,9 @@ export class ProviderTimer {
   private lateAtFrom = 0;
   private lateAtProgress = 0;
   private lastUnforgivenLateMs = 0;
+  /** The consumer holds what was yielded (`hold`); a deadline that passed meanwhile (`passedWhileHeld`). */
+  private held = false;
+  private passedWhileHeld = false;
 
   /** `lateness`: the process's own on the system clock; none on a manual clock (tests drive lateness explicitly). */
   constructor(
@@ -134,6 +137,8 @@ export class ProviderTimer {
     this.cancel();
     this.state = { from, budgetMs, forgivenMs: 0 };
     this.progressAt = undefined;
+    this.held = false;
+    this.passedWhileHeld = false;
     this.lateAtFrom = this.lateness?.totalMs() ?? 0;
     this.schedule(Math.max(0, deadlineOf(this.state) - this.clock.now()));
   }
@@ -142,6 +147,22 @@ export class ProviderTimer {
   progress(): void {
     this.progressAt = this.clock.now();
     if (this.lateness) this.lateAtProgress = this.lateness.totalMs();
+  }
+
+  /**
+   * The stream's consumer has what was yielded, not the provider: a deadline that passes
+   * until `release` does not fail, it only makes `release` start the budget afresh.
+   */
+  hold(): void {
+    this.held = true;
+  }
+
+  /** Back from the consumer, waiting on the provider again: the budget restarts from now. */
+  release(): void {
+    this.held = false;
+    if (!this.passedWhileHeld) return this.progress();
+    this.passedWhileHeld = false;
+    this.arm(this.state.budgetMs);
   }
 
   cancel(): void {
@@ -173,6 +194,10 @@ export class ProviderTimer {
     const loopLateMs = this.lateness ? this.lateness.totalMs() - this.lateAtFrom : undefined;
     const verdict = judgeDeadline(this.state, { now: this.clock.now(), dueAt: this.dueAt, progressAt: this.progressAt, loopLateMs }, this.policy);
     if (verdict.kind === 'expired') {
+      if (this.held) {
+        this.passedWhileHeld = true;
+        return;
+      }
       this.lastUnforgivenLateMs = verdict.unforgivenLateMs ?? 0;
       return this.onExpire();
     }

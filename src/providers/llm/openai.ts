@@ -127,21 +127,8 @@ export class OpenAiLlm implements LlmPort {
       // Both timers fail only when the LLM is late, not our loop (src/providers/deadline.ts).
       const firstTokenTimer: ProviderTimer = new ProviderTimer(this.clock, () => fire('first_token_timeout', firstTokenTimer));
       firstTokenTimer.arm(this.firstTokenTimeoutMs, startedAt);
-      // While we wait at `yield` the consumer has the stream, not OpenAI: a stall
-      // deadline that passes then only marks the timer to be re-armed when it is back.
-      let atConsumer = false;
-      let passedAtConsumer = false;
-      const stallTimer: ProviderTimer = new ProviderTimer(this.clock, () => {
-        if (atConsumer) passedAtConsumer = true;
-        else fire('stall', stallTimer);
-      });
-      /** After each `yield`: the stall budget restarts now, when we wait on OpenAI again. */
-      const backFromConsumer = () => {
-        atConsumer = false;
-        if (!passedAtConsumer) return stallTimer.progress();
-        passedAtConsumer = false;
-        stallTimer.arm(this.chunkTimeoutMs);
-      };
+      // Held while the consumer has a yielded event: that time is not OpenAI's (ProviderTimer.hold).
+      const stallTimer: ProviderTimer = new ProviderTimer(this.clock, () => fire('stall', stallTimer));
       let retryDelayMs = 0;
       let chunks: AsyncIterator<ChatCompletionChunk> | undefined;
       const gotFirstToken = () => firstTokenTimer.cancel();
@@ -174,18 +161,18 @@ export class OpenAiLlm implements LlmPort {
           if (delta?.content) {
             gotFirstToken();
             yielded = true;
-            atConsumer = true;
+            stallTimer.hold();
             yield { type: 'text', text: delta.content };
-            backFromConsumer();
+            stallTimer.release();
           }
           if (choice.finish_reason && finishReason === undefined) {
             finishReason = choice.finish_reason;
             // Hand tool calls over now rather than after the usage chunk: the caller may act at once.
             for (const call of toolCalls.drain()) {
               yielded = true;
-              atConsumer = true;
+              stallTimer.hold();
               yield { type: 'tool_call', call };
-              backFromConsumer();
+              stallTimer.release();
             }
           }
         }

@@ -80,16 +80,8 @@ export class ElevenLabsTts implements TtsPort {
     signal?.addEventListener('abort', onAbort, { once: true });
     let timedOut: ProviderError | undefined;
     let onTimeout: (() => ProviderError) | undefined;
-    // While we wait at `yield` the consumer has the stream, not ElevenLabs: a
-    // deadline that passes then only marks the timer to be re-armed when it is back.
-    let atConsumer = false;
-    let passedAtConsumer = false;
-    // Fails only when ElevenLabs is late, not our loop (src/providers/deadline.ts).
+    // Fails only when ElevenLabs is late, not our loop nor our consumer (src/providers/deadline.ts).
     const timer: ProviderTimer = new ProviderTimer(this.clock, () => {
-      if (atConsumer) {
-        passedAtConsumer = true;
-        return;
-      }
       timedOut = onTimeout!();
       // Our loop's lateness beyond what the deadline forgave: the breaker does not count this one.
       if (timer.unforgivenLateMs > 0) timedOut.ownLatenessMs = timer.unforgivenLateMs;
@@ -120,18 +112,16 @@ export class ElevenLabsTts implements TtsPort {
       for await (const chunk of audio) {
         if (chunk.byteLength === 0) continue;
         // The timer measures ElevenLabs, not our consumer: its deadline does not count while we wait at `yield`.
-        atConsumer = true;
+        timer.hold();
         yield chunk;
-        atConsumer = false;
         if (signal?.aborted) return;
-        if (!streaming || passedAtConsumer) {
-          // After the first chunk, or a deadline that passed at the consumer: the between-chunk budget, from now.
+        if (!streaming) {
+          // After the first chunk: the between-chunk budget, from now.
           streaming = true;
-          passedAtConsumer = false;
           arm(this.chunkTimeoutMs, () => ttsError('stall', `ElevenLabs sent nothing for ${this.chunkTimeoutMs} ms mid-stream`));
         } else {
           // One timer stays armed across chunks (none made and cleared per chunk): its budget restarts from now.
-          timer.progress();
+          timer.release();
         }
       }
       finished = true;

@@ -176,6 +176,30 @@ describe('ProviderTimer on the injected clock', () => {
     expect(timer.unforgivenLateMs).toBe(3000);
   });
 
+  it('held by the consumer, a passing deadline does not fail; release restarts the budget from then', async () => {
+    const { clock, timer, expiredAt } = setup();
+    await clock.advance(500);
+    timer.hold();
+    await clock.advance(5000); // the consumer kept the stream well past the deadline
+    expect(expiredAt).toEqual([]);
+    timer.release(); // at 5500: a whole budget from now
+    await clock.advance(1999);
+    expect(expiredAt).toEqual([]);
+    await clock.advance(1);
+    expect(expiredAt).toEqual([7500]);
+
+    // Released before the deadline: the budget restarts from the release, as bytes would restart it.
+    expiredAt.length = 0;
+    timer.arm(2000); // at 7500
+    timer.hold();
+    await clock.advance(1500);
+    timer.release(); // at 9000
+    await clock.advance(1999);
+    expect(expiredAt).toEqual([]);
+    await clock.advance(1);
+    expect(expiredAt).toEqual([11_000]);
+  });
+
   it('keeps one pending timer at a time', async () => {
     const { clock } = setup();
     expect(clock.pending()).toBe(1);
