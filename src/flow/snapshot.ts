@@ -155,7 +155,8 @@ export function parseSnapshot(value: unknown): InterpreterSnapshot {
  */
 export function copySnapshot(state: InterpreterSnapshot): InterpreterSnapshot {
   const transcript = state.transcript;
-  for (const entry of transcript) if (!Object.isFrozen(entry)) Object.freeze(entry);
+  // Append-only: the entries not frozen yet are the newest, so walking back stops at the first frozen one.
+  for (let i = transcript.length - 1; i >= 0 && !Object.isFrozen(transcript[i]); i--) Object.freeze(transcript[i]);
   const variables: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(state.variables)) {
     variables[name] = value !== null && typeof value === 'object' ? structuredClone(value) : value;

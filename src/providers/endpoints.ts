@@ -30,7 +30,7 @@ export interface EndpointStatus {
  * call failing at once on the open circuit.
  */
 export function countsAgainstEndpoint(err: ProviderError): boolean {
-  return err.kind !== 'bad_request' && !(err.ownLatenessMs !== undefined && err.ownLatenessMs > 0);
+  return err.kind !== 'bad_request' && !((err.ownLatenessMs ?? 0) > 0);
 }
 
 export class ProviderEndpoint {
