@@ -47,7 +47,25 @@ export function isValidTimeZone(timeZone: string): boolean {
   }
 }
 
-export function zonedParts(epochMs: number, timeZone = 'UTC'): ZonedParts {
+/**
+ * Offsets are whole minutes since the 1970s (earlier, some zones kept local mean
+ * time with seconds), so from then on the parts only change when the UTC minute
+ * does: flows render `now` into every prompt, and Intl's formatToParts is the
+ * costly part of a render.
+ */
+const WHOLE_MINUTE_OFFSETS_FROM_MS = Date.UTC(1980, 0, 1);
+const lastParts = new Map<string, { minute: number; parts: Readonly<ZonedParts> }>();
+
+export function zonedParts(epochMs: number, timeZone = 'UTC'): Readonly<ZonedParts> {
+  const minute = Math.floor(epochMs / 60_000);
+  const cached = lastParts.get(timeZone);
+  if (cached && cached.minute === minute) return cached.parts;
+  const parts = formatParts(epochMs, timeZone);
+  if (epochMs >= WHOLE_MINUTE_OFFSETS_FROM_MS) lastParts.set(timeZone, { minute, parts: Object.freeze(parts) });
+  return parts;
+}
+
+function formatParts(epochMs: number, timeZone: string): ZonedParts {
   const parts: Record<string, string> = {};
   for (const p of formatter(timeZone).formatToParts(new Date(epochMs))) parts[p.type] = p.value;
   const hour = parts.hour === '24' ? '00' : parts.hour!;

@@ -11,6 +11,26 @@ describe('business hours', () => {
     expect(zonedParts(at('2026-01-05T00:00:00Z'))).toMatchObject({ time: '00:00', weekday: 'mon' });
   });
 
+  it('answers from the last minute read until the UTC minute changes, per zone', () => {
+    const t = at('2026-01-05T15:00:00Z');
+    expect(zonedParts(t, 'America/New_York').time).toBe('10:00');
+    expect(zonedParts(t + 59_999, 'America/New_York').time).toBe('10:00');
+    expect(zonedParts(t, 'Asia/Tokyo').time).toBe('00:00');
+    // The next minute, in both zones, read alternately.
+    expect(zonedParts(t + 60_000, 'America/New_York')).toEqual({ date: '2026-01-05', time: '10:01', weekday: 'mon', minutes: 601 });
+    expect(zonedParts(t + 60_000, 'Asia/Tokyo')).toEqual({ date: '2026-01-06', time: '00:01', weekday: 'tue', minutes: 1 });
+    // Going back in time is a different minute too.
+    expect(zonedParts(t - 1, 'America/New_York').time).toBe('09:59');
+  });
+
+  it('reads old offsets with seconds exactly (no minute cache before 1980)', () => {
+    // Monrovia ran at -0:44:30 until 1972: local midnight falls 30 s into a UTC minute.
+    const before = zonedParts(Date.UTC(1960, 0, 1, 0, 44, 29), 'Africa/Monrovia');
+    const after = zonedParts(Date.UTC(1960, 0, 1, 0, 44, 31), 'Africa/Monrovia');
+    expect(before).toMatchObject({ date: '1959-12-31', time: '23:59' });
+    expect(after).toMatchObject({ date: '1960-01-01', time: '00:00' });
+  });
+
   it('is DST-correct in America/New_York across 2026-03-08', () => {
     const hours: BusinessHours = { timezone: 'America/New_York', weekly: { sun: [['10:00', '12:00']] } };
     // 14:30 UTC is 09:30 EST the Sunday before, but 10:30 EDT on the change day.
