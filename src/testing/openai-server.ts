@@ -61,6 +61,8 @@ export interface ResponseRecord {
   outcome: ResponseOutcome | 'pending';
   /** Resolves when the exchange is over, with how it ended. A stall resolves only at disconnect. */
   ended: Promise<ResponseOutcome>;
+  /** The client's port: the same port twice means a kept-alive connection was reused. */
+  clientPort: number | undefined;
 }
 
 export interface FakeOpenAIOptions {
@@ -126,7 +128,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     }
 
     requests.push(body);
-    const record = newRecord();
+    const record = newRecord(req.socket.remotePort);
     responses.push(record.view);
     const request: FakeChatRequest = {
       model: typeof body.model === 'string' ? body.model : '',
@@ -232,10 +234,10 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
   };
 }
 
-function newRecord() {
+function newRecord(clientPort: number | undefined) {
   let resolve!: (o: ResponseOutcome) => void;
   const ended = new Promise<ResponseOutcome>((r) => (resolve = r));
-  const view: ResponseRecord = { status: 200, eventsWritten: 0, outcome: 'pending', ended };
+  const view: ResponseRecord = { status: 200, eventsWritten: 0, outcome: 'pending', ended, clientPort };
   let settled = false;
   return {
     view,

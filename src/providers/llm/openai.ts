@@ -131,6 +131,8 @@ export class OpenAiLlm implements LlmPort {
       const stallTimer: ProviderTimer = new ProviderTimer(this.clock, () => fire('stall', stallTimer));
       let retryDelayMs = 0;
       let chunks: AsyncIterator<ChatCompletionChunk> | undefined;
+      // Read to its end: the response is over and its socket back in the pool.
+      let drained = false;
       const gotFirstToken = () => firstTokenTimer.cancel();
 
       try {
@@ -145,7 +147,10 @@ export class OpenAiLlm implements LlmPort {
         stallTimer.arm(this.chunkTimeoutMs);
         for (;;) {
           const next = await chunks.next();
-          if (next.done) break;
+          if (next.done) {
+            drained = true;
+            break;
+          }
           stallTimer.progress();
           const chunk = next.value;
           if (chunk.usage) {
@@ -208,10 +213,14 @@ export class OpenAiLlm implements LlmPort {
         firstTokenTimer.cancel();
         stallTimer.cancel();
         outer?.removeEventListener('abort', onOuterAbort);
-        // Consumer stopped early, an error, or done: in every case release the socket.
-        attemptCtl.abort('done');
-        // Let the SDK's iterator run its own cleanup (reader lock) if we left it suspended.
-        void chunks?.return?.()?.catch(() => undefined);
+        // Consumer stopped early or an error: release the socket. A drained stream has nothing
+        // left to release, and aborting it would still run every abort listener fetch left on
+        // the signal (~0.5 % of the server's CPU at 250 calls).
+        if (!drained) {
+          attemptCtl.abort('done');
+          // Let the SDK's iterator run its own cleanup (reader lock) if we left it suspended.
+          void chunks?.return?.()?.catch(() => undefined);
+        }
       }
       try {
         await this.clock.sleep(retryDelayMs, outer);

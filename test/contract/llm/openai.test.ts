@@ -341,6 +341,19 @@ describe('OpenAiLlm cancellation', () => {
     expect(fake.requests).toHaveLength(1);
   });
 
+  it('replies read to their end leave their connections open for the next requests', async () => {
+    const replies = ['One.', 'Two.', 'Three.', 'Four.', 'Five.', 'Six.'];
+    fake.enqueue(...replies.map((text) => ({ text })));
+    const model = llm();
+    for (const [i, text] of replies.entries()) {
+      expect(textOf(await collect(model.stream(hello)))).toBe(text);
+      expect(await fake.responses[i]!.ended).toBe('completed');
+    }
+    // Kept-alive connections are reused (the pool may hold two while one is being released);
+    // aborting a finished request would cost a new TCP connection per reply.
+    expect(new Set(fake.responses.map((r) => r.clientPort)).size).toBeLessThanOrEqual(2);
+  });
+
   it('a consumer that stops reading releases the request', async () => {
     fake.enqueue({ text: 'one two three four five six seven eight', tokensPerSecond: 40 });
     for await (const e of llm().stream(hello)) {
