@@ -2,7 +2,8 @@ import type { DeepgramClient } from '@deepgram/sdk';
 import { systemClock, type Clock, type TimerHandle } from '../../core/clock.js';
 import { notConfigured } from '../../core/errors.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
-import { judgeDeadline, ProviderTimer } from '../deadline.js';
+import { processLoopLateness, type LoopLateness } from '../../core/loop-lateness.js';
+import { DEFAULT_DEADLINE_POLICY, judgeDeadline, ProviderTimer } from '../deadline.js';
 import { onDemand } from '../../core/on-demand.js';
 import { kindForStatus, ProviderError, type ProviderErrorKind } from '../errors.js';
 import { openWsTransport } from './deepgram-transport.js';
@@ -94,6 +95,12 @@ export interface DeepgramSttConfig {
   defaultEndpointingMs?: number;
   clock?: Clock;
   logger?: Logger;
+  /**
+   * How late the event loop has been, summed (src/core/loop-lateness.ts): the deadlines forgive
+   * it (docs/architecture.md#timeouts). Default: the process's own on the system clock, none on a
+   * manual clock (tests inject one where they need it), as `ProviderTimer` does.
+   */
+  lateness?: LoopLateness;
   /** Shorter values for tests. */
   timing?: Partial<DeepgramTiming>;
 }
@@ -102,10 +109,12 @@ export class DeepgramStt implements SttPort {
   private readonly timing: DeepgramTiming;
   private readonly clock: Clock;
   private readonly logger: Logger;
+  private readonly lateness: LoopLateness | undefined;
 
   constructor(private readonly config: DeepgramSttConfig) {
     this.timing = { ...DEEPGRAM_TIMING, ...config.timing };
     this.clock = config.clock ?? systemClock;
+    this.lateness = config.lateness ?? (this.clock === systemClock ? processLoopLateness() : undefined);
     this.logger = (config.logger ?? silentLogger).child({ component: 'stt.deepgram' });
     // Loaded now rather than at the first call's connect, which must not wait for it.
     if (config.apiKey) deepgramSdk();
@@ -129,6 +138,7 @@ export class DeepgramStt implements SttPort {
       signal,
       timing: this.timing,
       clock: this.clock,
+      lateness: this.lateness,
       logger: this.logger,
     });
     session.start();
@@ -155,6 +165,8 @@ interface SessionDeps {
   signal: AbortSignal | undefined;
   timing: DeepgramTiming;
   clock: Clock;
+  /** Summed loop lateness the deadlines forgive; undefined: not measured. */
+  lateness: LoopLateness | undefined;
   logger: Logger;
 }
 
@@ -192,6 +204,8 @@ class DeepgramSession implements SttSession {
   private lastSentAt = 0;
   private lastAudioAt = Number.NEGATIVE_INFINITY;
   private watchdogFrom = 0;
+  /** The loop's summed lateness at `watchdogFrom`: the watchdog forgives what it grew by since (see onTick). */
+  private lateAtWatchdogFrom = 0;
   /** Loop lateness the silence watchdog has forgiven since `watchdogFrom` (see onTick). */
   private watchdogForgiven = { from: 0, ms: 0 };
   /** When the housekeeping tick in flight was due: how late the loop ran it. */
@@ -217,7 +231,7 @@ class DeepgramSession implements SttSession {
     if (this.state === 'failed' || this.state === 'closed' || this.state === 'closing' || mulaw.length === 0) return;
     const now = atMs ?? this.d.clock.now();
     // Audio resuming after a pause (hold): Deepgram had nothing to say meanwhile.
-    if (now - this.lastAudioAt > this.d.timing.keepAliveAfterMs) this.watchdogFrom = now;
+    if (now - this.lastAudioAt > this.d.timing.keepAliveAfterMs) this.restartWatchdog(now);
     this.lastAudioAt = now;
     // A copy: the caller's buffer is reused for the next frame, and the slabs outlive it for the replay.
     let slab = this.slabs[this.slabs.length - 1];
@@ -283,8 +297,8 @@ class DeepgramSession implements SttSession {
     const { timing } = this.d;
     this.lastError = undefined;
     this.connectTimer?.cancel();
-    this.connectTimer = this.providerTimeout(timing.connectTimeoutMs, () => {
-      if (gen === this.gen) this.attemptFailed(sttError('connect_timeout', `no connection within ${timing.connectTimeoutMs} ms`));
+    this.connectTimer = this.providerTimeout(timing.connectTimeoutMs, (ownLatenessMs) => {
+      if (gen === this.gen) this.attemptFailed(sttError('connect_timeout', `no connection within ${timing.connectTimeoutMs} ms`, undefined, ownLatenessMs));
     });
     // A refused handshake, as the transport saw it: the status says whether another try can help.
     let refusal: ProviderError | undefined;
@@ -351,7 +365,7 @@ class DeepgramSession implements SttSession {
     this.connectTimer?.cancel();
     const reconnected = this.attempt > 0;
     this.state = 'open';
-    this.watchdogFrom = now;
+    this.restartWatchdog(now);
     this.lastSentAt = now;
     // Replay what no final covers yet, at most the last maxReplayMs; this
     // connection's time 0 is where the replay starts.
@@ -398,14 +412,17 @@ class DeepgramSession implements SttSession {
         error.kind === 'auth'
           ? `Deepgram rejected the API key (DEEPGRAM_API_KEY): ${error.message}`
           : `Deepgram refused the stream: ${error.message}`;
-      return this.fail(sttError(error.kind, message, error.status));
+      return this.fail(sttError(error.kind, message, error.status, error.ownLatenessMs));
     }
-    this.d.logger.warn({ attempt: this.attempt, kind: error.kind, status: error.status, reason: error.message }, 'deepgram connection attempt failed');
+    this.d.logger.warn(
+      { attempt: this.attempt, kind: error.kind, status: error.status, reason: error.message, ownLatenessMs: error.ownLatenessMs },
+      'deepgram connection attempt failed',
+    );
     this.scheduleReconnect(error);
   }
 
   private connectionLost(error: ProviderError): void {
-    this.d.logger.warn({ kind: error.kind, reason: error.message }, 'deepgram stream lost');
+    this.d.logger.warn({ kind: error.kind, reason: error.message, ownLatenessMs: error.ownLatenessMs }, 'deepgram stream lost');
     this.invalidateSocket();
     this.scheduleReconnect(error);
   }
@@ -417,7 +434,13 @@ class DeepgramSession implements SttSession {
     this.attemptStarts = this.attemptStarts.filter((t) => now - t < timing.reconnectWindowMs);
     if (this.attemptStarts.length >= timing.maxReconnectAttempts) {
       return this.fail(
-        sttError(error.kind, `Deepgram unavailable after ${this.attemptStarts.length} reconnect tries: ${error.message}`, error.status),
+        // The last error decides; one taken while our loop was late says so to the breaker (countsAgainstEndpoint).
+        sttError(
+          error.kind,
+          `Deepgram unavailable after ${this.attemptStarts.length} reconnect tries: ${error.message}`,
+          error.status,
+          error.ownLatenessMs,
+        ),
       );
     }
     this.attempt = this.attemptStarts.length + 1;
@@ -461,11 +484,20 @@ class DeepgramSession implements SttSession {
 
   // ── housekeeping ────────────────────────────────────────────────────
 
-  /** A Deepgram deadline that fails only when Deepgram is late, not our loop (src/providers/deadline.ts). */
-  private providerTimeout(ms: number, onExpire: () => void): TimerHandle {
-    const timer = new ProviderTimer(this.d.clock, onExpire);
+  /**
+   * A Deepgram deadline that fails only when Deepgram is late, not our loop (src/providers/deadline.ts);
+   * `onExpire` gets the loop's lateness beyond what it forgave (ProviderError.ownLatenessMs).
+   */
+  private providerTimeout(ms: number, onExpire: (ownLatenessMs: number) => void): TimerHandle {
+    const timer: ProviderTimer = new ProviderTimer(this.d.clock, () => onExpire(timer.unforgivenLateMs), DEFAULT_DEADLINE_POLICY, this.d.lateness);
     timer.arm(ms);
     return timer;
+  }
+
+  /** Deepgram's silence is counted from now (a message, audio resuming, a new connection). */
+  private restartWatchdog(now: number): void {
+    this.watchdogFrom = now;
+    if (this.d.lateness) this.lateAtWatchdogFrom = this.d.lateness.totalMs();
   }
 
   private armTick(): void {
@@ -490,13 +522,17 @@ class DeepgramSession implements SttSession {
       this.watchdogForgiven.ms = 0;
     }
     if (audioFlowing && now - this.watchdogFrom >= silenceWatchdogMs + this.watchdogForgiven.ms) {
-      // A late tick may have Deepgram's messages waiting unread behind it: the watchdog forgives that lateness.
+      // Deepgram's messages may be waiting unread behind our busy loop, even when this tick runs on time:
+      // the watchdog forgives the tick's own lateness or the loop's summed over the watch, whichever is more.
+      // The sampler is read only here (a stall suspected), not on every tick.
+      const loopLateMs = this.d.lateness ? this.d.lateness.totalMs() - this.lateAtWatchdogFrom : undefined;
       const verdict = judgeDeadline(
         { from: this.watchdogFrom, budgetMs: silenceWatchdogMs, forgivenMs: this.watchdogForgiven.ms },
-        { now, dueAt: this.tickDueAt },
+        { now, dueAt: this.tickDueAt, loopLateMs },
       );
       if (verdict.kind === 'expired') {
-        return this.connectionLost(sttError('stall', `no message for ${Math.round(now - this.watchdogFrom)} ms while audio flows`));
+        const silentMs = Math.round(now - this.watchdogFrom);
+        return this.connectionLost(sttError('stall', `no message for ${silentMs} ms while audio flows`, undefined, verdict.unforgivenLateMs));
       }
       this.watchdogForgiven.ms = verdict.state.forgivenMs;
     }
@@ -541,7 +577,7 @@ class DeepgramSession implements SttSession {
   // ── messages ────────────────────────────────────────────────────────
 
   private onMessage(raw: unknown): void {
-    this.watchdogFrom = this.d.clock.now();
+    this.restartWatchdog(this.d.clock.now());
     if (!raw || typeof raw !== 'object') return;
     const msg = raw as Record<string, unknown>;
     const offset = this.connOffsetBytes / BYTES_PER_SECOND;
@@ -610,6 +646,9 @@ function closeQuietly(socket: Socket): void {
   }
 }
 
-function sttError(kind: ProviderErrorKind, message: string, status?: number): ProviderError {
-  return new ProviderError('deepgram', 'stt', kind, message, status);
+/** `ownLatenessMs`: our loop's lateness beyond what the deadline forgave; such an error does not count against the breaker. */
+function sttError(kind: ProviderErrorKind, message: string, status?: number, ownLatenessMs?: number): ProviderError {
+  const error = new ProviderError('deepgram', 'stt', kind, message, status);
+  if (ownLatenessMs !== undefined && ownLatenessMs > 0) error.ownLatenessMs = ownLatenessMs;
+  return error;
 }

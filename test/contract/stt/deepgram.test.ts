@@ -9,7 +9,10 @@ import { createServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/core/clock.js';
 import { AppError } from '../../../src/core/errors.js';
+import { silentLogger } from '../../../src/core/logger.js';
+import { ProviderEndpoint } from '../../../src/providers/endpoints.js';
 import { DeepgramStt, type DeepgramTiming } from '../../../src/providers/stt/deepgram.js';
+import { FailoverStt } from '../../../src/providers/stt/failover.js';
 import type { SttEvent, SttSession } from '../../../src/providers/stt/port.js';
 import { startFakeDeepgram, type FakeDeepgram, type FakeDeepgramOptions } from '../../../src/testing/deepgram-server.js';
 
@@ -420,6 +423,129 @@ describe('DeepgramStt against the fake Deepgram', () => {
       expect(events.slice(0, 3)).toEqual([1, 2, 3].map((attempt) => ({ type: 'reconnecting', attempt })));
       expect((events.at(-1) as { reason: string }).reason).toMatch(/3 reconnect tries: no connection within 3000 ms/);
       expect(sockets).toHaveLength(4);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => blackhole.close(() => r()));
+    }
+  });
+});
+
+/**
+ * Our own loop late, on a manual clock: the Deepgram deadlines must blame Deepgram only for
+ * Deepgram's lateness (docs/architecture.md#timeouts). The injected lateness source stands in for
+ * the process sampler (src/core/loop-lateness.ts); the ticks themselves fire on time, as they can
+ * while Deepgram's messages wait unread behind a busy loop. No reconnect tries, so the first error
+ * is the session's `failed`, and it reaches the endpoint's breaker (threshold 1) through FailoverStt.
+ */
+describe('DeepgramStt deadlines while our own loop is late (manual clock)', () => {
+  async function lateLoop(baseUrl: string, timing: Partial<DeepgramTiming> = {}) {
+    const clock = new ManualClock();
+    let lateMs = 0;
+    const endpoint = new ProviderEndpoint('stt', 'primary', 'deepgram', clock, silentLogger, { failureThreshold: 1, openMs: 30_000 });
+    const deepgram = new DeepgramStt({
+      apiKey: 'test-deepgram-key',
+      baseUrl,
+      clock,
+      lateness: { totalMs: () => lateMs },
+      timing: { maxReconnectAttempts: 0, ...timing },
+    });
+    const failed: { atMs: number; event: Extract<SttEvent, { type: 'failed' }> }[] = [];
+    const others: SttEvent[] = [];
+    session = new FailoverStt([{ endpoint, stt: deepgram }], silentLogger).open({ language: 'en-US' }, (e) => {
+      if (e.type === 'failed') failed.push({ atMs: clock.now(), event: e });
+      else others.push(e);
+      fake?.notify();
+    });
+    const s = session;
+    return {
+      clock,
+      endpoint,
+      failed,
+      others,
+      /** The loop's summed lateness so far (ms). */
+      setLate(ms: number) {
+        lateMs = ms;
+      },
+      /** The caller talks (a frame every 100 ms of clock time) until `atMs`; the ticks run on time. */
+      async talkUntil(atMs: number) {
+        while (clock.now() < atMs) {
+          await clock.advance(Math.min(100, atMs - clock.now()));
+          s.sendAudio(new Uint8Array(FRAME));
+        }
+      },
+    };
+  }
+
+  /** Connected and open on our side (audio reaches the fake), at clock 0; Deepgram then says nothing. */
+  async function openSilent(timing: Partial<DeepgramTiming> = {}) {
+    fake = await startFakeDeepgram({ idleResultEveryMs: 60_000 });
+    const f = fake;
+    const t = await lateLoop(f.url, timing);
+    session!.sendAudio(new Uint8Array(FRAME));
+    await f.until(() => (f.latest()?.bytesReceived ?? 0) > 0, 3000, 'audio on the open connection');
+    expect(t.clock.now()).toBe(0);
+    return t;
+  }
+
+  it('the silence watchdog forgives the loop lateness summed over its watch, though every tick fires on time', async () => {
+    const t = await openSilent();
+    await t.talkUntil(2000);
+    t.setLate(1000); // one busy second in all, spread over ticks that each ran on time
+    await t.talkUntil(5999);
+    // Before: a stall at 5 s, blamed on Deepgram (the tick itself was not late).
+    expect(t.failed).toEqual([]);
+    expect(t.endpoint.status()).toMatchObject({ state: 'closed', failures: 0 });
+    // Deepgram still silent after its budget and the forgiven second: a stall, Deepgram's.
+    await t.talkUntil(6000);
+    expect(t.failed.map((f) => [f.atMs, f.event.error.kind, f.event.error.ownLatenessMs])).toEqual([[6000, 'stall', undefined]]);
+    expect(t.endpoint.status()).toMatchObject({ state: 'open', failures: 1 });
+  });
+
+  it('a genuine stall (the loop on time) still fails at exactly the watchdog budget and counts against the breaker', async () => {
+    const t = await openSilent();
+    await t.talkUntil(4999);
+    expect(t.failed).toEqual([]);
+    await t.talkUntil(5000);
+    expect(t.failed).toHaveLength(1);
+    expect(t.failed[0]!.atMs).toBe(5000);
+    expect(t.failed[0]!.event.error).toMatchObject({ kind: 'stall', message: expect.stringMatching(/no message for 5000 ms while audio flows/) });
+    expect(t.failed[0]!.event.error.ownLatenessMs).toBeUndefined();
+    expect(t.endpoint.status()).toMatchObject({ state: 'open', failures: 1 });
+  });
+
+  it('a stall taken with lateness left over carries ownLatenessMs and does not count against the breaker', async () => {
+    const t = await openSilent();
+    await t.talkUntil(2000);
+    t.setLate(8000); // more than the 5 s budget can forgive
+    await t.talkUntil(9999);
+    expect(t.failed).toEqual([]);
+    // Forgiven at most one more budget: Deepgram's silence fails at 10 s, with 3 s of our lateness unforgiven.
+    await t.talkUntil(10_000);
+    expect(t.failed.map((f) => [f.atMs, f.event.error.kind, f.event.error.ownLatenessMs])).toEqual([[10_000, 'stall', 3000]]);
+    expect(t.endpoint.status()).toMatchObject({ state: 'closed', failures: 0 });
+    expect(t.endpoint.tryAcquire()).toBe(true);
+  });
+
+  it('a connect timeout taken with lateness left over carries ownLatenessMs and does not count against the breaker', async () => {
+    // A TCP server that accepts and never answers the HTTP upgrade.
+    const sockets: Socket[] = [];
+    let accepted: (() => void) | undefined;
+    const blackhole = createServer((s) => {
+      sockets.push(s);
+      accepted?.();
+    });
+    await new Promise<void>((r) => blackhole.listen(0, '127.0.0.1', r));
+    const port = (blackhole.address() as { port: number }).port;
+    try {
+      const t = await lateLoop(`http://127.0.0.1:${port}`);
+      await new Promise<void>((resolve) => (sockets.length > 0 ? resolve() : void (accepted = resolve)));
+      t.setLate(10_000); // the loop far behind while the upgrade is awaited
+      await t.clock.advance(5_999);
+      expect(t.failed).toEqual([]);
+      await t.clock.advance(1);
+      // 3 s budget + 3 s forgiven; 7 s of our lateness left over.
+      expect(t.failed.map((f) => [f.atMs, f.event.error.kind, f.event.error.ownLatenessMs])).toEqual([[6000, 'connect_timeout', 7000]]);
+      expect(t.endpoint.status()).toMatchObject({ state: 'closed', failures: 0 });
     } finally {
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => blackhole.close(() => r()));
