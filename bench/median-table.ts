@@ -5,8 +5,8 @@ import type { LevelRow } from './lib/report.js';
  * Before/after tables from several bench runs (bench/README.md, "Density: before and after"):
  * `npx tsx bench/median-table.ts <label> <run.json>... [<label> <run.json>...]`
  * prints one markdown row per label and level: each cell the median over the runs, with the
- * range of the overhead p95 and of the server's CPU, and the failed calls and validity of every
- * run. A label that starts with `floor` reads the floor server's rows of `--floor` runs.
+ * range of the overhead p95 and of the server's CPU, and the failed calls (with the degraded ones,
+ * when any, as `(+N degraded)`) and validity of every run. A label that starts with `floor` reads the floor server's rows of `--floor` runs.
  * Run-to-run variance on a shared or virtual machine is large, so a single run says little:
  * interleave the builds' runs and compare medians.
  */
@@ -67,7 +67,9 @@ for (const g of groups) {
           `${med(rows, (r) => r.serverRssMb, 0)} / ${med(rows, (r) => r.serverRssMaxMb, 0)}`,
           `${med(rows, (r) => r.cpu.server, 2)} (${range(rows, (r) => r.cpu.server, 2)}) / ${med(rows, (r) => r.cpu.generator, 2)} / ${med(rows, (r) => r.cpu.fakes, 2)}`,
           `${med(rows, (r) => r.eventLoopDelayP99Ms)} / ${med(rows, (r) => r.serverEventLoopDelayP99Ms, 0)}`,
-          rows.map((r) => r.failedCalls + Object.values(r.serverFailed ?? {}).reduce((a, b) => a + b, 0)).join(', '),
+          rows
+            .map((r) => `${r.failedCalls + Object.values(r.serverFailed ?? {}).reduce((a, b) => a + b, 0)}${r.degraded ? ` (+${r.degraded} degraded)` : ''}`)
+            .join(', '),
           rows.map((r) => (r.valid ? 'yes' : 'INVALID')).join(', '),
         ].join(' | ') +
         ' |',

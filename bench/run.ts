@@ -7,7 +7,7 @@ import { LoadGenerator } from './lib/load.js';
 import { cpuMs, rssMb } from './lib/proc.js';
 import { printTable, writeResult, type LevelRow } from './lib/report.js';
 import { ACCOUNT_SID, AUTH_TOKEN, BENCH_NUMBER, REPO_ROOT, hasTaskset, killChildren, pin, startServer, trackChild, type ServerChild } from './lib/server.js';
-import { DEFAULT_BUDGETS, brokenBudgets, cpuShare, loopDelayMs, round, slope, spread, type Spread } from './lib/stats.js';
+import { DEFAULT_BUDGETS, brokenBudgets, cpuShare, loopDelayMs, round, serverFailures, slope, spread, type ServerFallbacks, type Spread } from './lib/stats.js';
 
 /**
  * `npm run bench` (bench/README.md): the server on core 0, this process — the
@@ -34,14 +34,8 @@ interface ServerStats {
   calls: { records: number; ended: number; sessions: number; paced: number };
   eventLoopDelayMs: { p50: number; p99: number; max: number };
   outcomes?: Record<string, number>;
+  fallbacks?: ServerFallbacks;
 }
-
-/**
- * Outcomes of calls the server ended that the generator does not already count as failed:
- * `completed` and `transferred` are not failures, an `unavailable` call is the generator's
- * `twiml` error and a `no_stream` one its `server_closed_stream`.
- */
-const NOT_SERVER_FAILURES = new Set(['completed', 'transferred', 'unavailable', 'no_stream']);
 
 async function serverStats(server: ServerChild, query: string): Promise<ServerStats | undefined> {
   try {
@@ -111,7 +105,7 @@ class Bench {
     const overheadInside = spread(metrics.map((m) => m.overheadMs).filter(num));
     const response = spread(metrics.map((m) => m.responseMs).filter(num));
     const failedCalls = FAILED_CALL_KINDS.reduce((sum, k) => sum + (s.errors[k] ?? 0), 0);
-    const serverFailed = Object.fromEntries(Object.entries(stats?.outcomes ?? {}).filter(([kind]) => !NOT_SERVER_FAILURES.has(kind)));
+    const { serverFailed, degraded } = serverFailures(stats?.outcomes, stats?.fallbacks);
     const row: LevelRow = {
       calls: n,
       streaming: gen.streaming,
@@ -136,6 +130,8 @@ class Bench {
       serverRssMaxMb: round(Math.max(0, ...rss)) ?? 0,
       failedCalls,
       serverFailed,
+      degraded,
+      ...(stats?.fallbacks?.calls ? { fallbackReasons: stats.fallbacks.byReason } : {}),
       cpu: {
         server: round(cpuShare(serverCpuMs, wallMs), 3) ?? 0,
         generator: round(cpuShare((genCpu.user + genCpu.system) / 1000, wallMs), 3) ?? 0,
@@ -166,6 +162,7 @@ class Bench {
       underruns: row.underruns,
     });
     for (const [kind, count] of Object.entries(serverFailed)) row.brokenBudgets.push(`${count} calls ended by the server as ${kind}`);
+    if (degraded > 0) row.brokenBudgets.push(`${degraded} calls degraded (the caller heard the fallback: ${JSON.stringify(stats?.fallbacks?.byReason ?? {})})`);
     this.rows.push(row);
     log(
       `  N=${n}: ${row.valid ? 'measured' : `INVALID (${row.invalidReason})`}` +

@@ -41,6 +41,14 @@ export interface LevelRow {
    * hang up like any other, so `failedCalls` misses them.
    */
   serverFailed?: Record<string, number>;
+  /**
+   * Calls that took the flow's fallback (the caller heard it after a provider failure) yet ended
+   * as no failure (`completed`, `transferred`), so neither count above has them. Absent in results
+   * taken before it was counted.
+   */
+  degraded?: number;
+  /** Every call of the window that took the fallback, failed or degraded, by reason (`llm_failed`, `stt_failed`, …). */
+  fallbackReasons?: Record<string, number>;
   /** Share of one core; `fakes` is the provider fakes' own process (also on core 1). */
   cpu: { server: number; generator: number; fakes?: number };
   eventLoopDelayP99Ms: number;
@@ -71,6 +79,7 @@ export function printTable(rows: LevelRow[]): string {
     'srv ELD p99',
     'turns spk/kpd',
     'failed',
+    'degraded',
     'errors',
     'valid',
   ];
@@ -89,6 +98,7 @@ export function printTable(rows: LevelRow[]): string {
     f(r.serverEventLoopDelayP99Ms, 1),
     `${r.spokenTurns}/${r.keypadResponseMs.n}`,
     String(r.failedCalls + Object.values(r.serverFailed ?? {}).reduce((a, b) => a + b, 0)),
+    r.degraded === undefined ? '—' : String(r.degraded),
     String(Object.values(r.errors).reduce((a, b) => a + b, 0)),
     r.valid ? (r.brokenBudgets.length ? 'over budget' : 'yes') : 'INVALID',
   ]);

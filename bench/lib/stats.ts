@@ -81,6 +81,37 @@ export interface LevelFigures {
 }
 
 /**
+ * Outcomes of calls the server ended that the generator does not already count as failed:
+ * `completed` and `transferred` are not failures, an `unavailable` call is the generator's
+ * `twiml` error and a `no_stream` one its `server_closed_stream`.
+ */
+const NOT_SERVER_FAILURES = new Set(['completed', 'transferred', 'unavailable', 'no_stream']);
+/** Outcomes neither the generator nor `serverFailed` counts as failed. */
+const NOT_FAILED = new Set(['completed', 'transferred']);
+
+/** `/bench/stats` `fallbacks`: calls ended in the window in which a failure took the flow's fallback. */
+export interface ServerFallbacks {
+  calls: number;
+  byOutcome: Record<string, number>;
+  byReason: Record<string, number>;
+}
+
+/**
+ * How the server's calls failed, from `/bench/stats`: `serverFailed`, the failed outcomes the
+ * generator has not counted already, by outcome; `degraded`, the calls that took the flow's fallback
+ * (the caller heard it) yet ended as no failure, `completed` at the fallback's `end` node, so that
+ * no call is counted twice.
+ */
+export function serverFailures(
+  outcomes: Record<string, number> = {},
+  fallbacks?: ServerFallbacks,
+): { serverFailed: Record<string, number>; degraded: number } {
+  const serverFailed = Object.fromEntries(Object.entries(outcomes).filter(([kind]) => !NOT_SERVER_FAILURES.has(kind)));
+  const degraded = Object.entries(fallbacks?.byOutcome ?? {}).reduce((sum, [kind, n]) => sum + (NOT_FAILED.has(kind) ? n : 0), 0);
+  return { serverFailed, degraded };
+}
+
+/**
  * Which budgets a level breaks. A figure with no samples (null: e.g. no spoken
  * turns yet) cannot break its budget; the report says it was not measured.
  */

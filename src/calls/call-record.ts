@@ -80,6 +80,15 @@ export interface TurnRecord {
   backchannel?: boolean;
 }
 
+/** A failure that took the flow's fallback: why, where, and the fallback node when the flow went on there. */
+export interface FallbackRecord {
+  reason: string;
+  /** Wall-clock epoch ms. */
+  at: number;
+  nodeId?: string;
+  fallbackNode?: string;
+}
+
 /** A pending transfer awaiting `/twilio/dial-result`: where the flow resumes if nobody answers. */
 export interface PendingTransfer {
   nodeId: string;
@@ -147,6 +156,11 @@ export interface CallRecord {
   answeredBy?: AnsweredBy;
   recording?: CallRecording;
   turns: TurnRecord[];
+  /**
+   * Every time a failure took the flow's fallback (the `flow.fallback` events), so a call that went
+   * on at the fallback node and ended `completed` still shows the caller heard it.
+   */
+  fallbacks?: FallbackRecord[];
   metrics: {
     framesIn: number;
     framesOut: number;

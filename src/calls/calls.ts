@@ -7,6 +7,7 @@ import {
   type CallHandler,
   type CallRecord,
   type CallSignal,
+  type FallbackRecord,
   type NextStep,
   type PendingTransfer,
   type TurnRecord,
@@ -183,6 +184,14 @@ export class Calls {
       // Applied again when a write is replayed (src/calls/fail-soft-repository.ts): the same turn once.
       if (r.turns.slice(-5).some((t) => t.at === turn.at && t.role === turn.role && t.text === turn.text)) return;
       r.turns.push(turn);
+    });
+  }
+
+  async addFallback(callSid: string, fallback: FallbackRecord): Promise<void> {
+    await this.repository.update(callSid, (r) => {
+      // Applied again when a write is replayed (src/calls/fail-soft-repository.ts): the same fallback once.
+      if (r.fallbacks?.some((f) => f.at === fallback.at && f.reason === fallback.reason && f.nodeId === fallback.nodeId)) return;
+      (r.fallbacks ??= []).push(fallback);
     });
   }
 

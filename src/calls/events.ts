@@ -35,6 +35,12 @@ export type CallEvent =
       metrics?: Record<string, number>;
     })
   | (Base & { type: 'node.entered'; nodeId: string; nodeType?: string })
+  /**
+   * A failure (`reason`: `llm_failed`, `stt_failed`, `gather_failed`, …) in `nodeId` took the flow's
+   * fallback: it goes on at `fallbackNode`, or, without one, the caller hears the fallback message
+   * and the call ends `failed` (docs/architecture.md#fallbacks).
+   */
+  | (Base & { type: 'flow.fallback'; reason: string; nodeId?: string; fallbackNode?: string })
   | (Base & { type: 'barge_in'; heardText: string; reason: 'speech' | 'dtmf' })
   | (Base & { type: 'dtmf'; digit: string })
   | (Base & { type: 'silence.reprompt' })

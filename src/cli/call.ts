@@ -505,6 +505,9 @@ export function formatCall(detail: CallDetail): string {
       case 'barge_in':
         lines.push(`  ✂ barge-in (${String(e.reason)}); heard: "${String(e.heardText)}"`);
         break;
+      case 'flow.fallback':
+        lines.push(`  ⚠ fallback (${String(e.reason)})${e.fallbackNode ? ` → ${String(e.fallbackNode)}` : ': the fallback message'}`);
+        break;
       case 'transfer.requested':
         lines.push(`  ⇢ transfer requested (${String(e.mode)}) to ${JSON.stringify(e.target)}`);
         break;

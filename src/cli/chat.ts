@@ -185,6 +185,8 @@ function describeEvent(event: FlowEvent): string | undefined {
       return `  ${event.name}: ${event.status} in ${event.ms} ms`;
     case 'llm.failed':
       return event.kind === 'not_configured' ? undefined : `  LLM failed (${event.kind}): ${event.message}`;
+    case 'flow.fallback':
+      return `  fallback (${event.reason})${event.fallbackNode ? ` → ${event.fallbackNode}` : ': the fallback message, then hang up'}`;
     default:
       return undefined;
   }

@@ -20,6 +20,12 @@ export type FlowEvent =
   | { type: 'turn.agent'; nodeId: string; text: string; heardText: string; interrupted: boolean }
   | { type: 'turn.caller'; nodeId: string; text?: string; digits?: string }
   | { type: 'llm.failed'; nodeId: string; kind: string; message: string }
+  /**
+   * A failure took the fallback (docs/architecture.md#fallbacks): `reason` is the failure (`llm_failed`,
+   * `stt_failed`, `gather_failed`, …), `nodeId` the node it happened in. With `fallbackNode` the
+   * flow goes on there; without, the caller hears the fallback message and the call ends `failed`.
+   */
+  | { type: 'flow.fallback'; reason: string; nodeId?: string; fallbackNode?: string }
   | { type: 'tool.called'; nodeId: string; name: string; status: number | 'timeout' | 'network' | 'error'; ms: number }
   | { type: 'transfer.requested'; nodeId: string; target: TransferTarget; mode: 'warm' | 'cold' }
   | { type: 'flow.ended'; outcome: RunOutcome; reason?: string; nodeId?: string };

@@ -436,6 +436,7 @@ export function createInterpreter(options: InterpreterOptions): Interpreter {
   /** The end of the line: fallbackMessage with the call's variables, hang up, outcome failed. */
   const speakFallbackAndEnd = async (reason: string): Promise<RunResult> => {
     const message = settings.fallbackMessage;
+    emit({ type: 'flow.fallback', reason, ...(state.position ? { nodeId: state.position.nodeId } : {}) });
     await say(render(message, scope()), { interruptible: false, cacheable: !hasPlaceholders(message) });
     await hangup('fallback');
     return finish({ outcome: 'failed', reason });
@@ -453,6 +454,7 @@ export function createInterpreter(options: InterpreterOptions): Interpreter {
     if (nodeAllowed && to && to !== currentNodeId() && state.counters.fallbacks < MAX_FALLBACKS) {
       state.counters.fallbacks++;
       logger.warn({ reason, fallbackNode: to }, 'taking the flow fallback node');
+      emit({ type: 'flow.fallback', reason, ...(state.position ? { nodeId: state.position.nodeId } : {}), fallbackNode: to });
       enter(to);
       return undefined;
     }

@@ -5,7 +5,8 @@ import type { Container } from '../container.js';
 /**
  * Benchmark-only figures (`npm run bench`), registered only when
  * BENCH_STATS=1 and never in production: the per-turn metrics stored on call
- * records (docs/architecture.md#per-turn-metrics) within a wall-clock window, plus this process's
+ * records (docs/architecture.md#per-turn-metrics) within a wall-clock window, how the calls that
+ * ended in it ended (and which of them took the flow's fallback), plus this process's
  * event-loop delay and memory. Unauthenticated, so it stays off by default.
  */
 /**
@@ -30,11 +31,21 @@ export async function benchStatsRoutes(app: FastifyInstance, { container }: { co
     // How the calls that ended in the window ended: a call the server ended with its fallback
     // (`tts_failed`, …) hangs up like any other, so the generator alone cannot tell.
     const outcomes: Record<string, number> = {};
+    // Of those, the calls in which a failure took the flow's fallback at least once: one that went
+    // on at the fallback node can still end `completed`, so its outcome alone does not show it.
+    // `byOutcome` lets the bench leave out the ones already counted as failed; `byReason` counts
+    // each call once per distinct reason.
+    const fallbacks = { calls: 0, byOutcome: {} as Record<string, number>, byReason: {} as Record<string, number> };
     for (const r of records) {
       if (r.state === 'ended') ended++;
       if (r.endedAt !== undefined && r.endedAt >= fromMs && r.endedAt <= toMs) {
         const kind = r.outcome?.kind ?? 'unknown';
         outcomes[kind] = (outcomes[kind] ?? 0) + 1;
+        if (r.fallbacks?.length) {
+          fallbacks.calls++;
+          fallbacks.byOutcome[kind] = (fallbacks.byOutcome[kind] ?? 0) + 1;
+          for (const reason of new Set(r.fallbacks.map((f) => f.reason))) fallbacks.byReason[reason] = (fallbacks.byReason[reason] ?? 0) + 1;
+        }
       }
       for (const t of r.turns) {
         if (t.metrics && t.at >= fromMs && t.at <= toMs) {
@@ -46,6 +57,7 @@ export async function benchStatsRoutes(app: FastifyInstance, { container }: { co
     const out = {
       turns,
       outcomes,
+      fallbacks,
       calls: { records: records.length, ended, sessions: container.telephony.sessions.size, paced: container.telephony.pacer.size, streamsClosedWithoutStart: container.telephony.streamCounters.closedWithoutStart, mediaDroppedForRate: container.telephony.streamCounters.droppedForRate, streamsClosedForRate: container.telephony.streamCounters.closedForRate, forksClosedWithoutStart: container.telephony.streamCounters.forksClosedWithoutStart, forkDroppedForRate: container.telephony.streamCounters.forkDroppedForRate, forksClosedForRate: container.telephony.streamCounters.forksClosedForRate },
       eventLoopDelayMs: { p50: delayMs(eld.percentile(50)), p99: delayMs(eld.percentile(99)), max: delayMs(eld.max) },
       memory: process.memoryUsage(),

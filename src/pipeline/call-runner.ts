@@ -147,6 +147,12 @@ export class CallRunner {
       case 'transfer.requested':
         calls.emit({ type: 'transfer.requested', callSid, mode: e.mode, target: e.target, nodeId: e.nodeId });
         return;
+      case 'flow.fallback': {
+        const where = { ...(e.nodeId ? { nodeId: e.nodeId } : {}), ...(e.fallbackNode ? { fallbackNode: e.fallbackNode } : {}) };
+        calls.emit({ type: 'flow.fallback', callSid, reason: e.reason, ...where });
+        void calls.addFallback(callSid, { reason: e.reason, at: clock.wallNow(), ...where });
+        return;
+      }
       default:
         return;
     }

@@ -83,6 +83,16 @@ describe('Deepgram gone, with a fallbackNode', () => {
     const record = await h.finish(call, 30_000);
     expect(record.turns.map((t) => t.text).slice(0, 2)).toEqual([GREETING, 'Connecting you to a person.']);
     expect(call.events.find((e) => e.kind === 'dial')).toMatchObject({ number: '+15550104444' });
+    // Both fallbacks are in the call's history: why, from where, where to.
+    const fallbacks = [
+      { reason: 'stt_failed', nodeId: 'chat', fallbackNode: 'desk' },
+      { reason: 'transfer_unavailable', nodeId: 'desk' },
+    ];
+    expect(h.eventsOf(call.callSid).filter((e) => e.type === 'flow.fallback')).toEqual(fallbacks.map((f) => ({ type: 'flow.fallback', callSid: call.callSid, at: expect.any(Number), ...f })));
+    expect(record.fallbacks).toEqual(fallbacks.map((f) => ({ ...f, at: expect.any(Number) })));
+    await h.container.callRecorder.flush();
+    const stored = await h.container.callHistory.events(call.callSid);
+    expect(stored.filter((e) => e.type === 'flow.fallback')).toMatchObject(fallbacks);
   });
 });
 
@@ -109,6 +119,12 @@ describe('OpenAI recovery', () => {
     expect(h.openai!.responses.every((r) => r.status === 500)).toBe(true);
     expect(record.turns.map((t) => t.text)).toEqual([GREETING, 'Where are you located?', FALLBACK]);
     expect(record.outcome?.kind).toBe('failed');
+    expect(record.fallbacks).toEqual([{ reason: 'llm_failed', nodeId: 'chat', at: expect.any(Number) }]);
+    await h.container.callRecorder.flush();
+    const stored = await h.container.callHistory.events(call.callSid);
+    expect(stored.filter((e) => e.type === 'flow.fallback')).toEqual([
+      { type: 'flow.fallback', callSid: call.callSid, at: expect.any(Number), reason: 'llm_failed', nodeId: 'chat' },
+    ]);
   });
 
   it('stall after headers (retried, stalls again): the filler plays at 1.5 s, the 4 s first-token deadline takes the fallback', async () => {

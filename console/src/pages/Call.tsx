@@ -209,7 +209,7 @@ function turnsOf(events: LiveEvent[]): CallTurn[] {
 
 function describeEvent(e: Record<string, unknown>): string {
   const bits: string[] = [];
-  for (const k of ['nodeId', 'to', 'from', 'reason', 'outcome', 'by', 'agentId', 'name'] as const) {
+  for (const k of ['nodeId', 'to', 'from', 'reason', 'outcome', 'fallbackNode', 'by', 'agentId', 'name'] as const) {
     const v = e[k];
     if (typeof v === 'string' || typeof v === 'number') bits.push(`${k} ${v}`);
   }

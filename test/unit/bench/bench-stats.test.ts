@@ -54,4 +54,27 @@ describe('bench stats route', () => {
     const before = (await t.app.inject({ method: 'GET', url: '/bench/stats?from=0&to=1' })).json();
     expect(before.outcomes).toEqual({});
   });
+
+  it('counts the calls ended in the window that took the flow fallback, by outcome and reason (a fallback node can end completed)', async () => {
+    t = await buildTestApp({ env: { BENCH_STATS: '1' } });
+    const calls = t.container.telephony.calls;
+    const open = (callSid: string) =>
+      calls.open({ callSid, accountSid: 'AC1', agentId: 'a', slug: 's', version: 1, from: '+15550000001', to: '+15550000002', direction: 'inbound' });
+    for (const sid of ['CA1', 'CA2', 'CA3', 'CA4']) await open(sid);
+    // CA1: the fallback node, then an end node: completed. CA2: twice (node, then the message): failed, one call.
+    await calls.addFallback('CA1', { reason: 'llm_failed', nodeId: 'chat', fallbackNode: 'desk', at: 100 });
+    await calls.addFallback('CA2', { reason: 'llm_failed', nodeId: 'chat', fallbackNode: 'desk', at: 100 });
+    await calls.addFallback('CA2', { reason: 'gather_failed', nodeId: 'desk', at: 200 });
+    // CA4 takes a fallback but is still live: not counted.
+    await calls.addFallback('CA4', { reason: 'stt_failed', nodeId: 'chat', at: 100 });
+    await calls.end('CA1', 'hangup', 'completed');
+    await calls.end('CA2', 'fallback', 'failed');
+    await calls.end('CA3', 'hangup', 'completed');
+
+    const all = (await t.app.inject({ method: 'GET', url: '/bench/stats?from=0' })).json();
+    expect(all.outcomes).toEqual({ completed: 2, failed: 1 });
+    expect(all.fallbacks).toEqual({ calls: 2, byOutcome: { completed: 1, failed: 1 }, byReason: { llm_failed: 2, gather_failed: 1 } });
+    const before = (await t.app.inject({ method: 'GET', url: '/bench/stats?from=0&to=1' })).json();
+    expect(before.fallbacks).toEqual({ calls: 0, byOutcome: {}, byReason: {} });
+  });
 });

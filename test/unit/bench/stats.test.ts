@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { brokenBudgets, cpuShare, loopDelayMs, parseDurationMs, percentile, round, slope, spread } from '../../../bench/lib/stats.js';
+import { brokenBudgets, cpuShare, loopDelayMs, parseDurationMs, percentile, round, serverFailures, slope, spread } from '../../../bench/lib/stats.js';
 
 describe('bench figures', () => {
   it('percentile is nearest-rank over unsorted samples', () => {
@@ -62,5 +62,14 @@ describe('bench figures', () => {
     expect(loopDelayMs(10_000_000, 10)).toBe(0);
     expect(loopDelayMs(9_500_000, 10)).toBe(0);
     expect(loopDelayMs(22_700_000, 10)).toBeCloseTo(12.7);
+  });
+
+  it('server failures: failed outcomes the generator has not counted, and degraded calls (a fallback that ended as no failure), none twice', () => {
+    const outcomes = { completed: 400, transferred: 10, failed: 5, tts_failed: 2, unavailable: 3, no_stream: 1 };
+    const fallbacks = { calls: 399, byOutcome: { completed: 390, transferred: 4, failed: 5 }, byReason: { llm_failed: 399 } };
+    expect(serverFailures(outcomes, fallbacks)).toEqual({ serverFailed: { failed: 5, tts_failed: 2 }, degraded: 394 });
+    // A server without the figure (or older): nothing degraded.
+    expect(serverFailures(outcomes)).toEqual({ serverFailed: { failed: 5, tts_failed: 2 }, degraded: 0 });
+    expect(serverFailures()).toEqual({ serverFailed: {}, degraded: 0 });
   });
 });

@@ -136,4 +136,61 @@ describe('flow fallbacks: one path for every failure', () => {
     expect(result).toMatchObject({ outcome: 'failed', reason: 'gather_failed', lastNodeId: 'again' });
     expect(h.port.texts.at(-1)).toBe('Sorry, please call Maple Clinic again.');
   });
+
+  describe('every fallback taken is reported (flow.fallback): why, from where, and where to', () => {
+    it('the LLM failing with a fallbackNode: the flow goes on there and ends completed, the event says so', async () => {
+      const flow = makeFlow(
+        [
+          { id: 'chat', type: 'conversation', prompt: 'Help.', speakFirst: true },
+          { id: 'desk', type: 'say', text: 'Putting you through.', next: 'bye' },
+          { id: 'bye', type: 'end', text: 'Bye.' },
+        ],
+        { systemPrompt: 's', ...SETTINGS, fallbackNode: 'desk' },
+      );
+      const h = harness(flow, { llm: new ScriptedLlm([{ error: 'server_error' }]) });
+      expect(await h.interpreter.run()).toMatchObject({ outcome: 'completed' });
+      expect(h.eventsOf('flow.fallback')).toEqual([{ type: 'flow.fallback', reason: 'llm_failed', nodeId: 'chat', fallbackNode: 'desk' }]);
+      // Reported before the fallback node is entered.
+      const types = h.events.map((e) => (e.type === 'node.entered' ? `node.entered:${e.nodeId}` : e.type));
+      expect(types.indexOf('flow.fallback')).toBeLessThan(types.indexOf('node.entered:desk'));
+    });
+
+    it('the message path: the LLM failing without a fallbackNode', async () => {
+      const flow = makeFlow([{ id: 'chat', type: 'conversation', prompt: 'Help.', speakFirst: true }], { systemPrompt: 's', ...SETTINGS });
+      const h = harness(flow, { llm: new ScriptedLlm([{ error: 'server_error' }]) });
+      expect(await h.interpreter.run()).toMatchObject({ outcome: 'failed', reason: 'llm_failed' });
+      expect(h.eventsOf('flow.fallback')).toEqual([{ type: 'flow.fallback', reason: 'llm_failed', nodeId: 'chat' }]);
+    });
+
+    it('a missing failure edge, then the fallback node failing itself: the node, then the message', async () => {
+      const flow = makeFlow(
+        [
+          { id: 'ask', type: 'gather', prompt: 'Number?', variable: 'n', input: ['dtmf'], retries: 0, next: 'ask' },
+          { id: 'again', type: 'gather', prompt: 'Once more?', variable: 'n', input: ['dtmf'], retries: 0, next: 'again' },
+        ],
+        { ...SETTINGS, fallbackNode: 'again' },
+      );
+      const h = harness(flow, { inputs: [timeout, timeout] });
+      expect(await h.interpreter.run()).toMatchObject({ outcome: 'failed', reason: 'gather_failed' });
+      expect(h.eventsOf('flow.fallback')).toEqual([
+        { type: 'flow.fallback', reason: 'gather_failed', nodeId: 'ask', fallbackNode: 'again' },
+        { type: 'flow.fallback', reason: 'gather_failed', nodeId: 'again' },
+      ]);
+    });
+
+    it('speech input lost (stt_failed) without a fallbackNode: the message path reports it too', async () => {
+      const h = harness(askFlow(), { inputs: [BLOCK] });
+      h.port.onSay = (text) => {
+        if (text === 'Your number?') queueMicrotask(() => h.interpreter.fail('stt_failed'));
+      };
+      await h.interpreter.run();
+      expect(h.eventsOf('flow.fallback')).toEqual([{ type: 'flow.fallback', reason: 'stt_failed', nodeId: 'ask' }]);
+    });
+
+    it('a run that ends normally reports no fallback', async () => {
+      const h = harness(askFlow({ fallbackNode: 'desk' }), { inputs: [dtmf('1')] });
+      expect(await h.interpreter.run()).toMatchObject({ outcome: 'completed' });
+      expect(h.eventsOf('flow.fallback')).toEqual([]);
+    });
+  });
 });
