@@ -72,6 +72,15 @@ export type DeadlineVerdict =
   /** Not yet: look again after `delayMs`, with this state. */
   | { kind: 'rearm'; delayMs: number; state: DeadlineState };
 
+/**
+ * The loop lateness a deadline of `budgetMs` forgives when `loopLateMs` were summed over its
+ * wait (the same rule as `judgeDeadline`): what a retry decision may add back to the budget
+ * left, so that our own lateness does not use up the provider's time for a second try.
+ */
+export function forgivableLateMs(loopLateMs: number, budgetMs: number, policy: DeadlinePolicy = DEFAULT_DEADLINE_POLICY): number {
+  return loopLateMs > policy.lateToleranceMs ? Math.min(loopLateMs, policy.maxForgiveMs ?? budgetMs) : 0;
+}
+
 export function deadlineOf(state: DeadlineState): number {
   return state.from + state.budgetMs + state.forgivenMs;
 }
@@ -132,14 +141,17 @@ export class ProviderTimer {
     private readonly lateness: LoopLateness | undefined = clock === systemClock ? processLoopLateness() : undefined,
   ) {}
 
-  /** Starts (or restarts) a budget counted from `from` (default now): a shared deadline passes its start. */
-  arm(budgetMs: number, from = this.clock.now()): void {
+  /**
+   * Starts (or restarts) a budget counted from `from` (default now): a shared deadline passes its
+   * start, and `lateAtFrom` the loop's summed lateness read then, so lateness since `from` is forgiven.
+   */
+  arm(budgetMs: number, from = this.clock.now(), lateAtFrom = this.lateness?.totalMs() ?? 0): void {
     this.cancel();
     this.state = { from, budgetMs, forgivenMs: 0 };
     this.progressAt = undefined;
     this.held = false;
     this.passedWhileHeld = false;
-    this.lateAtFrom = this.lateness?.totalMs() ?? 0;
+    this.lateAtFrom = lateAtFrom;
     this.schedule(Math.max(0, deadlineOf(this.state) - this.clock.now()));
   }
 

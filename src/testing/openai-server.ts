@@ -39,6 +39,8 @@ export interface ReplyPlan {
   headersDelayMs?: number;
   /** Write this many `data:` events (the role chunk counts), then go silent with the socket open. 0 = headers only. */
   stallAfterChunks?: number;
+  /** Close the connection without answering: what a client meets on a kept-alive socket the server had already closed. */
+  dropConnection?: boolean;
   /** Send an `{"error": …}` event after this many events (the SDK throws mid-stream). */
   errorAfterChunks?: number;
   firstTokenDelayMs?: number;
@@ -165,6 +167,11 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
 
     await wait(plan.headersDelayMs ?? 0);
     if (closed) return;
+    if (plan.dropConnection) {
+      record.finish('server_closed');
+      res.destroy();
+      return;
+    }
 
     if (plan.status !== undefined && plan.status >= 400) {
       record.view.status = plan.status;

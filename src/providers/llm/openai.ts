@@ -7,7 +7,8 @@ import type {
 } from 'openai/resources/chat/completions';
 import { systemClock, type Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
-import { ProviderTimer } from '../deadline.js';
+import { DEFAULT_DEADLINE_POLICY, forgivableLateMs, ProviderTimer } from '../deadline.js';
+import { processLoopLateness, type LoopLateness } from '../../core/loop-lateness.js';
 import { onDemand } from '../../core/on-demand.js';
 import { kindForStatus, ProviderError, type ProviderErrorKind } from '../errors.js';
 import {
@@ -57,6 +58,8 @@ export interface OpenAiLlmOptions {
   /** Jitter source, injectable for tests. */
   random?: () => number;
   logger?: Logger;
+  /** Our loop's summed lateness (src/core/loop-lateness.ts); the process's on the system clock, none on another. */
+  lateness?: LoopLateness | undefined;
 }
 
 type TimeoutKind = 'first_token_timeout' | 'stall';
@@ -74,6 +77,7 @@ export class OpenAiLlm implements LlmPort {
   private readonly backoffBaseMs: number;
   private readonly random: () => number;
   private readonly logger: Logger | undefined;
+  private readonly lateness: LoopLateness | undefined;
 
   constructor(options: OpenAiLlmOptions) {
     this.model = options.model ?? OPENAI_DEFAULT_MODEL;
@@ -84,6 +88,7 @@ export class OpenAiLlm implements LlmPort {
     this.backoffBaseMs = options.backoffMs ?? LLM_BACKOFF_MS;
     this.random = options.random ?? Math.random;
     this.logger = options.logger;
+    this.lateness = 'lateness' in options ? options.lateness : this.clock === systemClock ? processLoopLateness() : undefined;
     this.client = options.apiKey
       ? new (openAiSdk().OpenAI)({
           apiKey: options.apiKey,
@@ -110,6 +115,9 @@ export class OpenAiLlm implements LlmPort {
     const body = this.buildBody(request);
     const startedAt = this.clock.now();
     const deadlineMs = startedAt + this.firstTokenTimeoutMs;
+    // The loop's lateness when the turn's first-token budget began: every attempt's timer, and the
+    // retry decision, forgive what our own loop was late since then (src/providers/deadline.ts).
+    const lateAtStart = this.lateness?.totalMs() ?? 0;
     let yielded = false;
 
     for (let attempt = 1; ; attempt++) {
@@ -125,10 +133,10 @@ export class OpenAiLlm implements LlmPort {
         attemptCtl.abort(kind);
       };
       // Both timers fail only when the LLM is late, not our loop (src/providers/deadline.ts).
-      const firstTokenTimer: ProviderTimer = new ProviderTimer(this.clock, () => fire('first_token_timeout', firstTokenTimer));
-      firstTokenTimer.arm(this.firstTokenTimeoutMs, startedAt);
+      const firstTokenTimer: ProviderTimer = new ProviderTimer(this.clock, () => fire('first_token_timeout', firstTokenTimer), DEFAULT_DEADLINE_POLICY, this.lateness);
+      firstTokenTimer.arm(this.firstTokenTimeoutMs, startedAt, lateAtStart);
       // Held while the consumer has a yielded event: that time is not OpenAI's (ProviderTimer.hold).
-      const stallTimer: ProviderTimer = new ProviderTimer(this.clock, () => fire('stall', stallTimer));
+      const stallTimer: ProviderTimer = new ProviderTimer(this.clock, () => fire('stall', stallTimer), DEFAULT_DEADLINE_POLICY, this.lateness);
       let retryDelayMs = 0;
       let chunks: AsyncIterator<ChatCompletionChunk> | undefined;
       // Read to its end: the response is over and its socket back in the pool.
@@ -201,7 +209,9 @@ export class OpenAiLlm implements LlmPort {
           maxAttempts: this.maxAttempts,
           retryAfterMs: err instanceof openAiSdk().APIError ? retryAfterMs(err.headers, this.clock.wallNow()) : undefined,
           backoffMs: backoffMs(attempt, this.backoffBaseMs, this.random),
-          budgetLeftMs: deadlineMs - this.clock.now(),
+          // A connection error that reached us late (a kept-alive socket the server closed while our
+          // loop was behind) still gets its retry: our lateness is not the LLM's time.
+          budgetLeftMs: deadlineMs + this.forgivenSince(lateAtStart) - this.clock.now(),
         });
         if (!decision.retry) {
           this.logger?.warn({ kind: error.kind, status: error.status, attempt, why: decision.reason }, 'llm request failed');
@@ -228,6 +238,11 @@ export class OpenAiLlm implements LlmPort {
         return; // aborted while backing off: quiet, like any intended abort
       }
     }
+  }
+
+  /** The loop lateness since `lateAtStart` that the first-token budget forgives. */
+  private forgivenSince(lateAtStart: number): number {
+    return this.lateness ? forgivableLateMs(this.lateness.totalMs() - lateAtStart, this.firstTokenTimeoutMs) : 0;
   }
 
   private buildBody(request: LlmRequest): ChatCompletionCreateParamsStreaming {

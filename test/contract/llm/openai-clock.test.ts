@@ -184,6 +184,56 @@ describe('OpenAiLlm timeouts on the injected clock', () => {
     expect(clock.now()).toBe(handedBackAt + 3_000);
   });
 
+  describe('a connection dropped after our loop used up the first-token budget', () => {
+    // The first request waits at the fake until `release`, then its connection is dropped
+    // without an answer (a kept-alive socket the server had already closed); the second answers.
+    async function dropLate(lateMs: number) {
+      const clock = new ManualClock();
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      let calls = 0;
+      fake.setResponder(async () => {
+        if (++calls > 1) return { text: 'ok' };
+        await gate;
+        return { dropConnection: true };
+      });
+      const lateness = { ms: 0, totalMs: () => lateness.ms };
+      const decided: string[] = [];
+      const logger = createLogger('info', {
+        write: (line: string) => {
+          const { msg } = JSON.parse(line) as { msg: string };
+          if (msg === 'llm request retrying' || msg === 'llm request failed') decided.push(msg);
+        },
+      });
+      const llm = new OpenAiLlm({ apiKey: 'k', baseUrl: fake.url, clock, random: () => 0, lateness, logger });
+      const { state, settled } = watch(llm.stream(hello));
+      await vi.waitFor(() => expect(fake.requests).toHaveLength(1));
+      // 3.95 s pass before the drop is read; of them, `lateMs` our own loop was behind.
+      lateness.ms = lateMs;
+      await clock.advance(3_950);
+      release();
+      // Retried (after a backoff of 100 ms with zero jitter) or failed, decided at 3.95 s.
+      await vi.waitFor(() => expect(decided).toHaveLength(1));
+      await clock.advance(100);
+      await settled;
+      return { state, requests: fake.requests.length, decided };
+    }
+
+    it('is retried when the budget went on our own lateness', async () => {
+      const { state, requests, decided } = await dropLate(3_000);
+      expect(decided).toEqual(['llm request retrying']);
+      expect(state.error).toBeUndefined();
+      expect(requests).toBe(2);
+    });
+
+    it('fails without a retry when the LLM had the time', async () => {
+      const { state, requests, decided } = await dropLate(0);
+      expect(decided).toEqual(['llm request failed']);
+      expect(state.error?.kind).toBe('connection');
+      expect(requests).toBe(1);
+    });
+  });
+
   it('a stall timer that fires late because our loop was busy looks again before failing (src/providers/deadline.ts)', async () => {
     const clock = new ManualClock();
     fake.enqueue({ text: words(10), stallAfterChunks: 6 });
