@@ -136,16 +136,24 @@ export function initialStep(type: NodeType): NodeStep {
   }
 }
 
-function setPath(root: Record<string, unknown>, path: string, value: unknown): void {
+/**
+ * Writes `value` at a dotted path of a template scope under construction. Objects on the way
+ * that the scope did not make here (`made`) are the call's own variable values: they are copied
+ * before a dotted name is written into them, so rendering never changes the call's variables.
+ */
+function setPath(root: Record<string, unknown>, path: string, value: unknown, made: Set<object>): void {
   const parts = path.split('.');
   let cur: Record<string, unknown> = root;
   // `__proto__` would reach Object.prototype (a saved name is the builder's text).
   if (parts.includes('__proto__')) return;
   for (const part of parts.slice(0, -1)) {
     const next = Object.hasOwn(cur, part) ? cur[part] : undefined;
-    if (next === undefined) cur[part] = {};
-    else if (next === null || typeof next !== 'object' || Array.isArray(next)) return; // a scalar owns the name
-    else if (Object.isFrozen(next)) cur[part] = { ...(next as object) };
+    if (next === null || (next !== undefined && (typeof next !== 'object' || Array.isArray(next)))) return; // a scalar owns the name
+    if (next === undefined || !made.has(next)) {
+      const own: Record<string, unknown> = next === undefined ? {} : { ...(next as Record<string, unknown>) };
+      made.add(own);
+      cur[part] = own;
+    }
     cur = cur[part] as Record<string, unknown>;
   }
   cur[parts[parts.length - 1]!] = value;
@@ -240,7 +248,8 @@ export function createInterpreter(options: InterpreterOptions): Interpreter {
 
   const scope = (extra?: Variables): Variables => {
     const root: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(state.variables)) setPath(root, k, v);
+    const made = new Set<object>();
+    for (const [k, v] of Object.entries(state.variables)) setPath(root, k, v, made);
     if (root.now === undefined) {
       const p = zonedParts(clock.wallNow(), zone);
       root.now = { date: p.date, time: p.time, weekday: WEEKDAY_NAMES[p.weekday] };

@@ -16,6 +16,23 @@ describe('variables and templates in the interpreter', () => {
     expect(h.port.texts).toEqual(['Order A1 costs 12.5. Tags ["x"]. Sid CA123.']);
   });
 
+  it('a dotted name over a saved object renders with it and leaves the saved object as it was', async () => {
+    const flow = makeFlow([
+      { id: 'h', type: 'http', url: 'http://127.0.0.1:9/o', save: { order: 'order', 'order.tags': 'tags' }, next: 's' },
+      { id: 's', type: 'say', text: 'Order {{order.id}} tags {{order.tags}}.', next: 't' },
+      { id: 't', type: 'say', text: 'Again {{order.total}} {{order.tags}}.', next: 'e' },
+      { id: 'e', type: 'end' },
+    ]);
+    const h = harness(flow, { http });
+    await h.interpreter.run();
+    expect(h.port.texts).toEqual(['Order A1 tags ["x"].', 'Again 12.5 ["x"].']);
+    // Rendering built its own copy: the saved value is what the HTTP answer held, in every snapshot.
+    const vars = h.interpreter.snapshot().variables;
+    expect(vars.order).toEqual({ id: 'A1', total: 12.5 });
+    expect(vars['order.tags']).toEqual(['x']);
+    for (const snap of h.snapshots) if (snap.variables.order) expect(snap.variables.order).toEqual({ id: 'A1', total: 12.5 });
+  });
+
   it('settings defaults are set at start and overwritten by gathered values; branches read dotted builtins', async () => {
     const flow = makeFlow(
       [
