@@ -53,6 +53,11 @@ export function registerCallMetrics(metrics: Metrics, sources: CallMetricsSource
   const ended = metrics.counter({ name: 'calls_ended_total', help: 'Calls ended, by outcome (the call record outcome kind).', labelNames: ['outcome'] });
   const bargeIns = metrics.counter({ name: 'barge_ins_total', help: 'Agent speech cut off by the caller, by what cut it (speech or dtmf).', labelNames: ['via'] });
   const transfers = metrics.counter({ name: 'transfers_requested_total', help: 'Transfers to people requested by flows, by mode.', labelNames: ['mode'] });
+  const fallbacks = metrics.counter({
+    name: 'flow_fallbacks_total',
+    help: "Failures that took the flow's fallback (the caller heard it), by reason: llm_failed, stt_failed, tts_failed, gather_failed, …",
+    labelNames: ['reason'],
+  });
   const providerErrors = metrics.counter({
     name: 'provider_errors_total',
     help: 'Failures reported by speech-to-text, LLM and text-to-speech providers, by provider, stage and kind.',
@@ -83,6 +88,9 @@ export function registerCallMetrics(metrics: Metrics, sources: CallMetricsSource
         return;
       case 'transfer.requested':
         transfers.inc({ mode: e.mode });
+        return;
+      case 'flow.fallback':
+        fallbacks.inc({ reason: e.reason });
         return;
       case 'turn.agent':
         if (!e.metrics) return;

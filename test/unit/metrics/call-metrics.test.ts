@@ -52,6 +52,17 @@ describe('call metrics', () => {
     expect(m.value('voice_transfers_requested_total', { mode: 'cold' })).toBe(1);
   });
 
+  it('counts the flow fallbacks callers heard, by reason, whether the flow went on or ended', async () => {
+    const s = setup();
+    s.publish({ type: 'flow.fallback', reason: 'llm_failed', nodeId: 'talk', fallbackNode: 'bye' });
+    s.publish({ type: 'flow.fallback', reason: 'llm_failed', nodeId: 'talk' });
+    s.publish({ type: 'flow.fallback', reason: 'stt_failed', nodeId: 'menu' });
+    const m = await s.scrape();
+    expect(m.type('voice_flow_fallbacks_total')).toBe('COUNTER');
+    expect(m.value('voice_flow_fallbacks_total', { reason: 'llm_failed' })).toBe(2);
+    expect(m.value('voice_flow_fallbacks_total', { reason: 'stt_failed' })).toBe(1);
+  });
+
   it('observes per-turn metrics in seconds and skips stages that did not happen', async () => {
     const s = setup();
     const turn = (metrics: Record<string, number | null>) =>
