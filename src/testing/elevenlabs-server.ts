@@ -32,6 +32,11 @@ export interface FakeTtsPlan {
   bytesPerChar?: number;
   /** Called right after the first audio chunk is written (the bench times our share of a turn from it). */
   onFirstByte?: () => void;
+  /**
+   * Close the connection without answering, this many ms after the request (on the fake's clock):
+   * what a client meets on a kept-alive socket the server had already closed.
+   */
+  dropAfterMs?: number;
 }
 
 export type FakeTtsBehaviour = (text: string, request: RecordedTtsRequest) => FakeTtsPlan;
@@ -45,6 +50,7 @@ export interface RecordedTtsRequest {
   text: string;
   /** Protocol violations found in the request; a correct client leaves this empty. */
   problems: string[];
+  /** The HTTP status answered; 0 when the connection was dropped without an answer (`dropAfterMs`). */
   status: number;
   bytesWritten: number;
   /** All audio was written and the response ended. */
@@ -148,6 +154,12 @@ export async function startFakeElevenLabs(options: FakeElevenLabsOptions = {}): 
     }
 
     const plan = behaviour(record.text, record);
+    if (plan.dropAfterMs !== undefined) {
+      if (plan.dropAfterMs > 0) await clock.sleep(plan.dropAfterMs);
+      record.status = 0;
+      res.destroy();
+      return;
+    }
     if (plan.status !== undefined && plan.status !== 200) {
       return fail(res, record, plan.status, plan.detail ?? { status: 'fake_error', message: `fake error ${plan.status}` });
     }

@@ -1,7 +1,8 @@
 import type { ElevenLabsClient } from '@elevenlabs/elevenlabs-js';
 import { systemClock, type Clock } from '../../core/clock.js';
 import { onDemand } from '../../core/on-demand.js';
-import { ProviderTimer } from '../deadline.js';
+import { DEFAULT_DEADLINE_POLICY, forgivableLateMs, ProviderTimer } from '../deadline.js';
+import { processLoopLateness, type LoopLateness } from '../../core/loop-lateness.js';
 import { kindForStatus, ProviderError, type ProviderErrorKind } from '../errors.js';
 import type { TtsPort, TtsRequest, VoiceSpec } from './port.js';
 
@@ -25,6 +26,12 @@ export const ELEVENLABS_CHUNK_TIMEOUT_MS = 2000;
  * timers fire long before it.
  */
 const SDK_REQUEST_TIMEOUT_S = 60;
+/**
+ * One try, and once more at once when the connection failed before any audio: a kept-alive
+ * socket the server had closed fails that way, and the SDK's own retries (which would cover it)
+ * are off so that our timers decide. Without it one stale socket ended the call (`tts_failed`).
+ */
+export const ELEVENLABS_MAX_ATTEMPTS = 2;
 
 export const ELEVENLABS_OUTPUT_FORMAT = 'ulaw_8000';
 
@@ -44,6 +51,8 @@ export interface ElevenLabsTtsOptions {
   chunkTimeoutMs?: number;
   /** `optimize_streaming_latency` 0–4 (deprecated by ElevenLabs; sent only when set). */
   optimizeStreamingLatency?: number;
+  /** Our loop's summed lateness (src/core/loop-lateness.ts); the process's on the system clock, none on another. */
+  lateness?: LoopLateness | undefined;
 }
 
 export class ElevenLabsTts implements TtsPort {
@@ -52,9 +61,11 @@ export class ElevenLabsTts implements TtsPort {
   private readonly firstByteTimeoutMs: number;
   private readonly chunkTimeoutMs: number;
   private readonly optimizeStreamingLatency: number | undefined;
+  private readonly lateness: LoopLateness | undefined;
 
   constructor(options: ElevenLabsTtsOptions = {}) {
     this.clock = options.clock ?? systemClock;
+    this.lateness = 'lateness' in options ? options.lateness : this.clock === systemClock ? processLoopLateness() : undefined;
     this.firstByteTimeoutMs = options.firstByteTimeoutMs ?? ELEVENLABS_FIRST_BYTE_TIMEOUT_MS;
     this.chunkTimeoutMs = options.chunkTimeoutMs ?? ELEVENLABS_CHUNK_TIMEOUT_MS;
     this.optimizeStreamingLatency = options.optimizeStreamingLatency;
@@ -69,34 +80,72 @@ export class ElevenLabsTts implements TtsPort {
   }
 
   async *synthesize(request: TtsRequest): AsyncIterable<Uint8Array> {
-    const { text, voice, signal } = request;
     if (!this.client) {
       throw ttsError('not_configured', 'text-to-speech needs ELEVENLABS_API_KEY to be set');
     }
-    if (signal?.aborted) return;
+    if (request.signal?.aborted) return;
+    // The first-byte budget spans both tries, and forgives our loop's lateness since the first began.
+    const startedAt = this.clock.now();
+    const lateAtStart = this.lateness?.totalMs() ?? 0;
+    for (let attempt = 1; ; attempt++) {
+      const progress = { audio: false };
+      try {
+        yield* this.attempt(this.client, request, startedAt, lateAtStart, progress);
+        return;
+      } catch (err) {
+        const retry =
+          err instanceof ProviderError &&
+          err.kind === 'connection' &&
+          !progress.audio &&
+          attempt < ELEVENLABS_MAX_ATTEMPTS &&
+          !request.signal?.aborted &&
+          this.firstByteBudgetLeft(startedAt, lateAtStart) > 0;
+        if (!retry) throw err;
+      }
+    }
+  }
 
+  /** What is left of the first-byte budget begun at `startedAt`, our loop's lateness since then forgiven. */
+  private firstByteBudgetLeft(startedAt: number, lateAtStart: number): number {
+    const forgiven = this.lateness ? forgivableLateMs(this.lateness.totalMs() - lateAtStart, this.firstByteTimeoutMs) : 0;
+    return startedAt + this.firstByteTimeoutMs + forgiven - this.clock.now();
+  }
+
+  private async *attempt(
+    client: ElevenLabsClient,
+    request: TtsRequest,
+    startedAt: number,
+    lateAtStart: number,
+    progress: { audio: boolean },
+  ): AsyncIterable<Uint8Array> {
+    const { text, voice, signal } = request;
     const controller = new AbortController();
     const onAbort = () => controller.abort(signal?.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
     let timedOut: ProviderError | undefined;
     let onTimeout: (() => ProviderError) | undefined;
     // Fails only when ElevenLabs is late, not our loop nor our consumer (src/providers/deadline.ts).
-    const timer: ProviderTimer = new ProviderTimer(this.clock, () => {
-      timedOut = onTimeout!();
-      // Our loop's lateness beyond what the deadline forgave: the breaker does not count this one.
-      if (timer.unforgivenLateMs > 0) timedOut.ownLatenessMs = timer.unforgivenLateMs;
-      controller.abort(timedOut);
-    });
-    const arm = (ms: number, error: () => ProviderError) => {
+    const timer: ProviderTimer = new ProviderTimer(
+      this.clock,
+      () => {
+        timedOut = onTimeout!();
+        // Our loop's lateness beyond what the deadline forgave: the breaker does not count this one.
+        if (timer.unforgivenLateMs > 0) timedOut.ownLatenessMs = timer.unforgivenLateMs;
+        controller.abort(timedOut);
+      },
+      DEFAULT_DEADLINE_POLICY,
+      this.lateness,
+    );
+    const arm = (ms: number, error: () => ProviderError, from?: number, lateAtFrom?: number) => {
       onTimeout = error;
-      timer.arm(ms);
+      timer.arm(ms, from, lateAtFrom);
     };
     const disarm = () => timer.cancel();
 
     let finished = false;
     try {
-      arm(this.firstByteTimeoutMs, () => ttsError('first_byte_timeout', `no audio from ElevenLabs within ${this.firstByteTimeoutMs} ms`));
-      const audio = await this.client.textToSpeech.stream(
+      arm(this.firstByteTimeoutMs, () => ttsError('first_byte_timeout', `no audio from ElevenLabs within ${this.firstByteTimeoutMs} ms`), startedAt, lateAtStart);
+      const audio = await client.textToSpeech.stream(
         voice.voiceId,
         {
           text,
@@ -111,6 +160,7 @@ export class ElevenLabsTts implements TtsPort {
       let streaming = false;
       for await (const chunk of audio) {
         if (chunk.byteLength === 0) continue;
+        progress.audio = true;
         // The timer measures ElevenLabs, not our consumer: its deadline does not count while we wait at `yield`.
         timer.hold();
         yield chunk;

@@ -111,6 +111,45 @@ describe('ElevenLabsTts against the loopback ElevenLabs', () => {
     expect(err.kind).toBe('connection');
   });
 
+  it('a connection dropped before any audio is tried once more at once, and the audio arrives', async () => {
+    let n = 0;
+    fake.setBehaviour(() => (++n === 1 ? { dropAfterMs: 0 } : {}));
+    expect(concat(await collect(tts().synthesize({ text: 'Hello.', voice })))).toEqual(fakeSpeech('Hello.'));
+    expect(fake.requests.map((r) => r.status)).toEqual([0, 200]);
+  });
+
+  it('a second dropped connection fails with connection: one retry, no more', async () => {
+    fake.setBehaviour(() => ({ dropAfterMs: 0 }));
+    const err = await rejection(collect(tts().synthesize({ text: 'Hello.', voice })));
+    expect(err.kind).toBe('connection');
+    expect(fake.requests).toHaveLength(2);
+  });
+
+  it('a connection dropped after our late loop used the first-byte budget is still retried', async () => {
+    const clock = new ManualClock();
+    let n = 0;
+    const late = await startFakeElevenLabs({ clock, behaviour: () => (++n === 1 ? { dropAfterMs: 2500 } : {}) });
+    try {
+      const lateness = { ms: 0, totalMs: () => lateness.ms };
+      const run = collect(new ElevenLabsTts({ apiKey: late.apiKey, baseUrl: late.url, clock, lateness }).synthesize({ text: 'Hello.', voice }));
+      await late.waitForRequest();
+      // 2.5 s pass before the drop; our loop was behind for 1 s of them, which the 2 s budget forgives.
+      lateness.ms = 1_000;
+      await clock.advance(2_500);
+      expect(concat(await run)).toEqual(fakeSpeech('Hello.'));
+      expect(late.requests.map((r) => r.status)).toEqual([0, 200]);
+    } finally {
+      await late.close();
+    }
+  });
+
+  it('an error status is not retried here (failover decides): one request', async () => {
+    fake.setBehaviour(() => ({ status: 503 }));
+    const err = await rejection(collect(tts().synthesize({ text: 'Hello.', voice })));
+    expect(err.kind).toBe('server_error');
+    expect(fake.requests).toHaveLength(1);
+  });
+
   it('times out after 2 s without a first byte although headers arrived, and hangs up', async () => {
     const clock = new ManualClock();
     fake.setBehaviour(() => ({ stallAfterBytes: 0 }));
