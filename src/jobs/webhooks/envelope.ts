@@ -5,13 +5,13 @@ import { maskNumbersInText } from '../../core/phone-mask.js';
 
 /**
  * What a webhook delivers (docs/jobs.md#webhooks): the agent's call events
- * `call.ended`, `transfer.*` and `handoff.*`, each wrapped with the call it
+ * `call.ended`, `flow.fallback`, `transfer.*` and `handoff.*`, each wrapped with the call it
  * belongs to. Phone numbers are masked (`+1****5678`) like everywhere a viewer
  * without the right to see them reads calls: the receiver is whatever URL a
  * builder typed.
  */
 
-export const WEBHOOK_EVENT_TYPES = /^(call\.ended|transfer\.[a-z_]+|handoff\.[a-z_]+)$/;
+export const WEBHOOK_EVENT_TYPES = /^(call\.ended|flow\.fallback|transfer\.[a-z_]+|handoff\.[a-z_]+)$/;
 
 export function isWebhookEvent(event: CallEvent): boolean {
   return WEBHOOK_EVENT_TYPES.test(event.type);
