@@ -1,4 +1,4 @@
-import type { Clock } from './clock.js';
+import { systemClock, type Clock } from './clock.js';
 
 /**
  * How late the event loop has been, summed since the process started: a timer
@@ -54,4 +54,12 @@ export function processLoopLateness(): LoopLateness {
     (fn, ms) => setTimeout(fn, ms).unref(),
   );
   return processSampler;
+}
+
+/**
+ * The lateness source that goes with a clock: the process's own on the system clock, none on
+ * another (a manual clock's time is the test's; tests that need lateness inject a source).
+ */
+export function latenessFor(clock: Clock): LoopLateness | undefined {
+  return clock === systemClock ? processLoopLateness() : undefined;
 }

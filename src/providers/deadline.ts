@@ -1,5 +1,5 @@
-import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
-import { processLoopLateness, type LoopLateness } from '../core/loop-lateness.js';
+import type { Clock, TimerHandle } from '../core/clock.js';
+import { latenessFor, type LoopLateness } from '../core/loop-lateness.js';
 
 /**
  * Provider timeouts that measure the provider, not our own event loop
@@ -73,11 +73,18 @@ export type DeadlineVerdict =
   | { kind: 'rearm'; delayMs: number; state: DeadlineState };
 
 /**
- * The loop lateness a deadline of `budgetMs` forgives when `loopLateMs` were summed over its
- * wait (the same rule as `judgeDeadline`): what a retry decision may add back to the budget
- * left, so that our own lateness does not use up the provider's time for a second try.
+ * The loop lateness a deadline of `budgetMs` forgives for the wait since `lateAtStart` (a reading
+ * of `lateness`), by the same rule as `judgeDeadline`: what a retry decision adds back to the
+ * budget left, so that our own lateness does not use up the provider's time for a second try.
  */
-export function forgivableLateMs(loopLateMs: number, budgetMs: number, policy: DeadlinePolicy = DEFAULT_DEADLINE_POLICY): number {
+export function forgivenSince(
+  lateness: LoopLateness | undefined,
+  lateAtStart: number,
+  budgetMs: number,
+  policy: DeadlinePolicy = DEFAULT_DEADLINE_POLICY,
+): number {
+  if (!lateness) return 0;
+  const loopLateMs = lateness.totalMs() - lateAtStart;
   return loopLateMs > policy.lateToleranceMs ? Math.min(loopLateMs, policy.maxForgiveMs ?? budgetMs) : 0;
 }
 
@@ -138,7 +145,7 @@ export class ProviderTimer {
     private readonly clock: Clock,
     private readonly onExpire: () => void,
     private readonly policy: DeadlinePolicy = DEFAULT_DEADLINE_POLICY,
-    private readonly lateness: LoopLateness | undefined = clock === systemClock ? processLoopLateness() : undefined,
+    private readonly lateness: LoopLateness | undefined = latenessFor(clock),
   ) {}
 
   /**

@@ -7,8 +7,8 @@ import type {
 } from 'openai/resources/chat/completions';
 import { systemClock, type Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
-import { DEFAULT_DEADLINE_POLICY, forgivableLateMs, ProviderTimer } from '../deadline.js';
-import { processLoopLateness, type LoopLateness } from '../../core/loop-lateness.js';
+import { DEFAULT_DEADLINE_POLICY, forgivenSince, ProviderTimer } from '../deadline.js';
+import { latenessFor, type LoopLateness } from '../../core/loop-lateness.js';
 import { onDemand } from '../../core/on-demand.js';
 import { kindForStatus, ProviderError, type ProviderErrorKind } from '../errors.js';
 import {
@@ -88,7 +88,7 @@ export class OpenAiLlm implements LlmPort {
     this.backoffBaseMs = options.backoffMs ?? LLM_BACKOFF_MS;
     this.random = options.random ?? Math.random;
     this.logger = options.logger;
-    this.lateness = 'lateness' in options ? options.lateness : this.clock === systemClock ? processLoopLateness() : undefined;
+    this.lateness = 'lateness' in options ? options.lateness : latenessFor(this.clock);
     this.client = options.apiKey
       ? new (openAiSdk().OpenAI)({
           apiKey: options.apiKey,
@@ -211,7 +211,7 @@ export class OpenAiLlm implements LlmPort {
           backoffMs: backoffMs(attempt, this.backoffBaseMs, this.random),
           // A connection error that reached us late (a kept-alive socket the server closed while our
           // loop was behind) still gets its retry: our lateness is not the LLM's time.
-          budgetLeftMs: deadlineMs + this.forgivenSince(lateAtStart) - this.clock.now(),
+          budgetLeftMs: deadlineMs + forgivenSince(this.lateness, lateAtStart, this.firstTokenTimeoutMs) - this.clock.now(),
         });
         if (!decision.retry) {
           this.logger?.warn({ kind: error.kind, status: error.status, attempt, why: decision.reason }, 'llm request failed');
@@ -238,11 +238,6 @@ export class OpenAiLlm implements LlmPort {
         return; // aborted while backing off: quiet, like any intended abort
       }
     }
-  }
-
-  /** The loop lateness since `lateAtStart` that the first-token budget forgives. */
-  private forgivenSince(lateAtStart: number): number {
-    return this.lateness ? forgivableLateMs(this.lateness.totalMs() - lateAtStart, this.firstTokenTimeoutMs) : 0;
   }
 
   private buildBody(request: LlmRequest): ChatCompletionCreateParamsStreaming {

@@ -2,7 +2,7 @@ import type { DeepgramClient } from '@deepgram/sdk';
 import { systemClock, type Clock, type TimerHandle } from '../../core/clock.js';
 import { notConfigured } from '../../core/errors.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
-import { processLoopLateness, type LoopLateness } from '../../core/loop-lateness.js';
+import { latenessFor, type LoopLateness } from '../../core/loop-lateness.js';
 import { DEFAULT_DEADLINE_POLICY, judgeDeadline, ProviderTimer } from '../deadline.js';
 import { onDemand } from '../../core/on-demand.js';
 import { kindForStatus, ProviderError, type ProviderErrorKind } from '../errors.js';
@@ -114,7 +114,7 @@ export class DeepgramStt implements SttPort {
   constructor(private readonly config: DeepgramSttConfig) {
     this.timing = { ...DEEPGRAM_TIMING, ...config.timing };
     this.clock = config.clock ?? systemClock;
-    this.lateness = config.lateness ?? (this.clock === systemClock ? processLoopLateness() : undefined);
+    this.lateness = config.lateness ?? latenessFor(this.clock);
     this.logger = (config.logger ?? silentLogger).child({ component: 'stt.deepgram' });
     // Loaded now rather than at the first call's connect, which must not wait for it.
     if (config.apiKey) deepgramSdk();

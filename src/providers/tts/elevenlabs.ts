@@ -1,8 +1,8 @@
 import type { ElevenLabsClient } from '@elevenlabs/elevenlabs-js';
 import { systemClock, type Clock } from '../../core/clock.js';
 import { onDemand } from '../../core/on-demand.js';
-import { DEFAULT_DEADLINE_POLICY, forgivableLateMs, ProviderTimer } from '../deadline.js';
-import { processLoopLateness, type LoopLateness } from '../../core/loop-lateness.js';
+import { DEFAULT_DEADLINE_POLICY, forgivenSince, ProviderTimer } from '../deadline.js';
+import { latenessFor, type LoopLateness } from '../../core/loop-lateness.js';
 import { kindForStatus, ProviderError, type ProviderErrorKind } from '../errors.js';
 import type { TtsPort, TtsRequest, VoiceSpec } from './port.js';
 
@@ -65,7 +65,7 @@ export class ElevenLabsTts implements TtsPort {
 
   constructor(options: ElevenLabsTtsOptions = {}) {
     this.clock = options.clock ?? systemClock;
-    this.lateness = 'lateness' in options ? options.lateness : this.clock === systemClock ? processLoopLateness() : undefined;
+    this.lateness = 'lateness' in options ? options.lateness : latenessFor(this.clock);
     this.firstByteTimeoutMs = options.firstByteTimeoutMs ?? ELEVENLABS_FIRST_BYTE_TIMEOUT_MS;
     this.chunkTimeoutMs = options.chunkTimeoutMs ?? ELEVENLABS_CHUNK_TIMEOUT_MS;
     this.optimizeStreamingLatency = options.optimizeStreamingLatency;
@@ -99,16 +99,10 @@ export class ElevenLabsTts implements TtsPort {
           !progress.audio &&
           attempt < ELEVENLABS_MAX_ATTEMPTS &&
           !request.signal?.aborted &&
-          this.firstByteBudgetLeft(startedAt, lateAtStart) > 0;
+          startedAt + this.firstByteTimeoutMs + forgivenSince(this.lateness, lateAtStart, this.firstByteTimeoutMs) > this.clock.now();
         if (!retry) throw err;
       }
     }
-  }
-
-  /** What is left of the first-byte budget begun at `startedAt`, our loop's lateness since then forgiven. */
-  private firstByteBudgetLeft(startedAt: number, lateAtStart: number): number {
-    const forgiven = this.lateness ? forgivableLateMs(this.lateness.totalMs() - lateAtStart, this.firstByteTimeoutMs) : 0;
-    return startedAt + this.firstByteTimeoutMs + forgiven - this.clock.now();
   }
 
   private async *attempt(
