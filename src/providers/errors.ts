@@ -77,6 +77,12 @@ export class ProviderError extends Error {
     this.name = 'ProviderError';
     this.retryable = RETRYABLE[kind];
   }
+
+  /** Notes our loop's lateness left over at a timeout (`ownLatenessMs`), when there was any. */
+  withOwnLateness(ms: number | undefined): this {
+    if (ms !== undefined && ms > 0) this.ownLatenessMs = ms;
+    return this;
+  }
 }
 
 /** Maps a provider's HTTP status to a kind; one table for every vendor. */

@@ -316,8 +316,7 @@ function timeoutError(kind: TimeoutKind, firstTokenTimeoutMs: number, chunkTimeo
     kind === 'first_token_timeout'
       ? llmError(kind, `No reply from the LLM within ${firstTokenTimeoutMs} ms`)
       : llmError(kind, `The LLM stream stalled for ${chunkTimeoutMs} ms`);
-  if (ownLatenessMs > 0) error.ownLatenessMs = ownLatenessMs;
-  return error;
+  return error.withOwnLateness(ownLatenessMs);
 }
 
 /** The adapter's edge: every failure is classified here, once, from the SDK's error classes and the HTTP status. */

@@ -648,7 +648,5 @@ function closeQuietly(socket: Socket): void {
 
 /** `ownLatenessMs`: our loop's lateness beyond what the deadline forgave; such an error does not count against the breaker. */
 function sttError(kind: ProviderErrorKind, message: string, status?: number, ownLatenessMs?: number): ProviderError {
-  const error = new ProviderError('deepgram', 'stt', kind, message, status);
-  if (ownLatenessMs !== undefined && ownLatenessMs > 0) error.ownLatenessMs = ownLatenessMs;
-  return error;
+  return new ProviderError('deepgram', 'stt', kind, message, status).withOwnLateness(ownLatenessMs);
 }

@@ -122,9 +122,8 @@ export class ElevenLabsTts implements TtsPort {
     const timer: ProviderTimer = new ProviderTimer(
       this.clock,
       () => {
-        timedOut = onTimeout!();
         // Our loop's lateness beyond what the deadline forgave: the breaker does not count this one.
-        if (timer.unforgivenLateMs > 0) timedOut.ownLatenessMs = timer.unforgivenLateMs;
+        timedOut = onTimeout!().withOwnLateness(timer.unforgivenLateMs);
         controller.abort(timedOut);
       },
       DEFAULT_DEADLINE_POLICY,
