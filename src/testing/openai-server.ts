@@ -39,8 +39,11 @@ export interface ReplyPlan {
   headersDelayMs?: number;
   /** Write this many `data:` events (the role chunk counts), then go silent with the socket open. 0 = headers only. */
   stallAfterChunks?: number;
-  /** Close the connection without answering: what a client meets on a kept-alive socket the server had already closed. */
-  dropConnection?: boolean;
+  /**
+   * Close the connection without answering, this many ms after the headers delay (0 = at once):
+   * what a client meets on a kept-alive socket the server had already closed (as the fake ElevenLabs).
+   */
+  dropAfterMs?: number;
   /** Send an `{"error": …}` event after this many events (the SDK throws mid-stream). */
   errorAfterChunks?: number;
   firstTokenDelayMs?: number;
@@ -167,7 +170,9 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
 
     await wait(plan.headersDelayMs ?? 0);
     if (closed) return;
-    if (plan.dropConnection) {
+    if (plan.dropAfterMs !== undefined) {
+      await wait(plan.dropAfterMs);
+      if (closed) return;
       record.finish('server_closed');
       res.destroy();
       return;

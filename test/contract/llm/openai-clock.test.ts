@@ -195,7 +195,7 @@ describe('OpenAiLlm timeouts on the injected clock', () => {
       fake.setResponder(async () => {
         if (++calls > 1) return { text: 'ok' };
         await gate;
-        return { dropConnection: true };
+        return { dropAfterMs: 0 };
       });
       const lateness = { ms: 0, totalMs: () => lateness.ms };
       const decided: string[] = [];
