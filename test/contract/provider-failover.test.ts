@@ -336,6 +336,36 @@ describe('STT failover', () => {
     ]);
   });
 
+  it('a primary that refuses every stream opens its breaker over calls one after another (its reconnect tries are not a sign of life)', async () => {
+    const clock = new ManualClock();
+    const primary = await startFakeDeepgram({ refuseStatus: 500 });
+    const secondary = await startFakeDeepgram();
+    cleanups.push(() => primary.close(), () => secondary.close());
+    const { health, endpoint } = breakers(clock);
+    const timing = { tickMs: 20, reconnectBackoffMs: [0, 0, 0] };
+    const stt = new FailoverStt(
+      [
+        { endpoint: endpoint('stt', 'primary', 'deepgram'), stt: new DeepgramStt({ apiKey: primary.apiKey, baseUrl: primary.url, timing }) },
+        { endpoint: endpoint('stt', 'secondary', 'deepgram'), stt: new DeepgramStt({ apiKey: secondary.apiKey, baseUrl: secondary.url, timing }) },
+      ],
+      silentLogger,
+    );
+    // Two calls in turn, each moved to the secondary after the primary's tries: that is two failures in a row.
+    for (let call = 1; call <= 2; call++) {
+      const session = stt.open({ language: 'en-US' }, () => secondary.notify());
+      await secondary.until(() => secondary.connections.length === call, 5_000, `call ${call} on the secondary`);
+      await session.close();
+    }
+    const [primaryHealth] = health.report().endpoints;
+    expect(primaryHealth).toMatchObject({ role: 'primary', state: 'open', failures: 2 });
+    // The third call goes straight to the secondary, without waiting on the dead primary.
+    const refused = primary.rejections.length;
+    const third = stt.open({ language: 'en-US' }, () => secondary.notify());
+    cleanups.push(() => third.close());
+    await secondary.until(() => secondary.connections.length === 3, 5_000, 'call 3 on the secondary');
+    expect(primary.rejections.length).toBe(refused);
+  });
+
   it('a flow’s stt.secondaryModel is what the secondary hears with, over the endpoint’s configured model', async () => {
     const clock = new ManualClock();
     const primary = await startFakeDeepgram({ refuseStatus: 500 });

@@ -114,7 +114,9 @@ class FailoverSttSession implements SttSession {
       if (error) this.onEvent(error === event.error ? event : { type: 'failed', reason: error.message, error });
       return;
     }
-    if (!this.reported) {
+    // A reconnect try is the adapter coping with a failure, not the endpoint answering: counting it as
+    // success would reset the breaker at every call, so one refusing every stream would never open it.
+    if (!this.reported && event.type !== 'reconnecting') {
       // The endpoint answered: it is alive.
       endpoint.success();
       this.reported = true;
