@@ -292,25 +292,35 @@ describe('TTS failover', () => {
   });
 });
 
+/** Two fake Deepgrams behind breakers (primary, then secondary), with immediate reconnect tries. */
+async function sttPair(
+  primaryOptions: Parameters<typeof startFakeDeepgram>[0],
+  secondaryOptions: Parameters<typeof startFakeDeepgram>[0] = {},
+  secondaryModel?: string,
+) {
+  const clock = new ManualClock();
+  const primary = await startFakeDeepgram(primaryOptions);
+  const secondary = await startFakeDeepgram(secondaryOptions);
+  cleanups.push(() => primary.close(), () => secondary.close());
+  const { health, endpoint } = breakers(clock);
+  const timing = { tickMs: 20, reconnectBackoffMs: [0, 0, 0] };
+  const stt = new FailoverStt(
+    [
+      { endpoint: endpoint('stt', 'primary', 'deepgram'), stt: new DeepgramStt({ apiKey: primary.apiKey, baseUrl: primary.url, timing }) },
+      {
+        endpoint: endpoint('stt', 'secondary', 'deepgram'),
+        stt: new DeepgramStt({ apiKey: secondary.apiKey, baseUrl: secondary.url, timing }),
+        ...(secondaryModel ? { model: secondaryModel } : {}),
+      },
+    ],
+    silentLogger,
+  );
+  return { primary, secondary, health, stt };
+}
+
 describe('STT failover', () => {
   it('a primary refusing the stream (500, after its reconnect tries) moves the call to the secondary, times on the call timeline', async () => {
-    const clock = new ManualClock();
-    const primary = await startFakeDeepgram({ refuseStatus: 500 });
-    const secondary = await startFakeDeepgram();
-    cleanups.push(() => primary.close(), () => secondary.close());
-    const { health, endpoint } = breakers(clock);
-    const timing = { tickMs: 20, reconnectBackoffMs: [0, 0, 0] };
-    const stt = new FailoverStt(
-      [
-        { endpoint: endpoint('stt', 'primary', 'deepgram'), stt: new DeepgramStt({ apiKey: primary.apiKey, baseUrl: primary.url, timing }) },
-        {
-          endpoint: endpoint('stt', 'secondary', 'deepgram'),
-          stt: new DeepgramStt({ apiKey: secondary.apiKey, baseUrl: secondary.url, timing }),
-          model: 'nova-2-phonecall',
-        },
-      ],
-      silentLogger,
-    );
+    const { primary, secondary, health, stt } = await sttPair({ refuseStatus: 500 }, {}, 'nova-2-phonecall');
     const events: SttEvent[] = [];
     const session = stt.open({ language: 'en-US', model: 'nova-3' }, (e) => {
       events.push(e);
@@ -337,19 +347,7 @@ describe('STT failover', () => {
   });
 
   it('a primary that refuses every stream opens its breaker over calls one after another (its reconnect tries are not a sign of life)', async () => {
-    const clock = new ManualClock();
-    const primary = await startFakeDeepgram({ refuseStatus: 500 });
-    const secondary = await startFakeDeepgram();
-    cleanups.push(() => primary.close(), () => secondary.close());
-    const { health, endpoint } = breakers(clock);
-    const timing = { tickMs: 20, reconnectBackoffMs: [0, 0, 0] };
-    const stt = new FailoverStt(
-      [
-        { endpoint: endpoint('stt', 'primary', 'deepgram'), stt: new DeepgramStt({ apiKey: primary.apiKey, baseUrl: primary.url, timing }) },
-        { endpoint: endpoint('stt', 'secondary', 'deepgram'), stt: new DeepgramStt({ apiKey: secondary.apiKey, baseUrl: secondary.url, timing }) },
-      ],
-      silentLogger,
-    );
+    const { primary, secondary, health, stt } = await sttPair({ refuseStatus: 500 });
     // Two calls in turn, each moved to the secondary after the primary's tries: that is two failures in a row.
     for (let call = 1; call <= 2; call++) {
       const session = stt.open({ language: 'en-US' }, () => secondary.notify());
@@ -367,19 +365,7 @@ describe('STT failover', () => {
   });
 
   it('a flow’s stt.secondaryModel is what the secondary hears with, over the endpoint’s configured model', async () => {
-    const clock = new ManualClock();
-    const primary = await startFakeDeepgram({ refuseStatus: 500 });
-    const secondary = await startFakeDeepgram();
-    cleanups.push(() => primary.close(), () => secondary.close());
-    const { endpoint } = breakers(clock);
-    const timing = { tickMs: 20, reconnectBackoffMs: [0, 0, 0] };
-    const stt = new FailoverStt(
-      [
-        { endpoint: endpoint('stt', 'primary', 'deepgram'), stt: new DeepgramStt({ apiKey: primary.apiKey, baseUrl: primary.url, timing }) },
-        { endpoint: endpoint('stt', 'secondary', 'deepgram'), stt: new DeepgramStt({ apiKey: secondary.apiKey, baseUrl: secondary.url, timing }), model: 'nova-2-phonecall' },
-      ],
-      silentLogger,
-    );
+    const { secondary, stt } = await sttPair({ refuseStatus: 500 }, {}, 'nova-2-phonecall');
     const session = stt.open({ language: 'en-US', model: 'nova-3', secondaryModel: 'nova-2-meeting' }, () => secondary.notify());
     cleanups.push(() => session.close());
     session.sendAudio(new Uint8Array(8000).fill(0xff));
@@ -389,19 +375,7 @@ describe('STT failover', () => {
   });
 
   it('every endpoint failing ends in one failed event for the call (the flow fallback applies)', async () => {
-    const clock = new ManualClock();
-    const primary = await startFakeDeepgram({ refuseStatus: 401 });
-    const secondary = await startFakeDeepgram({ refuseStatus: 500 });
-    cleanups.push(() => primary.close(), () => secondary.close());
-    const { endpoint } = breakers(clock);
-    const timing = { tickMs: 20, reconnectBackoffMs: [0, 0, 0] };
-    const stt = new FailoverStt(
-      [
-        { endpoint: endpoint('stt', 'primary', 'deepgram'), stt: new DeepgramStt({ apiKey: primary.apiKey, baseUrl: primary.url, timing }) },
-        { endpoint: endpoint('stt', 'secondary', 'deepgram'), stt: new DeepgramStt({ apiKey: secondary.apiKey, baseUrl: secondary.url, timing }) },
-      ],
-      silentLogger,
-    );
+    const { secondary, stt } = await sttPair({ refuseStatus: 401 }, { refuseStatus: 500 });
     const events: SttEvent[] = [];
     const session = stt.open({ language: 'en-US' }, (e) => {
       events.push(e);
