@@ -10,7 +10,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { ProviderEndpoint, ProviderHealth, type EndpointRole } from '../../src/providers/endpoints.js';
@@ -238,6 +238,12 @@ describe('LLM failover', () => {
 
 describe('TTS failover', () => {
   const voice: VoiceSpec = { voiceId: 'voice-primary', modelId: 'eleven_flash_v2_5', language: 'en' };
+
+  // The first client loads the ElevenLabs SDK (thousands of modules: seconds on a loaded machine);
+  // loaded here, under the hook's longer timeout, the tests' own limits time failover, not that.
+  beforeAll(() => {
+    new ElevenLabsTts({ apiKey: 'warm-up' });
+  });
 
   async function setup() {
     const clock = new ManualClock();

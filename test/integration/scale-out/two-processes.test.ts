@@ -214,6 +214,25 @@ describe('two server processes on one Redis and PostgreSQL', () => {
     expect(b.processId).toBeDefined();
     expect(a.processId).not.toBe(b.processId);
 
+    // The people the assumes below ring, made before the long greeting starts: password hashing on a
+    // loaded machine must not eat into the ~12 s the assume has to land in.
+    const person = await api<{ id: string }>(a, 'POST', '/staff', {
+      displayName: 'Pat Person',
+      username: `pat-${randomBytes(3).toString('hex')}`,
+      password: 'secret-pass',
+      role: 'support',
+      phone: PERSON_PHONE,
+    });
+    expect(person.status).toBe(201);
+    const away = await api<{ id: string }>(a, 'POST', '/staff', {
+      displayName: 'Alex Away',
+      username: `alex-${randomBytes(3).toString('hex')}`,
+      password: 'secret-pass',
+      role: 'support',
+      phone: AWAY_PHONE,
+    });
+    expect(away.status).toBe(201);
+
     // (a) The webhook lands on A, the stream on B, and B plays the greeting.
     const ab = simulator(a, b);
     attachSimulatorToRest(ab, rest);
@@ -243,22 +262,6 @@ describe('two server processes on one Redis and PostgreSQL', () => {
     }
 
     // (c) An assume through A's API stops the AI on B: `clear` first, no agent audio after it.
-    const person = await api<{ id: string }>(a, 'POST', '/staff', {
-      displayName: 'Pat Person',
-      username: `pat-${randomBytes(3).toString('hex')}`,
-      password: 'secret-pass',
-      role: 'support',
-      phone: PERSON_PHONE,
-    });
-    expect(person.status).toBe(201);
-    const away = await api<{ id: string }>(a, 'POST', '/staff', {
-      displayName: 'Alex Away',
-      username: `alex-${randomBytes(3).toString('hex')}`,
-      password: 'secret-pass',
-      role: 'support',
-      phone: AWAY_PHONE,
-    });
-    expect(away.status).toBe(201);
     const clearsBefore = call1.clears;
     const t0 = performance.now();
     const assumed = api(a, 'POST', `/calls/${call1.callSid}/assume`, { staffId: person.json.id, reason: 'two-process test' });
