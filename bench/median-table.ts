@@ -42,7 +42,7 @@ const range = (rows: LevelRow[], pick: (r: LevelRow) => number | null, digits = 
 };
 
 const header =
-  '| build | calls | overhead out p50 / p95 / p99 ms (p95 range) | hops p95 stt→llm / llm→tts / tts→media ms | inside p95 / p99 ms | greeting p50 / p95 ms | clear p50 / p95 ms | interrupt clear / heard p50 ms | underruns | RSS avg / max MB | CPU server (range) / gen / fakes | ELD p99 gen / server ms | failed calls per run | valid per run |';
+  '| build | calls | overhead out p50 / p95 / p99 ms (p95 range) | hops p95 stt→llm / llm→tts / tts→media ms | inside p95 / p99 ms | greeting p50 / p95 ms | clear p50 / p95 ms | interrupt clear / heard p50 ms | underruns | RSS avg / max MB | CPU server (range) / gen / fakes | ELD p99 gen / fakes / server ms | failed calls per run | valid per run |';
 console.log(header);
 console.log('| --- | ---: | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const g of groups) {
@@ -66,7 +66,7 @@ for (const g of groups) {
           med(rows, (r) => r.underruns, 0),
           `${med(rows, (r) => r.serverRssMb, 0)} / ${med(rows, (r) => r.serverRssMaxMb, 0)}`,
           `${med(rows, (r) => r.cpu.server, 2)} (${range(rows, (r) => r.cpu.server, 2)}) / ${med(rows, (r) => r.cpu.generator, 2)} / ${med(rows, (r) => r.cpu.fakes, 2)}`,
-          `${med(rows, (r) => r.eventLoopDelayP99Ms)} / ${med(rows, (r) => r.serverEventLoopDelayP99Ms, 0)}`,
+          `${med(rows, (r) => r.eventLoopDelayP99Ms)} / ${med(rows, (r) => r.fakesEventLoopDelayP99Ms)} / ${med(rows, (r) => r.serverEventLoopDelayP99Ms, 0)}`,
           rows
             .map((r) => `${r.failedCalls + Object.values(r.serverFailed ?? {}).reduce((a, b) => a + b, 0)}${r.degraded ? ` (+${r.degraded} degraded)` : ''}`)
             .join(', '),

@@ -7,7 +7,7 @@ import { LoadGenerator } from './lib/load.js';
 import { cpuMs, rssMb } from './lib/proc.js';
 import { printTable, writeResult, type LevelRow } from './lib/report.js';
 import { ACCOUNT_SID, AUTH_TOKEN, BENCH_NUMBER, REPO_ROOT, hasTaskset, killChildren, pin, startServer, trackChild, type ServerChild } from './lib/server.js';
-import { DEFAULT_BUDGETS, brokenBudgets, cpuShare, loopDelayMs, round, serverFailures, slope, spread, type ServerFallbacks, type Spread } from './lib/stats.js';
+import { DEFAULT_BUDGETS, brokenBudgets, cpuShare, invalidReason, loopDelayMs, round, serverFailures, slope, spread, type ServerFallbacks, type Spread } from './lib/stats.js';
 
 /**
  * `npm run bench` (bench/README.md): the server on core 0, this process — the
@@ -17,7 +17,6 @@ import { DEFAULT_BUDGETS, brokenBudgets, cpuShare, loopDelayMs, round, serverFai
  */
 
 /** The generator is too busy to time anything when its event-loop delay p99 exceeds this. */
-const GENERATOR_ELD_LIMIT_MS = 5;
 /** After N calls are live, let the newest ones get past their greeting before measuring. */
 const SETTLE_MS = 2000;
 /** The generator samples its event loop this often (the sample interval is subtracted from each reading). */
@@ -145,15 +144,17 @@ class Bench {
       valid: true,
       brokenBudgets: [],
     };
-    if (server.exited) {
+    const invalid = invalidReason({
+      calls: n,
+      streaming: gen.streaming,
+      filled,
+      serverExited: server.exited,
+      generatorEldP99Ms: eldP99,
+      fakesEldP99Ms: fakesEldP99,
+    });
+    if (invalid) {
       row.valid = false;
-      row.invalidReason = 'the server exited';
-    } else if (!filled) {
-      row.valid = false;
-      row.invalidReason = `only ${gen.streaming} of ${n} calls could be held live`;
-    } else if (eldP99 > GENERATOR_ELD_LIMIT_MS) {
-      row.valid = false;
-      row.invalidReason = `generator event-loop delay p99 ${eldP99.toFixed(2)} ms > ${GENERATOR_ELD_LIMIT_MS} ms: the generator, not the server, is the bottleneck`;
+      row.invalidReason = invalid;
     }
     row.brokenBudgets = brokenBudgets({
       overheadP95Ms: row.overheadMs.p95,

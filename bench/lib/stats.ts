@@ -134,3 +134,34 @@ export function brokenBudgets(f: LevelFigures, b: Budgets = DEFAULT_BUDGETS): st
 export function loopDelayMs(recordedNs: number, resolutionMs: number): number {
   return Math.max(0, recordedNs / 1e6 - resolutionMs);
 }
+
+/** The bench's tools (the generator, and the fakes that stamp the hops) must keep up for a level to say anything. */
+export const TOOLS_ELD_LIMIT_MS = 5;
+
+export interface LevelConditions {
+  calls: number;
+  /** Calls live at once when the window started. */
+  streaming: number;
+  filled: boolean;
+  serverExited: boolean;
+  generatorEldP99Ms: number;
+  /** Undefined when the fakes did not answer in time. */
+  fakesEldP99Ms: number | undefined;
+}
+
+/**
+ * Why a level's figures do not measure the server, or undefined when they do. The fakes stamp
+ * each request when their loop reads it, so a late fakes loop lengthens the stt→llm and llm→tts
+ * hops the same way a late generator lengthens tts→media.
+ */
+export function invalidReason(c: LevelConditions, limitMs = TOOLS_ELD_LIMIT_MS): string | undefined {
+  if (c.serverExited) return 'the server exited';
+  if (!c.filled) return `only ${c.streaming} of ${c.calls} calls could be held live`;
+  if (c.generatorEldP99Ms > limitMs) {
+    return `generator event-loop delay p99 ${c.generatorEldP99Ms.toFixed(2)} ms > ${limitMs} ms: the generator, not the server, is the bottleneck`;
+  }
+  if (c.fakesEldP99Ms !== undefined && c.fakesEldP99Ms > limitMs) {
+    return `fakes event-loop delay p99 ${c.fakesEldP99Ms.toFixed(2)} ms > ${limitMs} ms: the fakes stamp requests late, so the hops include their own delay`;
+  }
+  return undefined;
+}

@@ -55,4 +55,10 @@ describe('bench report table', () => {
     expect(column(table, 'failed')).toEqual(['5', '0', '0']);
     expect(column(table, 'degraded')).toEqual(['394', '0', '—']);
   });
+
+  it('the fakes’ loop delay has its own column beside the generator’s (it decides validity too)', () => {
+    const table = printTable([row({ eventLoopDelayP99Ms: 3.2, fakesEventLoopDelayP99Ms: 12.84 }), row({ calls: 50, eventLoopDelayP99Ms: 1.5 })]);
+    expect(column(table, 'gen ELD p99')).toEqual(['3.20', '1.50']);
+    expect(column(table, 'fakes ELD p99')).toEqual(['12.84', '—']);
+  });
 });

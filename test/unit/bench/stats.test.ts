@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { brokenBudgets, cpuShare, loopDelayMs, parseDurationMs, percentile, round, serverFailures, slope, spread } from '../../../bench/lib/stats.js';
+import { brokenBudgets, cpuShare, invalidReason, loopDelayMs, parseDurationMs, percentile, round, serverFailures, slope, spread } from '../../../bench/lib/stats.js';
 
 describe('bench figures', () => {
   it('percentile is nearest-rank over unsorted samples', () => {
@@ -71,5 +71,27 @@ describe('bench figures', () => {
     // A server without the figure (or older): nothing degraded.
     expect(serverFailures(outcomes)).toEqual({ serverFailed: { failed: 5, tts_failed: 2 }, degraded: 0 });
     expect(serverFailures()).toEqual({ serverFailed: {}, degraded: 0 });
+  });
+});
+
+describe('level validity', () => {
+  const fine = { calls: 200, streaming: 200, filled: true, serverExited: false, generatorEldP99Ms: 3.2, fakesEldP99Ms: 4.9 };
+
+  it('a level whose generator and fakes keep up measures the server', () => {
+    expect(invalidReason(fine)).toBeUndefined();
+    // Fakes that did not report their loop delay do not void the level (older fakes, a slow IPC answer).
+    expect(invalidReason({ ...fine, fakesEldP99Ms: undefined })).toBeUndefined();
+  });
+
+  it('late fakes void the level: they stamp requests late, so the hops carry their delay', () => {
+    expect(invalidReason({ ...fine, fakesEldP99Ms: 12.84 })).toBe(
+      'fakes event-loop delay p99 12.84 ms > 5 ms: the fakes stamp requests late, so the hops include their own delay',
+    );
+  });
+
+  it('the first reason found is given: the server, then the calls held, then the generator, then the fakes', () => {
+    expect(invalidReason({ ...fine, serverExited: true, filled: false, generatorEldP99Ms: 9, fakesEldP99Ms: 9 })).toBe('the server exited');
+    expect(invalidReason({ ...fine, filled: false, streaming: 150, generatorEldP99Ms: 9 })).toBe('only 150 of 200 calls could be held live');
+    expect(invalidReason({ ...fine, generatorEldP99Ms: 6.5, fakesEldP99Ms: 20 })).toMatch(/^generator event-loop delay p99 6\.50 ms > 5 ms/);
   });
 });
