@@ -73,19 +73,25 @@ export type DeadlineVerdict =
   | { kind: 'rearm'; delayMs: number; state: DeadlineState };
 
 /**
- * The loop lateness a deadline of `budgetMs` forgives for the wait since `lateAtStart` (a reading
- * of `lateness`), by the same rule as `judgeDeadline`: what a retry decision adds back to the
- * budget left, so that our own lateness does not use up the provider's time for a second try.
+ * What is left of a first-try budget of `budgetMs` begun at `from` (`lateAtStart`: the loop's summed
+ * lateness read then), with our own lateness since forgiven by the same rule as `judgeDeadline`: the
+ * budget a retry decision sees, so that our late loop does not use up the provider's time for a
+ * second try.
  */
-export function forgivenSince(
+export function retryBudgetLeftMs(
+  from: number,
+  budgetMs: number,
+  now: number,
   lateness: LoopLateness | undefined,
   lateAtStart: number,
-  budgetMs: number,
   policy: DeadlinePolicy = DEFAULT_DEADLINE_POLICY,
 ): number {
-  if (!lateness) return 0;
-  const loopLateMs = lateness.totalMs() - lateAtStart;
-  return loopLateMs > policy.lateToleranceMs ? Math.min(loopLateMs, policy.maxForgiveMs ?? budgetMs) : 0;
+  let forgivenMs = 0;
+  if (lateness) {
+    const loopLateMs = lateness.totalMs() - lateAtStart;
+    if (loopLateMs > policy.lateToleranceMs) forgivenMs = Math.min(loopLateMs, policy.maxForgiveMs ?? budgetMs);
+  }
+  return from + budgetMs + forgivenMs - now;
 }
 
 export function deadlineOf(state: DeadlineState): number {

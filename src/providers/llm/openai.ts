@@ -7,7 +7,7 @@ import type {
 } from 'openai/resources/chat/completions';
 import { systemClock, type Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
-import { DEFAULT_DEADLINE_POLICY, forgivenSince, ProviderTimer } from '../deadline.js';
+import { DEFAULT_DEADLINE_POLICY, ProviderTimer, retryBudgetLeftMs } from '../deadline.js';
 import { latenessFor, type LoopLateness } from '../../core/loop-lateness.js';
 import { onDemand } from '../../core/on-demand.js';
 import { kindForStatus, ProviderError, type ProviderErrorKind } from '../errors.js';
@@ -114,7 +114,6 @@ export class OpenAiLlm implements LlmPort {
 
     const body = this.buildBody(request);
     const startedAt = this.clock.now();
-    const deadlineMs = startedAt + this.firstTokenTimeoutMs;
     // The loop's lateness when the turn's first-token budget began: every attempt's timer, and the
     // retry decision, forgive what our own loop was late since then (src/providers/deadline.ts).
     const lateAtStart = this.lateness?.totalMs() ?? 0;
@@ -211,7 +210,7 @@ export class OpenAiLlm implements LlmPort {
           backoffMs: backoffMs(attempt, this.backoffBaseMs, this.random),
           // A connection error that reached us late (a kept-alive socket the server closed while our
           // loop was behind) still gets its retry: our lateness is not the LLM's time.
-          budgetLeftMs: deadlineMs + forgivenSince(this.lateness, lateAtStart, this.firstTokenTimeoutMs) - this.clock.now(),
+          budgetLeftMs: retryBudgetLeftMs(startedAt, this.firstTokenTimeoutMs, this.clock.now(), this.lateness, lateAtStart),
         });
         if (!decision.retry) {
           this.logger?.warn({ kind: error.kind, status: error.status, attempt, why: decision.reason }, 'llm request failed');

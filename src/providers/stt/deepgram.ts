@@ -100,7 +100,7 @@ export interface DeepgramSttConfig {
    * it (docs/architecture.md#timeouts). Default: the process's own on the system clock, none on a
    * manual clock (tests inject one where they need it), as `ProviderTimer` does.
    */
-  lateness?: LoopLateness;
+  lateness?: LoopLateness | undefined;
   /** Shorter values for tests. */
   timing?: Partial<DeepgramTiming>;
 }
@@ -114,7 +114,7 @@ export class DeepgramStt implements SttPort {
   constructor(private readonly config: DeepgramSttConfig) {
     this.timing = { ...DEEPGRAM_TIMING, ...config.timing };
     this.clock = config.clock ?? systemClock;
-    this.lateness = config.lateness ?? latenessFor(this.clock);
+    this.lateness = 'lateness' in config ? config.lateness : latenessFor(this.clock);
     this.logger = (config.logger ?? silentLogger).child({ component: 'stt.deepgram' });
     // Loaded now rather than at the first call's connect, which must not wait for it.
     if (config.apiKey) deepgramSdk();

@@ -1,7 +1,7 @@
 import type { ElevenLabsClient } from '@elevenlabs/elevenlabs-js';
 import { systemClock, type Clock } from '../../core/clock.js';
 import { onDemand } from '../../core/on-demand.js';
-import { DEFAULT_DEADLINE_POLICY, forgivenSince, ProviderTimer } from '../deadline.js';
+import { DEFAULT_DEADLINE_POLICY, ProviderTimer, retryBudgetLeftMs } from '../deadline.js';
 import { latenessFor, type LoopLateness } from '../../core/loop-lateness.js';
 import { kindForStatus, ProviderError, type ProviderErrorKind } from '../errors.js';
 import type { TtsPort, TtsRequest, VoiceSpec } from './port.js';
@@ -99,7 +99,7 @@ export class ElevenLabsTts implements TtsPort {
           !progress.audio &&
           attempt < ELEVENLABS_MAX_ATTEMPTS &&
           !request.signal?.aborted &&
-          startedAt + this.firstByteTimeoutMs + forgivenSince(this.lateness, lateAtStart, this.firstByteTimeoutMs) > this.clock.now();
+          retryBudgetLeftMs(startedAt, this.firstByteTimeoutMs, this.clock.now(), this.lateness, lateAtStart) > 0;
         if (!retry) throw err;
       }
     }
