@@ -216,21 +216,11 @@ describe('two server processes on one Redis and PostgreSQL', () => {
 
     // The people the assumes below ring, made before the long greeting starts: password hashing on a
     // loaded machine must not eat into the ~12 s the assume has to land in.
-    const person = await api<{ id: string }>(a, 'POST', '/staff', {
-      displayName: 'Pat Person',
-      username: `pat-${randomBytes(3).toString('hex')}`,
-      password: 'secret-pass',
-      role: 'support',
-      phone: PERSON_PHONE,
-    });
+    const staff = (displayName: string, username: string, phone: string) =>
+      api<{ id: string }>(a, 'POST', '/staff', { displayName, username: `${username}-${randomBytes(3).toString('hex')}`, password: 'secret-pass', role: 'support', phone });
+    const person = await staff('Pat Person', 'pat', PERSON_PHONE);
     expect(person.status).toBe(201);
-    const away = await api<{ id: string }>(a, 'POST', '/staff', {
-      displayName: 'Alex Away',
-      username: `alex-${randomBytes(3).toString('hex')}`,
-      password: 'secret-pass',
-      role: 'support',
-      phone: AWAY_PHONE,
-    });
+    const away = await staff('Alex Away', 'alex', AWAY_PHONE);
     expect(away.status).toBe(201);
 
     // (a) The webhook lands on A, the stream on B, and B plays the greeting.
